@@ -1,0 +1,109 @@
+/**
+ * The operator's configuration: one typed object, defaults here, validated once at the
+ * edge (`resolveConfig`). Nothing below src/config reads process.env.
+ */
+
+export type Profile = 'macronode' | 'micronode';
+export type Durability = 'sync' | 'relaxed';
+
+export interface SupervisionConfig {
+  /** Restarts allowed within `periodMs` before the supervisor escalates. */
+  intensity: number;
+  periodMs: number;
+  restartBaseMs: number;
+  restartMaxMs: number;
+  /** A child quiet this long starts its backoff from the beginning again. */
+  resetAfterMs: number;
+}
+
+export interface QueueConfig {
+  /** Replay window of idempotency keys. */
+  replayWindowMs: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Default visibility timeout when a RECV names none. */
+  defaultVisibilityMs: number;
+  /** Ceiling of a lease (RECV visibility and EXTEND alike). */
+  maxVisibilityMs: number;
+  /** Ready + delayed messages one shard holds before SEND is refused with E_SATURATED. */
+  shardCapacity: number;
+  /** Open leases across the whole mailbox. */
+  maxInflight: number;
+  /** Idempotency records one shard holds; at the bound SEND is refused (never evicted early). */
+  dedupCapacity: number;
+  /** Largest payload in bytes. */
+  maxPayloadBytes: number;
+  /** DLQ reprocess rate, messages per second. */
+  reprocessPerSecond: number;
+}
+
+export interface QuotaConfig {
+  /** Messages per second per tenant (token bucket refill); 0 turns quotas off. */
+  sendPerSecond: number;
+  burst: number;
+}
+
+export interface MailboxConfig {
+  profile: Profile;
+  /** RAM only: no file is written. Implied by profile micronode. */
+  amnesia: boolean;
+  dataDir: string;
+  durability: Durability;
+  shards: number;
+  listen: string;
+  metricsAddr: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  queue: QueueConfig;
+  quota: QuotaConfig;
+  supervision: SupervisionConfig;
+  auth: {
+    /** Key ring: KID → base64 secret (≥ 32 bytes). Empty: a key is created on first start (not in amnesia). */
+    keys: Record<string, string>;
+    /** The KID new tokens are minted with. */
+    activeKid: string;
+    /** Verified tokens are cached this long. */
+    capCacheTtlMs: number;
+    /** Where the first-start admin token is written (mode 0600); default `<dataDir>/admin.token`. */
+    adminTokenFile: string;
+  };
+  /** How long SIGTERM waits for in-flight leases to settle. */
+  drainTimeoutMs: number;
+  retention: { readyMs: number; dlqMs: number };
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export const DEFAULT_CONFIG: MailboxConfig = {
+  profile: 'macronode',
+  amnesia: false,
+  dataDir: './var/mailbox',
+  durability: 'sync',
+  shards: 8,
+  listen: '127.0.0.1:9410',
+  metricsAddr: '127.0.0.1:9600',
+  logLevel: 'info',
+  queue: {
+    replayWindowMs: 300_000,
+    maxAttempts: 5,
+    backoffBaseMs: 200,
+    backoffMaxMs: 60_000,
+    defaultVisibilityMs: 30_000,
+    maxVisibilityMs: 12 * 3_600_000,
+    shardCapacity: 1_000_000,
+    maxInflight: 100_000,
+    dedupCapacity: 1_000_000,
+    maxPayloadBytes: 1024 * 1024 - 1024,
+    reprocessPerSecond: 1_000,
+  },
+  quota: { sendPerSecond: 0, burst: 0 },
+  supervision: { intensity: 5, periodMs: 60_000, restartBaseMs: 100, restartMaxMs: 30_000, resetAfterMs: 60_000 },
+  auth: { keys: {}, activeKid: 'k1', capCacheTtlMs: 30_000, adminTokenFile: '' },
+  drainTimeoutMs: 10_000,
+  retention: { readyMs: 7 * 86_400_000, dlqMs: 14 * 86_400_000 },
+};
+
+/** Identity with types: `export default defineConfig({...})` in mailbox.config.ts. */
+export function defineConfig(config: DeepPartial<MailboxConfig>): DeepPartial<MailboxConfig> {
+  return config;
+}
