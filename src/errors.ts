@@ -11,7 +11,6 @@ export const ERROR_CODES = {
   E_STALE_LEASE: 409,
   E_FRAME_TOO_LARGE: 413,
   E_INTEGRITY: 422,
-  E_QUOTA: 429,
   E_SATURATED: 429,
   E_UNAVAILABLE: 503,
   E_CONFIG: 400,
@@ -26,7 +25,7 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 
 export interface MailboxErrorOptions {
   cause?: unknown;
-  /** When the caller may try again; set on E_SATURATED, E_QUOTA and E_UNAVAILABLE. */
+  /** When the caller may try again; set on E_SATURATED (bounds and quotas) and E_UNAVAILABLE. */
   retryAfterMs?: number;
   corrId?: bigint;
 }
@@ -51,7 +50,7 @@ export class MailboxError extends Error {
 
   /** True where trying the same call again later can succeed. */
   get retryable(): boolean {
-    return this.code === 'E_SATURATED' || this.code === 'E_UNAVAILABLE' || this.code === 'E_QUOTA';
+    return this.code === 'E_SATURATED' || this.code === 'E_UNAVAILABLE';
   }
 
   toJSON(): { code: ErrorCode; message: string; retryAfterMs?: number } {

@@ -64,8 +64,9 @@ function mergeInto(target: Record<string, unknown>, layer: Record<string, unknow
   for (const [k, v] of Object.entries(layer)) {
     if (v === undefined) continue;
     const key = prefix ? `${prefix}.${k}` : k;
-    const isLeaf = key in CONFIG_RULES;
-    if (!isLeaf && !isPlainObject(target[k])) fail(key, 'is not a known key');
+    // Own properties only: `key in` would accept `constructor`, `toString`, `__proto__`.
+    const isLeaf = Object.hasOwn(CONFIG_RULES, key);
+    if (!isLeaf && !(Object.hasOwn(target, k) && isPlainObject(target[k]))) fail(key, 'is not a known key');
     if (!isLeaf) {
       if (!isPlainObject(v)) fail(key, 'must be an object');
       mergeInto(target[k] as Record<string, unknown>, v, key);

@@ -24,5 +24,6 @@ export function retryDelay(policy: BackoffPolicy, attempt: number, rng: Rng): nu
 export function restartDelay(policy: BackoffPolicy, restarts: number, rng: Rng): number {
   const high = ceiling(policy, restarts);
   const low = Math.min(policy.baseMs / 2, high);
-  return Math.floor(low + rng.next() * (high - low));
+  // ceil(low): an odd base (or base 1) would otherwise floor below base/2, even to zero.
+  return Math.max(Math.ceil(low), Math.floor(low + rng.next() * (high - low)));
 }

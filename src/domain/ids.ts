@@ -12,7 +12,8 @@ export class IdGenerator {
 
   constructor(private readonly rng: Rng) {}
 
-  next(wallMs: number): string {
+  next(wallTime: number): string {
+    const wallMs = Math.floor(wallTime); // callers may pass fractional ms (monotonic-anchored clocks)
     if (wallMs <= this.lastMs) {
       this.increment();
     } else {

@@ -1,0 +1,459 @@
+/**
+ * The imperative half of a shard actor: it feeds events to the pure ShardQueue, gathers the
+ * store ops of each turn into one group-committed batch (one batch in flight, the next one
+ * filling meanwhile), and answers callers only after the batch holding their step is durable.
+ * It also serves long-poll waiters and push subscriptions with credit.
+ */
+import { MailboxError, toMailboxError } from '../src/errors.ts';
+import type { Clock } from '../src/domain/clock.ts';
+import { rebuildShard, type LeaseRecovery } from '../src/domain/recovery.ts';
+import { ShardQueue, topicKey, type LeaseRequest, type Settlement } from '../src/domain/shard-queue.ts';
+import type { Delivery, MessageMeta, MsgId, SessionId, StoreOp } from '../src/domain/types.ts';
+import type { Store } from '../src/store/store.ts';
+import type { AckOutcome, Reply, SendOutcome, ShardEvent, ShardRequest, ShardSubscription } from './shard-events.ts';
+
+export interface ShardHooks {
+  /** The shard rebuilt itself from the store and serves. */
+  up(): void;
+  settled(settlement: Settlement): void;
+  /** The store refused a batch; `refused` callers got E_UNAVAILABLE. */
+  storageFailed(error: MailboxError, refused: number): void;
+  storageRecovered(): void;
+}
+
+export interface ShardCoreDeps {
+  /** A fresh, empty queue (at start, and to rebuild after the store refused a batch). */
+  newQueue(): ShardQueue;
+  store: Store;
+  clock: Clock;
+  leaseRecovery: LeaseRecovery;
+  isOwnerAlive(owner: SessionId): boolean;
+  /** Leases the whole mailbox may still open (the global in-flight bound). */
+  inflightAvailable(): number;
+  hooks: ShardHooks;
+  send(event: ShardEvent): void;
+  /** Payloads kept in RAM between SEND and delivery, so a fresh message is not read back from disk. */
+  hotPayloadBytes: number;
+}
+
+interface Batch {
+  id: number;
+  ops: StoreOp[];
+  done: Array<() => void>;
+  failed: Array<(error: MailboxError) => void>;
+}
+
+interface Waiter {
+  req: LeaseRequest;
+  reply: Reply<Delivery[]>;
+  deadline: number;
+}
+
+const MAX_BACKLOG = 100_000;
+const PUSH_CHUNK = 256;
+
+export class ShardCore {
+  status: 'loading' | 'running' | 'dead' = 'loading';
+  private backlog: ShardEvent[] = [];
+  private open: Batch;
+  private inflight: Batch | undefined;
+  private batchSeq = 0;
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly subs = new Map<string, ShardSubscription[]>();
+  private readonly dirty = new Set<string>();
+  private readonly hot = new Map<MsgId, Uint8Array>();
+  private hotBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Number.POSITIVE_INFINITY;
+  private storageBroken = false;
+  private readonly anchorWall: number;
+  private readonly anchorMono: number;
+  private readonly startedAt: number;
+  private q: ShardQueue;
+
+  constructor(private readonly deps: ShardCoreDeps) {
+    this.q = deps.newQueue();
+    this.open = this.newBatch();
+    this.anchorWall = deps.clock.wall();
+    this.anchorMono = deps.clock.now();
+    this.startedAt = deps.clock.now();
+  }
+
+  /** Wall-clock ms that never jumps: comparable with stored times, immune to clock steps. */
+  now(): number {
+    return this.anchorWall + (this.deps.clock.now() - this.anchorMono);
+  }
+
+  get queue(): ShardQueue {
+    return this.q;
+  }
+
+  uptimeMs(): number {
+    return this.deps.clock.now() - this.startedAt;
+  }
+
+  /** Starts reading the shard's records; 'loaded' arrives as an event. */
+  load(): void {
+    this.deps.store.loadShard(this.queue.shard).then(
+      (snapshot) => this.deps.send({ type: 'loaded', snapshot }),
+      (error: unknown) => this.deps.send({ type: 'loadFailed', error }),
+    );
+  }
+
+  handle(event: ShardEvent): void {
+    if (this.status === 'dead') return;
+    switch (event.type) {
+      case '$crash':
+        throw new Error(event.reason);
+      case 'loadFailed':
+        throw new Error(`shard ${this.queue.shard} could not load: ${toMailboxError(event.error).message}`);
+      case 'loaded': {
+        rebuildShard(this.queue, event.snapshot, this.now(), this.deps.leaseRecovery, this.deps.isOwnerAlive, this.open.ops);
+        this.status = 'running';
+        this.deps.hooks.up();
+        for (const key of this.subs.keys()) this.dirty.add(key);
+        const backlog = this.backlog;
+        this.backlog = [];
+        for (const e of backlog) this.dispatch(e);
+        break;
+      }
+      case 'committed':
+        this.onCommitted(event.batch);
+        break;
+      case 'commitFailed':
+        this.onCommitFailed(event.batch, toMailboxError(event.error));
+        return;
+      default:
+        if (this.status === 'loading') {
+          if (this.backlog.length >= MAX_BACKLOG && 'reply' in event) {
+            event.reply.reject(new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} is loading`, { retryAfterMs: 200 }));
+          } else {
+            this.backlog.push(event);
+          }
+          return;
+        }
+        this.dispatch(event);
+    }
+    this.endTurn();
+  }
+
+  /** Stops timers and answers everyone still waiting; the actor is gone. */
+  dispose(reason: string): void {
+    this.status = 'dead';
+    if (this.timer) clearTimeout(this.timer);
+    const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
+    for (const list of this.waiters.values()) for (const w of list) w.reply.reject(error);
+    this.waiters.clear();
+    for (const e of this.backlog) if ('reply' in e) e.reply.reject(error);
+    this.backlog = [];
+  }
+
+  private dispatch(event: ShardEvent): void {
+    const now = this.now();
+    switch (event.type) {
+      case 'send': return this.onSend(event, now);
+      case 'recv': return this.onRecv(event, now);
+      case 'ack': return this.onAck(event);
+      case 'nack': return this.guard(event.reply, () => {
+        const s = this.queue.nack(event.msgId, event.leaseId, event, now, this.open.ops);
+        this.afterSettle(s);
+        this.answer(event.reply, undefined);
+      });
+      case 'extend': return this.guard(event.reply, () => {
+        this.answer(event.reply, this.queue.extend(event.msgId, event.leaseId, event.ms, now, this.open.ops));
+      });
+      case 'revive': return this.guard(event.reply, () => {
+        for (const { entry, payload } of event.entries) {
+          this.queue.revive(entry, payload, this.open.ops);
+          this.dirty.add(topicKey(entry.meta.tenant, entry.meta.topic));
+        }
+        this.answer(event.reply, event.entries.length);
+      });
+      case 'forgetDead': return this.guard(event.reply, () => {
+        for (const id of event.msgIds) this.queue.forgetDead(id, this.open.ops);
+        this.answer(event.reply, event.msgIds.length);
+      });
+      case 'release':
+        for (const s of this.queue.releaseOwner(event.owner, now, this.open.ops)) this.afterSettle(s);
+        for (const [key, list] of this.waiters) {
+          const keep = list.filter((w) => w.req.owner !== event.owner || (w.reply.resolve([]), false));
+          if (keep.length) this.waiters.set(key, keep);
+          else this.waiters.delete(key);
+        }
+        for (const [key, list] of this.subs) {
+          const keep = list.filter((s) => s.owner !== event.owner);
+          if (keep.length) this.subs.set(key, keep);
+          else this.subs.delete(key);
+        }
+        return;
+      case 'subscribe': {
+        const key = topicKey(event.sub.tenant, event.sub.topic);
+        const list = (this.subs.get(key) ?? []).filter((s) => !(s.owner === event.sub.owner && s.subId === event.sub.subId));
+        list.push(event.sub);
+        this.subs.set(key, list);
+        this.dirty.add(key);
+        return;
+      }
+      case 'unsubscribe':
+        for (const [key, list] of this.subs) {
+          const keep = list.filter((s) => !(s.owner === event.owner && s.subId === event.subId));
+          if (keep.length) this.subs.set(key, keep);
+          else this.subs.delete(key);
+        }
+        return;
+      case 'wake':
+        return this.onWake(now);
+      default:
+        return;
+    }
+  }
+
+  private onSend(event: Extract<ShardRequest, { type: 'send' }>, now: number): void {
+    const results: SendOutcome[] = [];
+    for (const item of event.items) {
+      try {
+        const r = this.queue.enqueue(item, now, this.open.ops);
+        results.push(r);
+        if (!r.duplicate) {
+          this.dirty.add(topicKey(item.tenant, item.topic));
+          if (this.hotBytes + item.payload.byteLength <= this.deps.hotPayloadBytes) {
+            this.hot.set(r.msgId, item.payload);
+            this.hotBytes += item.payload.byteLength;
+          }
+        }
+      } catch (err) {
+        results.push(toMailboxError(err));
+      }
+    }
+    this.answer(event.reply, results);
+  }
+
+  private onRecv(event: Extract<ShardRequest, { type: 'recv' }>, now: number): void {
+    const req = this.boundByInflight(event.req);
+    if (req.maxMessages <= 0) {
+      event.reply.reject(new MailboxError('E_SATURATED', 'too many open leases in the mailbox', { retryAfterMs: 500 }));
+      return;
+    }
+    const leased = this.queue.lease(req, now, this.open.ops);
+    if (leased.length > 0 || event.waitMs <= 0) {
+      this.deliverAfterCommit(leased, (d) => event.reply.resolve(d), event.reply);
+      return;
+    }
+    const key = topicKey(req.tenant, req.topic);
+    const list = this.waiters.get(key) ?? [];
+    list.push({ req, reply: event.reply, deadline: now + event.waitMs });
+    this.waiters.set(key, list);
+  }
+
+  private onAck(event: Extract<ShardRequest, { type: 'ack' }>): void {
+    const results: AckOutcome[] = [];
+    for (const { msgId, leaseId } of event.items) {
+      try {
+        const meta = this.queue.ack(msgId, leaseId, this.open.ops);
+        if (meta) {
+          this.dropHot(msgId);
+          if (this.subs.size > 0) this.dirty.add(topicKey(meta.tenant, meta.topic));
+        }
+        results.push(null);
+      } catch (err) {
+        results.push(toMailboxError(err));
+      }
+    }
+    this.answer(event.reply, results);
+  }
+
+  private onWake(now: number): void {
+    const { settled, promoted } = this.queue.tick(now, this.open.ops);
+    for (const s of settled) this.afterSettle(s);
+    for (const key of promoted) this.dirty.add(key);
+    for (const [key, list] of this.waiters) {
+      const keep = list.filter((w) => w.deadline > now || (w.reply.resolve([]), false));
+      if (keep.length) this.waiters.set(key, keep);
+      else this.waiters.delete(key);
+    }
+  }
+
+  private afterSettle(s: Settlement): void {
+    this.deps.hooks.settled(s);
+    if (s.kind === 'dead') {
+      this.dropHot(s.entry.meta.msgId);
+      if (this.subs.size > 0) this.dirty.add(topicKey(s.entry.meta.tenant, s.entry.meta.topic));
+    } else {
+      this.dirty.add(topicKey(s.meta.tenant, s.meta.topic));
+    }
+  }
+
+  /** Hands ready messages of every touched topic to waiters first, then subscriptions. */
+  private pump(): void {
+    const now = this.now();
+    for (const key of this.dirty) {
+      const waiting = this.waiters.get(key);
+      while (waiting?.length && this.queue.hasReady(key)) {
+        const w = waiting.shift()!;
+        const req = this.boundByInflight(w.req);
+        if (req.maxMessages <= 0) {
+          waiting.unshift(w);
+          break;
+        }
+        this.deliverAfterCommit(this.queue.lease(req, now, this.open.ops), (d) => w.reply.resolve(d), w.reply);
+      }
+      if (waiting && waiting.length === 0) this.waiters.delete(key);
+      const subs = this.subs.get(key);
+      if (!subs) continue;
+      let progress = true;
+      while (progress && this.queue.hasReady(key)) {
+        progress = false;
+        for (const sub of subs) {
+          const room = Math.min(PUSH_CHUNK, sub.prefetch - this.queue.leasedBy(sub.owner, key));
+          if (room <= 0 || !this.queue.hasReady(key)) continue;
+          const req = this.boundByInflight({ tenant: sub.tenant, topic: sub.topic, visibilityMs: sub.visibilityMs, maxMessages: room, owner: sub.owner });
+          if (req.maxMessages <= 0) return;
+          const leased = this.queue.lease(req, now, this.open.ops);
+          if (leased.length === 0) continue;
+          progress = true;
+          this.deliverAfterCommit(leased, (d) => sub.deliver(d));
+        }
+        // Round robin: the next pump starts with the next subscriber.
+        if (subs.length > 1) subs.push(subs.shift()!);
+      }
+    }
+    this.dirty.clear();
+  }
+
+  private boundByInflight(req: LeaseRequest): LeaseRequest {
+    const available = this.deps.inflightAvailable();
+    return available >= req.maxMessages ? req : { ...req, maxMessages: Math.max(0, available) };
+  }
+
+  /** Builds deliveries now (the lease as granted) and hands them over once the lease is durable. */
+  private deliverAfterCommit(leased: MessageMeta[], deliver: (d: Delivery[]) => void, reply?: Reply<Delivery[]>): void {
+    const deliveries: Delivery[] = leased.map((m) => {
+      const d: Delivery = {
+        msgId: m.msgId, tenant: m.tenant, topic: m.topic, attempt: m.attempt, leaseId: m.leaseId!,
+        enqueuedAt: m.enqueuedAt, leaseDeadline: m.dueAt, payload: EMPTY, payloadHash: m.payloadHash,
+      };
+      if (m.attrs) d.attrs = m.attrs;
+      return d;
+    });
+    const fill = (): void => {
+      const missing: number[] = [];
+      deliveries.forEach((d, i) => {
+        const hot = this.hot.get(d.msgId);
+        if (hot) d.payload = hot;
+        else missing.push(i);
+      });
+      if (missing.length === 0) return deliver(deliveries);
+      this.deps.store.getPayloads(this.queue.shard, missing.map((i) => deliveries[i]!.msgId)).then(
+        (payloads) => {
+          missing.forEach((i, j) => (deliveries[i]!.payload = payloads[j] ?? EMPTY));
+          deliver(deliveries);
+        },
+        (err: unknown) => reply?.reject(toMailboxError(err)),
+      );
+    };
+    if (deliveries.length === 0) this.whenDurable(() => deliver(deliveries), reply);
+    else this.whenDurable(fill, reply);
+  }
+
+  private answer<T>(reply: Reply<T>, value: T): void {
+    this.whenDurable(() => reply.resolve(value), reply);
+  }
+
+  /** Runs `done` after the batch now filling is durable; every reply waits for it, even one that wrote nothing. */
+  private whenDurable(done: () => void, reply?: Reply<never> | Reply<unknown>): void {
+    if (!this.inflight && this.open.ops.length === 0) return done();
+    this.open.done.push(done);
+    if (reply) this.open.failed.push((e) => reply.reject(e));
+  }
+
+  private guard<T>(reply: Reply<T>, step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      reply.reject(toMailboxError(err));
+    }
+  }
+
+  private endTurn(): void {
+    if (this.status !== 'running') return;
+    if (this.dirty.size > 0) this.pump();
+    this.flush();
+    this.armTimer();
+  }
+
+  private flush(): void {
+    if (this.inflight || (this.open.ops.length === 0 && this.open.done.length === 0)) return;
+    const batch = this.open;
+    this.open = this.newBatch();
+    if (batch.ops.length === 0) {
+      for (const done of batch.done) done();
+      return;
+    }
+    this.inflight = batch;
+    this.deps.store.commit(batch.ops).then(
+      () => this.deps.send({ type: 'committed', batch: batch.id }),
+      (error: unknown) => this.deps.send({ type: 'commitFailed', batch: batch.id, error }),
+    );
+  }
+
+  private onCommitted(id: number): void {
+    const batch = this.inflight;
+    if (!batch || batch.id !== id) return;
+    this.inflight = undefined;
+    if (this.storageBroken) {
+      this.storageBroken = false;
+      this.deps.hooks.storageRecovered();
+    }
+    for (const done of batch.done) done();
+  }
+
+  /** The store refused a batch: answer its callers, then rebuild from what the store does hold. */
+  private onCommitFailed(id: number, error: MailboxError): void {
+    if (this.inflight?.id !== id) return;
+    const failed = [this.inflight, this.open];
+    const refusal = new MailboxError('E_UNAVAILABLE', `storage refused the write: ${error.message}`, { retryAfterMs: 1000, cause: error });
+    let refused = 0;
+    for (const b of failed) for (const fail of b.failed) (fail(refusal), refused++);
+    this.inflight = undefined;
+    this.open = this.newBatch();
+    this.storageBroken = true;
+    this.deps.hooks.storageFailed(refusal, refused);
+    for (const list of this.waiters.values()) for (const w of list) w.reply.resolve([]);
+    this.waiters.clear();
+    this.hot.clear();
+    this.hotBytes = 0;
+    this.q = this.deps.newQueue();
+    this.status = 'loading';
+    this.load();
+  }
+
+  private armTimer(): void {
+    let due = this.queue.nextDeadline() ?? Number.POSITIVE_INFINITY;
+    for (const list of this.waiters.values()) for (const w of list) if (w.deadline < due) due = w.deadline;
+    if (due >= this.timerDue && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDue = due;
+    if (due === Number.POSITIVE_INFINITY) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerDue = Number.POSITIVE_INFINITY;
+      this.deps.send({ type: 'wake' });
+    }, Math.max(1, Math.ceil(due - this.now())));
+    this.timer.unref?.();
+  }
+
+  private dropHot(msgId: MsgId): void {
+    const p = this.hot.get(msgId);
+    if (p) {
+      this.hot.delete(msgId);
+      this.hotBytes -= p.byteLength;
+    }
+  }
+
+  private newBatch(): Batch {
+    return { id: ++this.batchSeq, ops: [], done: [], failed: [] };
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,49 @@
+/** The messages a shard actor understands. Requests carry their reply; the shard answers after commit. */
+import type { MailboxError } from '../src/errors.ts';
+import type { EnqueueInput, LeaseRequest } from '../src/domain/shard-queue.ts';
+import type { Delivery, DlqEntry, LeaseId, MsgId, SessionId } from '../src/domain/types.ts';
+import type { ShardSnapshot } from '../src/store/store.ts';
+
+export interface Reply<T> {
+  resolve(value: T): void;
+  reject(error: MailboxError): void;
+}
+
+export type SendOutcome = { msgId: MsgId; duplicate: boolean } | MailboxError;
+export type AckOutcome = null | MailboxError;
+
+/** A push subscription as the shard sees it: where to deliver and how much credit is left. */
+export interface ShardSubscription {
+  owner: SessionId;
+  subId: string;
+  tenant: Delivery['tenant'];
+  topic: Delivery['topic'];
+  visibilityMs: number;
+  /** Most open leases this subscription may hold on the topic; acks free room. */
+  prefetch: number;
+  deliver(deliveries: Delivery[]): void;
+}
+
+export type ShardRequest =
+  | { type: 'send'; items: EnqueueInput[]; reply: Reply<SendOutcome[]> }
+  | { type: 'recv'; req: LeaseRequest; waitMs: number; reply: Reply<Delivery[]> }
+  | { type: 'ack'; items: Array<{ msgId: MsgId; leaseId: LeaseId }>; reply: Reply<AckOutcome[]> }
+  | { type: 'nack'; msgId: MsgId; leaseId: LeaseId; delayMs?: number; reason?: string; reply: Reply<void> }
+  | { type: 'extend'; msgId: MsgId; leaseId: LeaseId; ms: number; reply: Reply<number> }
+  | { type: 'revive'; entries: Array<{ entry: DlqEntry; payload: Uint8Array }>; reply: Reply<number> }
+  | { type: 'forgetDead'; msgIds: MsgId[]; reply: Reply<number> };
+
+export type ShardNotice =
+  | { type: 'release'; owner: SessionId }
+  | { type: 'subscribe'; sub: ShardSubscription }
+  | { type: 'unsubscribe'; owner: SessionId; subId: string };
+
+export type ShardInternal =
+  | { type: 'loaded'; snapshot: ShardSnapshot }
+  | { type: 'loadFailed'; error: unknown }
+  | { type: 'committed'; batch: number }
+  | { type: 'commitFailed'; batch: number; error: unknown }
+  | { type: 'wake' }
+  | { type: '$crash'; reason: string };
+
+export type ShardEvent = ShardRequest | ShardNotice | ShardInternal;

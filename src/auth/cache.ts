@@ -1,0 +1,107 @@
+/**
+ * Remembers verified capabilities so that a busy client does not pay for the HMAC chain on
+ * every request. Keyed by SHA-256 of the token (the map never holds token text), bounded
+ * (least recently used goes first), entries live `ttlMs`.
+ *
+ * A hit is re-checked cheaply before it is returned: the capability's own expiry, and that
+ * its KID still verifies (a rotation's grace can end without any event). Any change to the
+ * ring also empties the cache. Failures are not cached.
+ */
+import { createHash } from 'node:crypto';
+import { MailboxError } from '../errors.ts';
+import type { KeyRing } from './keyring.ts';
+import { verify as verifyToken, type Capability } from './verify.ts';
+
+export interface VerificationCacheOptions {
+  /** How long a verified token is remembered; default 30 000 (config `auth.capCacheTtlMs`). 0 disables caching. */
+  ttlMs?: number;
+  /** Most entries kept; default 10 000. */
+  maxEntries?: number;
+  /** Wall-clock ms, the clock expiry caveats and key rotation use; default `Date.now`. */
+  clock?: () => number;
+  /** The verification to cache; injectable so tests can count real verifications. */
+  verify?: (ring: KeyRing, token: string, now: number) => Capability;
+}
+
+export interface VerificationCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  size: number;
+}
+
+interface Entry {
+  capability: Capability;
+  storedAt: number;
+}
+
+export class VerificationCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly clock: () => number;
+  private readonly verifyFn: (ring: KeyRing, token: string, now: number) => Capability;
+  private readonly unsubscribe: () => void;
+  private hits = 0;
+  private misses = 0;
+  private evictions = 0;
+
+  constructor(
+    private readonly ring: KeyRing,
+    options: VerificationCacheOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 30_000;
+    this.maxEntries = options.maxEntries ?? 10_000;
+    if (!(this.ttlMs >= 0) || !(Number.isInteger(this.maxEntries) && this.maxEntries >= 1)) {
+      throw new MailboxError('E_CONFIG', 'verification cache needs ttlMs ≥ 0 and maxEntries ≥ 1');
+    }
+    this.clock = options.clock ?? Date.now;
+    this.verifyFn = options.verify ?? verifyToken;
+    this.unsubscribe = ring.onChange(() => this.clear());
+  }
+
+  /** `verify(ring, token, now)` with memory; throws `E_CAP_AUTH` exactly when it would. */
+  verify(token: string): Capability {
+    const now = this.clock();
+    const key = createHash('sha256').update(token).digest('base64');
+    const hit = this.entries.get(key);
+    if (hit !== undefined) {
+      if (hit.capability.isExpired(now)) {
+        this.entries.delete(key);
+        hit.capability.assertLive(now);
+      }
+      if (now - hit.storedAt < this.ttlMs && this.ring.isValid(hit.capability.kid, now)) {
+        // Re-insert: Map order is recency order, the first key is the least recently used.
+        this.entries.delete(key);
+        this.entries.set(key, hit);
+        this.hits++;
+        return hit.capability;
+      }
+      this.entries.delete(key);
+    }
+    this.misses++;
+    const capability = this.verifyFn(this.ring, token, now);
+    if (this.ttlMs > 0) {
+      this.entries.set(key, { capability, storedAt: now });
+      if (this.entries.size > this.maxEntries) {
+        this.entries.delete(this.entries.keys().next().value!);
+        this.evictions++;
+      }
+    }
+    return capability;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  stats(): VerificationCacheStats {
+    return { hits: this.hits, misses: this.misses, evictions: this.evictions, size: this.entries.size };
+  }
+
+  /** Stops listening to the ring; the cache keeps working but no longer clears on rotation. */
+  dispose(): void {
+    this.unsubscribe();
+    this.clear();
+  }
+}

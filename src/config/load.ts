@@ -1,0 +1,50 @@
+/**
+ * Loads the configuration once, at the edge: defaults < file < environment < flags, then
+ * validation (resolveConfig). The file is a TS/JS module whose default export is the
+ * `defineConfig({...})` object (tsx is active, so `.ts` loads), or a `.json` file.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MailboxError } from '../errors.ts';
+import type { DeepPartial, MailboxConfig } from './config.ts';
+import { configFileFromEnv, configFromEnv, type Env } from './env.ts';
+import { resolveConfig } from './resolve.ts';
+
+export interface LoadConfigOptions {
+  /** Path of the config module; default: `RON_CONFIG` from `env`, else no file (mailbox.config.ts is not read implicitly). */
+  file?: string;
+  env: Env;
+  /** Command-line flags, already shaped like the config. */
+  flags?: DeepPartial<MailboxConfig>;
+  /** Base for a relative file path; default process.cwd(). */
+  cwd?: string;
+}
+
+/** Imports a config module (or reads a .json file) and returns its default export. */
+export async function loadConfigFile(file: string, cwd: string = process.cwd()): Promise<DeepPartial<MailboxConfig>> {
+  const path = isAbsolute(file) ? file : resolve(cwd, file);
+  let value: unknown;
+  try {
+    if (path.endsWith('.json')) {
+      value = JSON.parse(await readFile(path, 'utf8'));
+    } else {
+      const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      value = mod.default;
+    }
+  } catch (err) {
+    throw new MailboxError('E_CONFIG', `cannot load configuration file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MailboxError('E_CONFIG', `configuration file ${path} must \`export default defineConfig({...})\``);
+  }
+  return value as DeepPartial<MailboxConfig>;
+}
+
+/** The validated configuration: flags > environment > file > defaults. Fails with E_CONFIG. */
+export async function loadConfig(options: LoadConfigOptions): Promise<MailboxConfig> {
+  const envLayer = configFromEnv(options.env);
+  const file = options.file ?? configFileFromEnv(options.env);
+  const fileLayer = file === undefined ? undefined : await loadConfigFile(file, options.cwd);
+  return resolveConfig(fileLayer, envLayer, options.flags);
+}

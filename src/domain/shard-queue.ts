@@ -1,0 +1,383 @@
+/**
+ * One shard's queues: per topic a FIFO of ready messages, plus delayed messages and open
+ * leases ordered by deadline, the idempotency window and the DLQ moves. Pure: every step
+ * takes `now` (ms, comparable with stored wall-clock times) and appends the store mutations
+ * it implies to `out`; the shard actor commits them and answers only after that commit.
+ */
+import { MailboxError } from '../errors.ts';
+import { retryDelay, type BackoffPolicy } from './backoff.ts';
+import type { Rng } from './clock.ts';
+import { DedupWindow, dedupKey } from './dedup-window.ts';
+import { Fifo } from './fifo.ts';
+import type { IdGenerator } from './ids.ts';
+import { MinHeap } from './min-heap.ts';
+import type {
+  AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
+} from './types.ts';
+
+export interface ShardLimits {
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  maxVisibilityMs: number;
+  /** Ready + delayed messages this shard holds at most. */
+  capacity: number;
+  dedupCapacity: number;
+  replayWindowMs: number;
+}
+
+export interface EnqueueInput {
+  tenant: TenantId;
+  topic: Topic;
+  idemKey: string;
+  payload: Uint8Array;
+  payloadHash: string;
+  attrs?: Attrs;
+  delayMs?: number;
+}
+
+export interface LeaseRequest {
+  tenant: TenantId;
+  topic: Topic;
+  visibilityMs: number;
+  maxMessages: number;
+  maxBytes?: number;
+  owner: SessionId;
+}
+
+/** What happened to a message whose attempt ended without an ACK. */
+export type Settlement = { kind: 'requeued'; meta: MessageMeta; outcome: AttemptOutcome } | { kind: 'dead'; entry: DlqEntry };
+
+interface TopicQueue {
+  ready: Fifo<MsgId>;
+  leased: number;
+  delayed: number;
+}
+
+/** Ops carry a copy: the queue keeps mutating its own meta after the op is issued. */
+function copyMeta(meta: MessageMeta): MessageMeta {
+  return { ...meta, history: meta.history.slice() };
+}
+
+/** A leaseId names its shard (`<shard>.<ulid>`), so ACK/NACK/EXTEND route without a topic. */
+export function leaseIdFor(shard: ShardIndex, unique: string): LeaseId {
+  return `${shard}.${unique}` as LeaseId;
+}
+
+/** The shard a leaseId belongs to, or undefined when it is not one of ours. */
+export function shardOfLease(leaseId: string, shards: number): ShardIndex | undefined {
+  const dot = leaseId.indexOf('.');
+  if (dot < 1 || dot > 3) return undefined;
+  const n = Number(leaseId.slice(0, dot));
+  return Number.isInteger(n) && n >= 0 && n < shards ? (n as ShardIndex) : undefined;
+}
+
+export function topicKey(tenant: TenantId, topic: string): string {
+  return `${tenant}\u0000${topic}`;
+}
+
+export class ShardQueue {
+  private readonly msgs = new Map<MsgId, MessageMeta>();
+  private readonly topics = new Map<string, TopicQueue>();
+  private readonly delayed = new MinHeap<MsgId>();
+  private readonly leases = new MinHeap<MsgId>();
+  private readonly byOwner = new Map<SessionId, Set<MsgId>>();
+  /** Open leases per (owner, topic): what a push subscription has outstanding. */
+  private readonly ownerTopic = new Map<string, number>();
+  readonly dedup: DedupWindow;
+  private counts = { ready: 0, delayed: 0, leased: 0, dlq: 0 };
+
+  constructor(
+    readonly shard: ShardIndex,
+    private readonly limits: ShardLimits,
+    private readonly ids: IdGenerator,
+    private readonly rng: Rng,
+  ) {
+    this.dedup = new DedupWindow(limits.dedupCapacity, limits.replayWindowMs);
+  }
+
+  depths(): { ready: number; leased: number; delayed: number; dlq: number } {
+    return { ...this.counts };
+  }
+
+  get(msgId: MsgId): MessageMeta | undefined {
+    return this.msgs.get(msgId);
+  }
+
+  /** Open leases that `owner` holds on one topic. */
+  leasedBy(owner: SessionId, key: string): number {
+    return this.ownerTopic.get(`${owner}\u0001${key}`) ?? 0;
+  }
+
+  /** Topic keys with ready messages waiting (for waking consumers). */
+  hasReady(key: string): boolean {
+    return (this.topics.get(key)?.ready.length ?? 0) > 0;
+  }
+
+  /** SEND: dedup, capacity, then enqueue. Returns the msgId and whether it was a replay. */
+  enqueue(input: EnqueueInput, now: number, out: StoreOp[]): { msgId: MsgId; duplicate: boolean } {
+    const key = dedupKey(input.tenant, input.topic, input.idemKey);
+    const seen = this.dedup.lookup(key, now);
+    if (seen) {
+      if (seen.payloadHash !== input.payloadHash) {
+        throw new MailboxError('E_IDEM_CONFLICT', `idemKey ${JSON.stringify(input.idemKey)} was used with a different payload on topic ${input.topic}`);
+      }
+      return { msgId: seen.msgId, duplicate: true };
+    }
+    if (this.counts.ready + this.counts.delayed >= this.limits.capacity) {
+      throw new MailboxError('E_SATURATED', `shard ${this.shard} holds ${this.limits.capacity} messages`, { retryAfterMs: 1000 });
+    }
+    const msgId = this.ids.next(now) as MsgId;
+    const entry = this.dedup.add(key, msgId, input.payloadHash, now);
+    const delay = input.delayMs ?? 0;
+    const meta: MessageMeta = {
+      msgId, tenant: input.tenant, topic: input.topic, idemKey: input.idemKey, payloadHash: input.payloadHash,
+      size: input.payload.byteLength, enqueuedAt: now, attempt: 0,
+      state: delay > 0 ? 'delayed' : 'ready', dueAt: delay > 0 ? now + delay : 0, history: [],
+    };
+    if (input.attrs) meta.attrs = input.attrs;
+    this.insert(meta);
+    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload: input.payload });
+    out.push({ op: 'putDedup', shard: this.shard, key, entry });
+    return { msgId, duplicate: false };
+  }
+
+  /** RECV / push delivery: leases up to maxMessages ready messages of one topic, FIFO. */
+  lease(req: LeaseRequest, now: number, out: StoreOp[]): MessageMeta[] {
+    const q = this.topics.get(topicKey(req.tenant, req.topic));
+    if (!q || q.ready.length === 0) return [];
+    const visibility = Math.min(req.visibilityMs, this.limits.maxVisibilityMs);
+    const leased: MessageMeta[] = [];
+    let bytes = 0;
+    while (leased.length < req.maxMessages) {
+      const id = q.ready.peek();
+      if (id === undefined) break;
+      const meta = this.msgs.get(id)!;
+      if (req.maxBytes !== undefined && leased.length > 0 && bytes + meta.size > req.maxBytes) break;
+      q.ready.shift();
+      bytes += meta.size;
+      this.counts.ready--;
+      q.leased++;
+      this.counts.leased++;
+      meta.attempt++;
+      meta.state = 'leased';
+      meta.leaseId = leaseIdFor(this.shard, this.ids.next(now));
+      meta.owner = req.owner;
+      meta.dueAt = now + visibility;
+      this.leases.push(meta.dueAt, id);
+      this.ownerSet(req.owner).add(id);
+      this.countOwnerTopic(req.owner, meta, 1);
+      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+      leased.push(meta);
+    }
+    return leased;
+  }
+
+  /** ACK: final and idempotent. An unknown msgId is already gone: success. */
+  ack(msgId: MsgId, leaseId: LeaseId, out: StoreOp[]): MessageMeta | undefined {
+    const meta = this.msgs.get(msgId);
+    if (!meta) return undefined;
+    this.checkLease(meta, leaseId);
+    this.remove(meta);
+    out.push({ op: 'delMsg', shard: this.shard, msgId });
+    return meta;
+  }
+
+  /** NACK: requeue after `delayMs` or the backoff, or dead-letter past maxAttempts. */
+  nack(msgId: MsgId, leaseId: LeaseId, options: { delayMs?: number; reason?: string }, now: number, out: StoreOp[]): Settlement {
+    const meta = this.msgs.get(msgId);
+    if (!meta) throw new MailboxError('E_NOT_FOUND', `message ${msgId} is not leased (already acknowledged or unknown)`);
+    this.checkLease(meta, leaseId);
+    return this.settle(meta, 'nacked', now, out, options.delayMs, options.reason);
+  }
+
+  /** EXTEND: moves a live lease's deadline to now + ms (capped); returns the new deadline. */
+  extend(msgId: MsgId, leaseId: LeaseId, ms: number, now: number, out: StoreOp[]): number {
+    const meta = this.msgs.get(msgId);
+    if (!meta) throw new MailboxError('E_NOT_FOUND', `message ${msgId} is not leased (already acknowledged or unknown)`);
+    this.checkLease(meta, leaseId);
+    if (meta.dueAt <= now) throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} has expired`);
+    meta.dueAt = now + Math.min(ms, this.limits.maxVisibilityMs);
+    this.leases.push(meta.dueAt, msgId);
+    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+    return meta.dueAt;
+  }
+
+  /** A consumer session ended: its open leases return at once, counted as session_lost. */
+  releaseOwner(owner: SessionId, now: number, out: StoreOp[]): Settlement[] {
+    const ids = this.byOwner.get(owner);
+    if (!ids) return [];
+    const settled: Settlement[] = [];
+    for (const id of [...ids]) {
+      const meta = this.msgs.get(id);
+      if (meta?.state === 'leased' && meta.owner === owner) settled.push(this.settle(meta, 'session_lost', now, out, 0));
+    }
+    this.byOwner.delete(owner);
+    return settled;
+  }
+
+  /** Time passes: expire leases, promote delayed messages, forget old idempotency keys. */
+  tick(now: number, out: StoreOp[]): { settled: Settlement[]; promoted: Set<string> } {
+    const settled: Settlement[] = [];
+    const promoted = new Set<string>();
+    for (let top = this.leases.peek(); top && top.due <= now; top = this.leases.peek()) {
+      this.leases.pop();
+      const meta = this.msgs.get(top.value);
+      if (!meta || meta.state !== 'leased' || meta.dueAt !== top.due) continue; // settled or extended
+      const s = this.settle(meta, 'expired', now, out);
+      settled.push(s);
+      if (s.kind === 'requeued' && s.meta.state === 'ready') promoted.add(topicKey(meta.tenant, meta.topic));
+    }
+    for (let top = this.delayed.peek(); top && top.due <= now; top = this.delayed.peek()) {
+      this.delayed.pop();
+      const meta = this.msgs.get(top.value);
+      if (!meta || meta.state !== 'delayed' || meta.dueAt !== top.due) continue;
+      const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+      q.delayed--;
+      this.counts.delayed--;
+      this.makeReady(meta, q);
+      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+      promoted.add(topicKey(meta.tenant, meta.topic));
+    }
+    for (const key of this.dedup.expire(now, 10_000)) out.push({ op: 'delDedup', shard: this.shard, key });
+    return { settled, promoted };
+  }
+
+  /** The earliest deadline of any kind, for the shard's single timer. */
+  nextDeadline(): number | undefined {
+    const candidates = [this.leases.peek()?.due, this.delayed.peek()?.due, this.dedup.nextExpiry()];
+    let min: number | undefined;
+    for (const c of candidates) if (c !== undefined && (min === undefined || c < min)) min = c;
+    return min;
+  }
+
+  /** DLQ reprocess: entries come back as new ready messages with their attempts reset. */
+  revive(entry: DlqEntry, payload: Uint8Array, out: StoreOp[]): MessageMeta {
+    const meta: MessageMeta = { ...entry.meta, attempt: 0, state: 'ready', dueAt: 0, history: [] };
+    delete meta.leaseId;
+    delete meta.owner;
+    this.insert(meta);
+    this.counts.dlq = Math.max(0, this.counts.dlq - 1);
+    out.push({ op: 'delDlq', shard: this.shard, msgId: meta.msgId });
+    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload });
+    return meta;
+  }
+
+  /** DLQ purge of one entry. */
+  forgetDead(msgId: MsgId, out: StoreOp[]): void {
+    this.counts.dlq = Math.max(0, this.counts.dlq - 1);
+    out.push({ op: 'delDlq', shard: this.shard, msgId });
+  }
+
+  /** Rebuilds from store records. Each message is inserted as stored (see recovery.ts). */
+  restoreMessage(meta: MessageMeta): void {
+    this.insert(meta);
+  }
+
+  restoreDlqDepth(depth: number): void {
+    this.counts.dlq = depth;
+  }
+
+  /** Every leased message (recovery decides what to do with leases found in the store). */
+  leasedMessages(): MessageMeta[] {
+    return [...this.msgs.values()].filter((m) => m.state === 'leased');
+  }
+
+  /** Ends an attempt: history, then requeue (immediately or after a delay) or DLQ. */
+  settle(meta: MessageMeta, outcome: AttemptOutcome, now: number, out: StoreOp[], delayMs?: number, reason?: string): Settlement {
+    const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+    this.unlease(meta, q);
+    meta.history.push(reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason });
+    if (meta.attempt >= this.limits.maxAttempts) {
+      this.msgs.delete(meta.msgId);
+      this.dropTopicIfEmpty(q, meta);
+      this.counts.dlq++;
+      const entry: DlqEntry = { meta: copyMeta(meta), reason: outcome, deadAt: now };
+      out.push({ op: 'delMsg', shard: this.shard, msgId: meta.msgId });
+      out.push({ op: 'putDlq', shard: this.shard, entry });
+      return { kind: 'dead', entry };
+    }
+    const delay = delayMs ?? retryDelay(this.limits.backoff, meta.attempt, this.rng);
+    if (delay > 0) {
+      meta.state = 'delayed';
+      meta.dueAt = now + delay;
+      q.delayed++;
+      this.counts.delayed++;
+      this.delayed.push(meta.dueAt, meta.msgId);
+    } else {
+      this.makeReady(meta, q);
+    }
+    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+    return { kind: 'requeued', meta, outcome };
+  }
+
+  private checkLease(meta: MessageMeta, leaseId: LeaseId): void {
+    if (meta.state !== 'leased' || meta.leaseId !== leaseId) {
+      throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} is not the live lease of message ${meta.msgId}`);
+    }
+  }
+
+  private insert(meta: MessageMeta): void {
+    this.msgs.set(meta.msgId, meta);
+    const key = topicKey(meta.tenant, meta.topic);
+    let q = this.topics.get(key);
+    if (!q) this.topics.set(key, (q = { ready: new Fifo<MsgId>(), leased: 0, delayed: 0 }));
+    if (meta.state === 'ready') {
+      q.ready.push(meta.msgId);
+      this.counts.ready++;
+    } else if (meta.state === 'delayed') {
+      q.delayed++;
+      this.counts.delayed++;
+      this.delayed.push(meta.dueAt, meta.msgId);
+    } else {
+      q.leased++;
+      this.counts.leased++;
+      this.leases.push(meta.dueAt, meta.msgId);
+      if (meta.owner) {
+        this.ownerSet(meta.owner).add(meta.msgId);
+        this.countOwnerTopic(meta.owner, meta, 1);
+      }
+    }
+  }
+
+  private makeReady(meta: MessageMeta, q: TopicQueue): void {
+    meta.state = 'ready';
+    meta.dueAt = 0;
+    q.ready.push(meta.msgId);
+    this.counts.ready++;
+  }
+
+  private unlease(meta: MessageMeta, q: TopicQueue): void {
+    q.leased--;
+    this.counts.leased--;
+    if (meta.owner) {
+      this.byOwner.get(meta.owner)?.delete(meta.msgId);
+      this.countOwnerTopic(meta.owner, meta, -1);
+    }
+    delete meta.leaseId;
+    delete meta.owner;
+  }
+
+  private remove(meta: MessageMeta): void {
+    const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+    this.unlease(meta, q);
+    this.msgs.delete(meta.msgId);
+    this.dropTopicIfEmpty(q, meta);
+  }
+
+  private dropTopicIfEmpty(q: TopicQueue, meta: MessageMeta): void {
+    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0) this.topics.delete(topicKey(meta.tenant, meta.topic));
+  }
+
+  private countOwnerTopic(owner: SessionId, meta: MessageMeta, delta: number): void {
+    const key = `${owner}\u0001${topicKey(meta.tenant, meta.topic)}`;
+    const n = (this.ownerTopic.get(key) ?? 0) + delta;
+    if (n <= 0) this.ownerTopic.delete(key);
+    else this.ownerTopic.set(key, n);
+  }
+
+  private ownerSet(owner: SessionId): Set<MsgId> {
+    let set = this.byOwner.get(owner);
+    if (!set) this.byOwner.set(owner, (set = new Set()));
+    return set;
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * `createMailbox(config)`: the whole runtime in-process. It builds the supervisor tree
+ *
+ *   root (rest_for_one): store, bus, readiness, shards (one_for_one), dlq (one_for_one), sessions
+ *
+ * wires the readiness gate to the bus, and returns the embedding API.
+ */
+import { createActor, type AnyActorRef } from 'xstate';
+import { randomBytes } from 'node:crypto';
+import { resolveConfig } from '../config/resolve.ts';
+import type { DeepPartial, MailboxConfig } from '../config/config.ts';
+import { mathRng, systemClock, type Clock, type Rng } from '../domain/clock.ts';
+import { IdGenerator } from '../domain/ids.ts';
+import { ShardQueue, type Settlement } from '../domain/shard-queue.ts';
+import type { SessionId, ShardIndex } from '../domain/types.ts';
+import { topicClass } from '../domain/routing.ts';
+import { MailboxError } from '../errors.ts';
+import { EventBus } from '../bus/bus.ts';
+import type { MailboxEvents } from '../bus/events.ts';
+import { createMetrics, type Metrics, type RequeueReason } from '../observability/metrics.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createStore, type FaultableStore } from '../store/open-store.ts';
+import { Supervisor } from '../../supervisors/supervisor.ts';
+import { actorChild, crashable } from '../../supervisors/actor-child.ts';
+import type { ChildSpec } from '../../supervisors/child.ts';
+import { ShardRef } from '../../actors/shard-ref.ts';
+import { startShard } from '../../actors/shard.ts';
+import { DlqRef } from '../../actors/dlq.ts';
+import { sessionMachine } from '../../actors/session.ts';
+import { acceptsWrites, connectReadiness, readinessMachine, readinessReport, type ReadinessCondition, type ReadinessSnapshot } from '../../actors/readiness.ts';
+import { plainChild } from './plain-child.ts';
+import { QuotaBook } from './quota.ts';
+import { SessionHandle } from './session-handle.ts';
+import type { RuntimeCore } from './core.ts';
+import type { Mailbox, ReadinessReport, Session, SessionOptions, TreeNode } from './api.ts';
+import { MailboxRuntime } from './mailbox.ts';
+
+export interface RuntimeOptions {
+  clock?: Clock;
+  rng?: Rng;
+  logger?: Logger;
+  /** A store to use instead of the configured one (tests, fault injection). */
+  store?: FaultableStore;
+  /** Readiness also waits for a bound listener (the network server sets this). */
+  requireListener?: boolean;
+}
+
+const REQUEUE_REASON: Record<string, RequeueReason> = {
+  expired: 'visibility',
+  nacked: 'nack',
+  session_lost: 'session_lost',
+  server_restart: 'retry',
+};
+
+/** Builds and starts a mailbox; resolves once every shard has loaded and readiness is ready. */
+export async function createMailbox(
+  config: DeepPartial<MailboxConfig> | MailboxConfig = {},
+  options: RuntimeOptions = {},
+): Promise<MailboxRuntime> {
+  const cfg = resolveConfig(config as DeepPartial<MailboxConfig>);
+  const clock = options.clock ?? systemClock;
+  const rng = options.rng ?? mathRng;
+  const logger = options.logger ?? createLogger({ level: cfg.logLevel });
+  const metrics = createMetrics();
+  const store = options.store ?? createStore(cfg);
+  const bus = new EventBus<MailboxEvents>({
+    onCounter: (counter, topic) => (counter === 'lagged' ? metrics.busLagged(topic) : metrics.busOverflowDropped(topic)),
+    onHandlerError: (error, topic) => logger.error({ event: 'bus_handler_failed', topic, err: error }, 'bus handler failed'),
+  });
+  const quota = new QuotaBook(cfg.quota);
+  const sessions = new Map<SessionId, SessionHandle>();
+  const required: ReadinessCondition[] = options.requireListener ? ['config', 'store', 'listener', 'shards'] : ['config', 'store', 'shards'];
+
+  let readiness: AnyActorRef | undefined;
+  let disconnectReadiness: () => void = () => {};
+  const readinessSnapshot = (): ReadinessSnapshot | undefined => readiness?.getSnapshot() as ReadinessSnapshot | undefined;
+  // Facts the readiness gate is re-fed with when it restarts (it keeps nothing itself).
+  const facts = { storeUp: false, listener: undefined as string | undefined, shardsUp: new Set<number>(), storageFull: undefined as string | undefined };
+
+  const rt: RuntimeCore = {
+    config: cfg,
+    clock,
+    store,
+    shards: [],
+    metrics,
+    writeRefusal() {
+      const snap = readinessSnapshot();
+      if (snap && acceptsWrites(snap)) return undefined;
+      metrics.rejected('degraded');
+      const report = snap ? readinessReport(snap) : { state: 'booting', reasons: ['readiness restarting'] };
+      return new MailboxError('E_UNAVAILABLE', `not accepting writes (${report.state}${report.reasons.length ? `: ${report.reasons.join('; ')}` : ''})`, { retryAfterMs: 1000 });
+    },
+    takeQuota(tenant, n) {
+      const refusal = quota.take(tenant, n, clock.now());
+      if (refusal) metrics.rejected('quota');
+      return refusal;
+    },
+    sessionEnded(id, reason) {
+      const handle = sessions.get(id);
+      sessions.delete(id);
+      for (const ref of rt.shards) ref.notify({ type: 'release', owner: id });
+      handle?.markEnded(reason);
+    },
+  };
+
+  const settled = (s: Settlement): void => {
+    const meta = s.kind === 'dead' ? s.entry.meta : s.meta;
+    const outcome = s.kind === 'dead' ? s.entry.reason : s.outcome;
+    if (outcome === 'expired') metrics.visibilityTimeout(meta.topic);
+    if (s.kind === 'dead') metrics.dlqWrite(meta.topic);
+    else metrics.requeued(meta.topic, REQUEUE_REASON[outcome] ?? 'retry');
+  };
+
+  let booted = false;
+  const shards: ShardRef[] = [];
+  for (let i = 0; i < cfg.shards; i++) {
+    shards.push(new ShardRef(i as ShardIndex, (ref) => {
+      for (const session of sessions.values()) session.resubscribe(ref);
+    }));
+  }
+  (rt as { shards: readonly ShardRef[] }).shards = shards;
+  const inflightAvailable = (): number => {
+    let leased = 0;
+    for (const ref of shards) leased += ref.running?.queue.depths().leased ?? 0;
+    return cfg.queue.maxInflight - leased;
+  };
+
+  const shardSpec = (ref: ShardRef): ChildSpec => ({
+    id: `shard-${ref.index}`,
+    kind: 'shard',
+    restart: 'permanent',
+    start: () =>
+      startShard(ref, {
+        newQueue: () =>
+          new ShardQueue(ref.index, {
+            maxAttempts: cfg.queue.maxAttempts,
+            backoff: { baseMs: cfg.queue.backoffBaseMs, maxMs: cfg.queue.backoffMaxMs },
+            maxVisibilityMs: cfg.queue.maxVisibilityMs,
+            capacity: cfg.queue.shardCapacity,
+            dedupCapacity: cfg.queue.dedupCapacity,
+            replayWindowMs: cfg.queue.replayWindowMs,
+          }, new IdGenerator(rng), rng),
+        store,
+        clock,
+        // A process start finds no consumer holding any lease; an actor restart keeps them.
+        leaseRecovery: booted ? 'keep-leases' : 'expire-leases',
+        isOwnerAlive: (owner) => sessions.has(owner),
+        inflightAvailable,
+        hotPayloadBytes: store.kind === 'level' ? 16 * 1024 * 1024 : 0,
+        hooks: {
+          up: () => {
+            facts.shardsUp.add(ref.index);
+            bus.publish('ShardUp', { shard: ref.index });
+          },
+          settled,
+          storageFailed: (error, refused) => {
+            for (let i = 0; i < refused; i++) metrics.rejected('storage');
+            if (!facts.storageFull) {
+              facts.storageFull = error.message;
+              logger.error({ event: 'storage_failed', shard: ref.index, err: error }, 'storage refused a write; shedding writes');
+              bus.publish('StorageFull', { reason: error.message });
+            }
+          },
+          storageRecovered: () => {
+            if (facts.storageFull) {
+              facts.storageFull = undefined;
+              logger.warn({ event: 'storage_recovered', shard: ref.index }, 'storage accepts writes again');
+              bus.publish('StorageRecovered');
+            }
+          },
+        },
+      }),
+  });
+
+  const dlq = new DlqRef();
+  const supervision = cfg.supervision;
+  const onEvent = (event: import('../../supervisors/events.ts').SupervisorEvent): void => {
+    if (event.type === 'childCrashed') {
+      metrics.serviceRestart(event.kind === 'session' ? 'session' : event.id);
+      logger.warn({ event: 'actor_crashed', path: event.path, reason: event.reason, restarts: event.restarts, willRestart: event.willRestart }, 'actor crashed');
+      if (event.kind === 'shard') {
+        const shard = Number(event.id.slice('shard-'.length));
+        facts.shardsUp.delete(shard);
+        bus.publish('ShardCrashed', { shard, reason: event.reason });
+      }
+    } else if (event.type === 'escalated') {
+      logger.error({ event: 'supervisor_escalated', path: event.supervisor, reason: event.reason }, 'supervisor escalated');
+    }
+  };
+  const sub = (id: string, children: ChildSpec[]): Supervisor =>
+    new Supervisor({ id, path: `/root/${id}`, strategy: 'one_for_one', supervision, children, clock, rng, onEvent });
+
+  // Each restart of a nested supervisor builds a fresh one; sessions are opened on the current one.
+  let sessionsSup: Supervisor | undefined;
+
+  const root = new Supervisor({
+    id: 'root',
+    path: '/root',
+    strategy: 'rest_for_one',
+    supervision,
+    clock,
+    rng,
+    onEvent,
+    onEscalate: (e) => {
+      logger.fatal({ event: 'runtime_failed', reason: e.reason }, 'the root supervisor gave up');
+      bus.publish('StoreDown', { reason: `runtime failed: ${e.reason}` });
+    },
+    children: [
+      {
+        id: 'store', kind: 'store', restart: 'permanent',
+        start: async () => {
+          await store.open().catch((err: unknown) => {
+            // Already open (a restart of this holder): keep the same store and its data.
+            if (!(err instanceof MailboxError && /already open/i.test(err.message))) throw err;
+          });
+          facts.storeUp = true;
+          bus.publish('StoreUp');
+          return plainChild(() => ({ state: store.kind }));
+        },
+      },
+      { id: 'bus', kind: 'bus', restart: 'permanent', start: () => plainChild(() => ({ state: 'running' })) },
+      {
+        id: 'readiness', kind: 'readiness', restart: 'permanent',
+        start: () => {
+          disconnectReadiness();
+          const actor = createActor(crashable(readinessMachine), { input: { shards: cfg.shards, required } });
+          const child = actorChild(actor, { describe: (s) => ({ state: String((s as ReadinessSnapshot).value) }) });
+          readiness = actor;
+          disconnectReadiness = connectReadiness(bus, actor);
+          actor.send({ type: 'ConfigLoaded' });
+          if (facts.storeUp) actor.send({ type: 'StoreUp' });
+          if (facts.listener) actor.send({ type: 'ListenerBound', addr: facts.listener });
+          for (const shard of facts.shardsUp) actor.send({ type: 'ShardUp', shard });
+          if (facts.storageFull) actor.send({ type: 'StorageFull', reason: facts.storageFull });
+          return child;
+        },
+      },
+      { id: 'shards', kind: 'supervisor', restart: 'permanent', start: () => sub('shards', shards.map(shardSpec)).start() },
+      {
+        id: 'dlq', kind: 'supervisor', restart: 'permanent',
+        start: () => sub('dlq', [{ id: 'dlq', kind: 'dlq', restart: 'permanent', start: () => dlq.start(rt) }]).start(),
+      },
+      {
+        id: 'sessions', kind: 'supervisor', restart: 'permanent',
+        start: async () => {
+          // Sessions are temporary: a restarted sessions supervisor starts empty (their connections closed).
+          for (const s of [...sessions.values()]) rt.sessionEnded(s.id, 'sessions supervisor restarted');
+          sessionsSup = await sub('sessions', []).start();
+          return sessionsSup;
+        },
+      },
+    ],
+  });
+  await root.start();
+  booted = true;
+
+  const openSession = (opts: SessionOptions = {}): Session => {
+    const id = `s-${randomBytes(6).toString('hex')}` as SessionId;
+    const actor = createActor(crashable(sessionMachine), { input: { id } });
+    const handle = new SessionHandle(id, rt, actor, opts);
+    sessions.set(id, handle);
+    actor.subscribe({
+      error: (err: unknown) => rt.sessionEnded(id, `crashed: ${err instanceof Error ? err.message : String(err)}`),
+      complete: () => rt.sessionEnded(id, 'closed'),
+    });
+    if (!sessionsSup || sessionsSup.status !== 'running') throw new MailboxError('E_UNAVAILABLE', 'sessions supervisor restarting', { retryAfterMs: 200 });
+    void sessionsSup.startChild({
+      id, kind: 'session', restart: 'temporary',
+      start: () => actorChild(actor, { describe: () => ({ state: handle.closed ? 'closed' : 'open' }) }),
+    });
+    return handle;
+  };
+
+  const runtime = new MailboxRuntime({
+    rt, root, bus, metrics, logger, dlq, openSession,
+    readiness: (): ReadinessReport => {
+      const snap = readinessSnapshot();
+      return snap ? readinessReport(snap) : { state: 'booting', ready: false, reasons: ['readiness restarting'] };
+    },
+    setListener: (addr) => {
+      facts.listener = addr;
+      if (addr) bus.publish('ListenerBound', { addr });
+      else bus.publish('ListenerClosed');
+    },
+    closeAllSessions: async () => {
+      for (const s of [...sessions.values()]) await s.close();
+    },
+    shutdown: async () => {
+      disconnectReadiness();
+      await root.stop();
+      await store.close();
+    },
+  });
+  await runtime.waitFor(() => facts.shardsUp.size === cfg.shards, 60_000, 'all shards to load');
+  return runtime;
+}
+
+export type { Mailbox, TreeNode };

@@ -1,0 +1,241 @@
+/**
+ * The Session facade: validates input, applies readiness and quota, routes each operation
+ * to its shard (SEND/RECV by topic, ACK/NACK/EXTEND by the shard named in the leaseId) and
+ * keeps the session actor informed of subscriptions.
+ */
+import { randomBytes, createHash } from 'node:crypto';
+import type { AnyActorRef } from 'xstate';
+import { MailboxError } from '../errors.ts';
+import { shardFor } from '../domain/routing.ts';
+import { shardOfLease } from '../domain/shard-queue.ts';
+import type { EnqueueInput } from '../domain/shard-queue.ts';
+import type { Delivery, LeaseId, MsgId, SessionId, TenantId, Topic } from '../domain/types.ts';
+import type { ShardRef } from '../../actors/shard-ref.ts';
+import type { AckOutcome, SendOutcome } from '../../actors/shard-events.ts';
+import type { SessionContext, SubscriptionRecord } from '../../actors/session.ts';
+import type { NackOptions, RecvInput, SendInput, SendResult, Session, SessionOptions, SubscribeInput } from './api.ts';
+import type { RuntimeCore } from './core.ts';
+import {
+  LIMITS, checkAttrs, checkIdemKey, checkInt, checkLeaseId, checkMsgId, checkOptionalInt, checkPayload, checkTopic,
+} from './validate.ts';
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export class SessionHandle implements Session {
+  readonly tenant: TenantId;
+  private ended = false;
+
+  constructor(
+    readonly id: SessionId,
+    private readonly rt: RuntimeCore,
+    private readonly actor: AnyActorRef,
+    private readonly options: SessionOptions,
+  ) {
+    this.tenant = options.tenant ?? ('00000000000000000000000000000000' as TenantId);
+  }
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** The runtime calls this once the session actor has ended. */
+  markEnded(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.options.onClose?.(reason);
+  }
+
+  async send(input: SendInput): Promise<SendResult> {
+    const [result] = await this.sendBatch([input]);
+    if (result instanceof MailboxError) throw result;
+    return result!;
+  }
+
+  async sendBatch(inputs: readonly SendInput[]): Promise<Array<SendResult | MailboxError>> {
+    this.assertOpen();
+    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > LIMITS.batchItems) {
+      throw new MailboxError('E_SCHEMA', `a batch holds 1 to ${LIMITS.batchItems} messages`);
+    }
+    const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, inputs.length);
+    if (refusal) throw refusal;
+    const results: Array<SendResult | MailboxError> = new Array(inputs.length);
+    const byShard = new Map<ShardRef, { items: EnqueueInput[]; slots: number[] }>();
+    inputs.forEach((input, i) => {
+      try {
+        const item = this.toEnqueue(input);
+        const ref = this.rt.shards[shardFor(this.tenant, item.topic, this.rt.shards.length)]!;
+        let group = byShard.get(ref);
+        if (!group) byShard.set(ref, (group = { items: [], slots: [] }));
+        group.items.push(item);
+        group.slots.push(i);
+      } catch (err) {
+        results[i] = err as MailboxError;
+      }
+    });
+    await Promise.all(
+      [...byShard].map(async ([ref, group]) => {
+        let outcomes: SendOutcome[];
+        try {
+          outcomes = await ref.request<SendOutcome[]>((reply) => ({ type: 'send', items: group.items, reply }));
+        } catch (err) {
+          outcomes = group.items.map(() => err as MailboxError);
+        }
+        outcomes.forEach((o, j) => (results[group.slots[j]!] = o));
+      }),
+    );
+    return results;
+  }
+
+  async recv(input: RecvInput): Promise<Delivery[]> {
+    this.assertOpen();
+    const topic = checkTopic(input?.topic) as Topic;
+    const q = this.rt.config.queue;
+    const visibilityMs = checkOptionalInt(input.visibilityMs, 'visibilityMs', 1, q.maxVisibilityMs) ?? q.defaultVisibilityMs;
+    const maxMessages = checkInt(input.maxMessages, 'maxMessages', 1, LIMITS.maxMessages);
+    const maxBytes = checkOptionalInt(input.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
+    const waitMs = checkOptionalInt(input.waitMs, 'waitMs', 0, LIMITS.maxWaitMs) ?? 0;
+    const ref = this.rt.shards[shardFor(this.tenant, topic, this.rt.shards.length)]!;
+    const req = { tenant: this.tenant, topic, visibilityMs, maxMessages, owner: this.id, ...(maxBytes === undefined ? {} : { maxBytes }) };
+    return ref.request<Delivery[]>((reply) => ({ type: 'recv', req, waitMs, reply }));
+  }
+
+  async ack(msgId: MsgId, leaseId: LeaseId): Promise<void> {
+    const [outcome] = await this.ackBatch([{ msgId, leaseId }]);
+    if (outcome) throw outcome;
+  }
+
+  /** Many ACKs in one call (the wire's ACK_BATCH); one outcome per item, null for success. */
+  async ackBatch(items: ReadonlyArray<{ msgId: MsgId; leaseId: LeaseId }>): Promise<AckOutcome[]> {
+    this.assertOpen();
+    const results: AckOutcome[] = new Array(items.length).fill(null);
+    const byShard = new Map<ShardRef, { items: Array<{ msgId: MsgId; leaseId: LeaseId }>; slots: number[] }>();
+    items.forEach((item, i) => {
+      try {
+        checkMsgId(item.msgId);
+        const ref = this.refForLease(item.leaseId);
+        let group = byShard.get(ref);
+        if (!group) byShard.set(ref, (group = { items: [], slots: [] }));
+        group.items.push(item);
+        group.slots.push(i);
+      } catch (err) {
+        results[i] = err as MailboxError;
+      }
+    });
+    await Promise.all(
+      [...byShard].map(async ([ref, group]) => {
+        let outcomes: AckOutcome[];
+        try {
+          outcomes = await ref.request<AckOutcome[]>((reply) => ({ type: 'ack', items: group.items, reply }));
+        } catch (err) {
+          outcomes = group.items.map(() => err as MailboxError);
+        }
+        outcomes.forEach((o, j) => (results[group.slots[j]!] = o));
+      }),
+    );
+    return results;
+  }
+
+  async nack(msgId: MsgId, leaseId: LeaseId, options: NackOptions = {}): Promise<void> {
+    this.assertOpen();
+    checkMsgId(msgId);
+    const delayMs = checkOptionalInt(options.delayMs, 'delayMs', 0, LIMITS.maxDelayMs);
+    if (options.reason !== undefined && (typeof options.reason !== 'string' || options.reason.length > 256)) {
+      throw new MailboxError('E_SCHEMA', 'reason must be a string of at most 256 characters');
+    }
+    const ref = this.refForLease(leaseId);
+    await ref.request<void>((reply) => ({
+      type: 'nack', msgId, leaseId, reply,
+      ...(delayMs === undefined ? {} : { delayMs }),
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+    }));
+  }
+
+  async extend(msgId: MsgId, leaseId: LeaseId, ms: number): Promise<number> {
+    this.assertOpen();
+    checkMsgId(msgId);
+    checkInt(ms, 'ms', 1, this.rt.config.queue.maxVisibilityMs);
+    const ref = this.refForLease(leaseId);
+    return ref.request<number>((reply) => ({ type: 'extend', msgId, leaseId, ms, reply }));
+  }
+
+  async subscribe(input: SubscribeInput): Promise<string> {
+    this.assertOpen();
+    const topic = checkTopic(input?.topic) as Topic;
+    const q = this.rt.config.queue;
+    const sub: SubscriptionRecord = {
+      subId: randomBytes(8).toString('hex'),
+      tenant: this.tenant,
+      topic,
+      visibilityMs: checkOptionalInt(input.visibilityMs, 'visibilityMs', 1, q.maxVisibilityMs) ?? q.defaultVisibilityMs,
+      prefetch: checkInt(input.prefetch, 'prefetch', 1, 10_000),
+    };
+    this.actor.send({ type: 'SUBSCRIBE', sub });
+    this.registerWith(this.shardOf(topic), sub);
+    return sub.subId;
+  }
+
+  async unsubscribe(subscriptionId: string): Promise<void> {
+    this.assertOpen();
+    const sub = this.subscriptions().get(subscriptionId);
+    if (!sub) throw new MailboxError('E_NOT_FOUND', `no subscription ${subscriptionId}`);
+    this.actor.send({ type: 'UNSUBSCRIBE', subId: subscriptionId });
+    this.shardOf(sub.topic).notify({ type: 'unsubscribe', owner: this.id, subId: subscriptionId });
+  }
+
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.actor.send({ type: 'CLOSE' });
+  }
+
+  /** A shard came back: tell it again about this session's subscriptions on it. */
+  resubscribe(ref: ShardRef): void {
+    if (this.ended) return;
+    for (const sub of this.subscriptions().values()) if (this.shardOf(sub.topic) === ref) this.registerWith(ref, sub);
+  }
+
+  private registerWith(ref: ShardRef, sub: SubscriptionRecord): void {
+    ref.notify({
+      type: 'subscribe',
+      sub: {
+        owner: this.id, subId: sub.subId, tenant: sub.tenant, topic: sub.topic, visibilityMs: sub.visibilityMs, prefetch: sub.prefetch,
+        deliver: (deliveries: Delivery[]) => {
+          if (!this.ended) this.options.onDeliver?.(sub.subId, deliveries);
+        },
+      },
+    });
+  }
+
+  private subscriptions(): ReadonlyMap<string, SubscriptionRecord> {
+    return (this.actor.getSnapshot() as { context?: SessionContext }).context?.subscriptions ?? new Map();
+  }
+
+  private shardOf(topic: string): ShardRef {
+    return this.rt.shards[shardFor(this.tenant, topic as Topic, this.rt.shards.length)]!;
+  }
+
+  private refForLease(leaseId: unknown): ShardRef {
+    checkLeaseId(leaseId);
+    const shard = shardOfLease(leaseId as string, this.rt.shards.length);
+    if (shard === undefined) throw new MailboxError('E_STALE_LEASE', `lease ${String(leaseId)} is not a lease of this mailbox`);
+    return this.rt.shards[shard]!;
+  }
+
+  private toEnqueue(input: SendInput): EnqueueInput {
+    const topic = checkTopic(input?.topic) as Topic;
+    const payload = checkPayload(input.payload, this.rt.config.queue.maxPayloadBytes);
+    const item: EnqueueInput = { tenant: this.tenant, topic, idemKey: checkIdemKey(input.idemKey), payload, payloadHash: sha256Hex(payload) };
+    const attrs = checkAttrs(input.attrs);
+    if (attrs) item.attrs = attrs;
+    const delayMs = checkOptionalInt(input.delayMs, 'delayMs', 0, LIMITS.maxDelayMs);
+    if (delayMs) item.delayMs = delayMs;
+    return item;
+  }
+
+  private assertOpen(): void {
+    if (this.ended) throw new MailboxError('E_UNAVAILABLE', `session ${this.id} has ended`);
+  }
+}
+
+export type { SessionId };

@@ -1,0 +1,327 @@
+/**
+ * The durable store: LevelDB through classic-level, one process per data directory.
+ * Key layout in keys.ts; the payload rule (moves to and from the DLQ keep one payload
+ * key) in ops.ts; batching in group-commit.ts.
+ */
+import { mkdir } from 'node:fs/promises';
+import { ClassicLevel } from 'classic-level';
+import { Packr } from 'msgpackr';
+import type { Durability } from '../config/config.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp } from '../domain/types.ts';
+import { MailboxError } from '../errors.ts';
+import { backupDb, restoreBackup, type BackupManifest } from './backup.ts';
+import { StoreFaults } from './faults.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { dedupKey, dlqKey, FORMAT_KEY, FORMAT_VERSION, keySuffix, metaKey, payloadKey, shardRange } from './keys.ts';
+import { payloadDrops, validateOps } from './ops.ts';
+import type { DlqQuery, ShardSnapshot, Store } from './store.ts';
+
+export interface LevelStoreOptions {
+  /** The LevelDB directory; created (with parents) on open. */
+  dir: string;
+  /** `sync`: a commit resolves after fsync; `relaxed`: after the OS has the write. */
+  durability: Durability;
+  /**
+   * LevelDB operations one db.batch carries at most (default 4,000, about 2,000 one-message
+   * commits); later commits wait for the next batch. A single larger commit is never split.
+   */
+  maxBatchOps?: number;
+}
+
+export interface LevelStoreStats {
+  /** db.batch calls made (including failed ones). */
+  batches: number;
+  /** Commits written through those batches. */
+  commits: number;
+  /** LevelDB put/del operations written. */
+  ops: number;
+  /** Commits in the most recent batch. */
+  lastBatchCommits: number;
+  /** LevelDB operations in the most recent batch. */
+  lastBatchOps: number;
+  maxBatchCommits: number;
+  failedBatches: number;
+}
+
+type Db = ClassicLevel<string, Buffer>;
+type BatchOp = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
+/** One commit, translated to LevelDB ops when it is made (so its objects may change afterwards). */
+interface Prepared {
+  ops: readonly StoreOp[];
+  batch: BatchOp[];
+}
+
+const READ_CHUNK = 1000;
+const DEFAULT_MAX_BATCH_OPS = 4000;
+const packr = new Packr({ useRecords: false });
+
+/**
+ * LevelDB-backed {@link Store} with group commit: `commit()` queues its ops; everything
+ * queued while a `db.batch` is in flight is written by the next one (one batch in flight
+ * at a time), and each commit resolves when its batch is durable, in commit order.
+ *
+ * Reads: `getPayloads` / `getDlqPayload` see every resolved commit; `loadShard` and
+ * `listDlq` also wait for commits issued before them to settle, so they read their
+ * caller's own writes, as the memory store does.
+ *
+ * @example
+ * const store = new LevelStore({ dir: '/var/lib/mailbox/store', durability: 'sync' });
+ * await store.open();
+ * await store.commit([{ op: 'putMsg', shard, meta, payload }]);
+ * await store.backup('/backups/mailbox-2026-11-27');
+ */
+export class LevelStore implements Store {
+  readonly kind = 'level' as const;
+  readonly faults = new StoreFaults();
+  private db: Db | undefined;
+  private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
+  private readonly committer: GroupCommitter<Prepared>;
+  private opsWritten = 0;
+  private lastBatchOps = 0;
+
+  constructor(private readonly options: LevelStoreOptions) {
+    this.committer = new GroupCommitter((commits) => this.writeBatch(commits), toUnavailable, {
+      max: options.maxBatchOps ?? DEFAULT_MAX_BATCH_OPS,
+      weigh: (commit) => commit.batch.length,
+    });
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  async open(): Promise<void> {
+    if (this.state === 'open') return;
+    if (this.state === 'opening' || this.state === 'closing') throw new MailboxError('E_INTERNAL', `store: open() while ${this.state}`);
+    this.state = 'opening';
+    const db: Db = new ClassicLevel<string, Buffer>(this.options.dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    try {
+      await mkdir(this.options.dir, { recursive: true });
+      await db.open();
+      const format = await db.get(FORMAT_KEY);
+      if (format === undefined) await db.put(FORMAT_KEY, Buffer.from(FORMAT_VERSION), { sync: true });
+      else if (format.toString() !== FORMAT_VERSION) {
+        await db.close();
+        throw new MailboxError('E_CONFIG', `data directory ${this.options.dir} holds store format ${format.toString()}, this build reads ${FORMAT_VERSION}`);
+      }
+    } catch (err) {
+      this.state = 'new';
+      throw openError(this.options.dir, err);
+    }
+    this.db = db;
+    this.state = 'open';
+  }
+
+  /** Waits for queued commits to be written, then closes the database. */
+  async close(): Promise<void> {
+    if (this.state !== 'open') {
+      this.state = this.state === 'new' ? 'closed' : this.state;
+      return;
+    }
+    this.state = 'closing';
+    await this.committer.flushed();
+    await this.db!.close();
+    this.db = undefined;
+    this.state = 'closed';
+  }
+
+  commit(ops: readonly StoreOp[]): Promise<void> {
+    try {
+      this.live();
+      validateOps(ops);
+      return this.committer.submit({ ops, batch: toBatchOps(ops) });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  loadShard(shard: ShardIndex): Promise<ShardSnapshot> {
+    return this.read(() => this.loadShardNow(shard));
+  }
+
+  getPayloads(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
+    return this.read(() => this.getPayloadsNow(shard, ids));
+  }
+
+  listDlq(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
+    return this.read(() => this.listDlqNow(shard, query));
+  }
+
+  getDlqPayload(shard: ShardIndex, msgId: MsgId): Promise<Uint8Array | undefined> {
+    return this.read(() => this.getDlqPayloadNow(shard, msgId));
+  }
+
+  private async loadShardNow(shard: ShardIndex): Promise<ShardSnapshot> {
+    const db = this.live();
+    await this.committer.flushed();
+    const messages: MessageMeta[] = [];
+    for await (const values of chunks(db.values(shardRange('m', shard)))) {
+      for (const v of values) messages.push(packr.unpack(v) as MessageMeta);
+    }
+    const dedup: Array<[string, DedupEntry]> = [];
+    for await (const entries of chunks(db.iterator(shardRange('d', shard)))) {
+      for (const [k, v] of entries) dedup.push([keySuffix(k), packr.unpack(v) as DedupEntry]);
+    }
+    let dlqDepth = 0;
+    for await (const keys of chunks(db.keys(shardRange('q', shard)))) dlqDepth += keys.length;
+    return { messages, dedup, dlqDepth };
+  }
+
+  private async getPayloadsNow(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
+    const db = this.live();
+    if (ids.length === 0) return [];
+    // A payload key outlives its meta while the message sits in the DLQ: ask for both.
+    const keys: string[] = [];
+    for (const id of ids) keys.push(metaKey(shard, id), payloadKey(shard, id));
+    const values = await db.getMany(keys);
+    return ids.map((_, i) => (values[2 * i] === undefined ? undefined : values[2 * i + 1]));
+  }
+
+  private async listDlqNow(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
+    const db = this.live();
+    await this.committer.flushed();
+    if (query.limit <= 0) return [];
+    const range = shardRange('q', shard);
+    const gt = query.after === undefined ? range.gt : dlqKey(shard, query.after);
+    const out: DlqEntry[] = [];
+    for await (const values of chunks(db.values({ gt, lt: range.lt }))) {
+      for (const v of values) {
+        const entry = packr.unpack(v) as DlqEntry;
+        if (query.topic !== undefined && entry.meta.topic !== query.topic) continue;
+        if (query.reason !== undefined && entry.reason !== query.reason) continue;
+        out.push(entry);
+        if (out.length >= query.limit) return out;
+      }
+    }
+    return out;
+  }
+
+  private async getDlqPayloadNow(shard: ShardIndex, msgId: MsgId): Promise<Uint8Array | undefined> {
+    const db = this.live();
+    const [entry, payload] = await db.getMany([dlqKey(shard, msgId), payloadKey(shard, msgId)]);
+    return entry === undefined ? undefined : payload;
+  }
+
+  /** Group-commit counters: how many commits and LevelDB ops each batch carried. */
+  stats(): LevelStoreStats {
+    const s = this.committer.stats();
+    return {
+      batches: s.batches,
+      commits: s.items,
+      ops: this.opsWritten,
+      lastBatchCommits: s.lastBatchItems,
+      lastBatchOps: this.lastBatchOps,
+      maxBatchCommits: s.maxBatchItems,
+      failedBatches: s.failedBatches,
+    };
+  }
+
+  /**
+   * Hot backup: copies a consistent snapshot (every commit resolved before the call, and
+   * no half of any batch) into a new LevelDB under `outDir/db`, plus `outDir/manifest.json`,
+   * while the store keeps serving. `outDir` must not exist or be empty.
+   */
+  async backup(outDir: string): Promise<BackupManifest> {
+    const db = this.live();
+    await this.committer.flushed();
+    return backupDb(db, outDir);
+  }
+
+  /**
+   * Restores a backup made by {@link backup} into `toDir` (which must not exist or be
+   * empty), checking its key count against the manifest. Run it with the service stopped;
+   * then point `dir` at `toDir`.
+   */
+  static restore(fromDir: string, toDir: string): Promise<BackupManifest> {
+    return restoreBackup(fromDir, toDir);
+  }
+
+  private async writeBatch(commits: Prepared[]): Promise<void> {
+    const db = this.db;
+    if (db === undefined) throw new MailboxError('E_UNAVAILABLE', 'storage: level store is closed');
+    // Injected before db.batch, so a failed batch is never written.
+    const fault = this.faults.check(commits.length === 1 ? commits[0]!.ops : commits.flatMap((c) => c.ops));
+    if (fault !== undefined) throw fault;
+    const ops = commits.length === 1 ? commits[0]!.batch : commits.flatMap((c) => c.batch);
+    this.lastBatchOps = ops.length;
+    await db.batch(ops, { sync: this.options.durability === 'sync' });
+    this.opsWritten += ops.length;
+  }
+
+  /** Read failures (a closed or broken database) surface as `E_UNAVAILABLE`. */
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof MailboxError) throw err;
+      throw new MailboxError('E_UNAVAILABLE', `storage: read failed (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    }
+  }
+
+  private live(): Db {
+    if (this.state !== 'open' || this.db === undefined) {
+      throw new MailboxError('E_UNAVAILABLE', `storage: level store at ${this.options.dir} is ${this.state === 'new' ? 'not open yet' : this.state}`);
+    }
+    return this.db;
+  }
+}
+
+function toBatchOps(ops: readonly StoreOp[]): BatchOp[] {
+  const out: BatchOp[] = [];
+  for (const op of ops) {
+    switch (op.op) {
+      case 'putMsg':
+        out.push({ type: 'put', key: metaKey(op.shard, op.meta.msgId), value: packr.pack(op.meta) });
+        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.meta.msgId), value: Buffer.from(op.payload) });
+        break;
+      case 'delMsg':
+        out.push({ type: 'del', key: metaKey(op.shard, op.msgId) });
+        break;
+      case 'putDedup':
+        out.push({ type: 'put', key: dedupKey(op.shard, op.key), value: packr.pack(op.entry) });
+        break;
+      case 'delDedup':
+        out.push({ type: 'del', key: dedupKey(op.shard, op.key) });
+        break;
+      case 'putDlq':
+        out.push({ type: 'put', key: dlqKey(op.shard, op.entry.meta.msgId), value: packr.pack(op.entry) });
+        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.entry.meta.msgId), value: Buffer.from(op.payload) });
+        break;
+      case 'delDlq':
+        out.push({ type: 'del', key: dlqKey(op.shard, op.msgId) });
+        break;
+    }
+  }
+  for (const { shard, msgId } of payloadDrops(ops)) out.push({ type: 'del', key: payloadKey(shard, msgId) });
+  return out;
+}
+
+/** Reads an iterator `READ_CHUNK` entries at a time and closes it. */
+async function* chunks<T>(it: { nextv(size: number): Promise<T[]>; close(): Promise<void> }): AsyncGenerator<T[]> {
+  try {
+    for (;;) {
+      const batch = await it.nextv(READ_CHUNK);
+      if (batch.length === 0) return;
+      yield batch;
+    }
+  } finally {
+    await it.close();
+  }
+}
+
+function toUnavailable(err: unknown): MailboxError {
+  if (err instanceof MailboxError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  const full = /no space|ENOSPC|disk full/i.test(detail);
+  return new MailboxError('E_UNAVAILABLE', full ? `storage: disk full (${detail})` : `storage: write failed (${detail})`, { cause: err });
+}
+
+function openError(dir: string, err: unknown): MailboxError {
+  if (err instanceof MailboxError) return err;
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+  if (cause?.code === 'LEVEL_LOCKED' || (err as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED') {
+    return new MailboxError('E_UNAVAILABLE', `data directory ${dir} is locked by another process (is another mailbox running on it?)`, { cause: err });
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  return new MailboxError('E_UNAVAILABLE', `storage: cannot open ${dir}: ${detail}`, { cause: err });
+}

@@ -1,0 +1,170 @@
+/**
+ * The amnesia store: everything in RAM, nothing on disk. Payload buffers of acked or
+ * purged messages are zero-filled when the store lets go of them.
+ */
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp } from '../domain/types.ts';
+import { MailboxError } from '../errors.ts';
+import { cloneDedup, cloneDlqEntry, cloneMeta } from './clone.ts';
+import { StoreFaults } from './faults.ts';
+import { payloadDrops, validateOps } from './ops.ts';
+import type { DlqQuery, ShardSnapshot, Store } from './store.ts';
+
+interface ShardData {
+  msgs: Map<MsgId, MessageMeta>;
+  /** Shared by a live message and its DLQ entry (see the payload rule in ops.ts). */
+  payloads: Map<MsgId, Uint8Array>;
+  dedup: Map<string, DedupEntry>;
+  dlq: Map<MsgId, DlqEntry>;
+}
+
+/**
+ * In-memory {@link Store}. Commits apply synchronously inside `commit()` and the returned
+ * promise is already settled, so a read issued right after sees them.
+ *
+ * Data survives `close()` + `open()` on the same instance (a restarted store actor that
+ * keeps the instance keeps the messages); a new instance starts empty.
+ *
+ * Ownership: stored metas, entries and payloads are copies of what was committed.
+ * `getPayloads` / `getDlqPayload` return the store's own buffer without copying: callers
+ * must not mutate it, and it is zero-filled once the message is deleted (acked), so a
+ * holder must be done with it by then.
+ *
+ * @example
+ * const store = new MemoryStore();
+ * await store.open();
+ * await store.commit([{ op: 'putMsg', shard, meta, payload }]);
+ * store.faults.failWrites = 'full'; // later commits reject with E_UNAVAILABLE
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  readonly faults = new StoreFaults();
+  private readonly shards = new Map<number, ShardData>();
+  private state: 'new' | 'open' | 'closed' = 'new';
+  private commits = 0;
+  private opsApplied = 0;
+
+  async open(): Promise<void> {
+    this.state = 'open';
+  }
+
+  async close(): Promise<void> {
+    this.state = 'closed';
+  }
+
+  commit(ops: readonly StoreOp[]): Promise<void> {
+    try {
+      this.assertOpen();
+      validateOps(ops);
+      const fault = this.faults.check(ops);
+      if (fault !== undefined) throw fault;
+      this.apply(ops);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async loadShard(shard: ShardIndex): Promise<ShardSnapshot> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    if (data === undefined) return { messages: [], dedup: [], dlqDepth: 0 };
+    const messages: MessageMeta[] = [];
+    for (const meta of data.msgs.values()) messages.push(cloneMeta(meta));
+    messages.sort(byMsgId);
+    const dedup: Array<[string, DedupEntry]> = [];
+    for (const [key, entry] of data.dedup) dedup.push([key, cloneDedup(entry)]);
+    return { messages, dedup, dlqDepth: data.dlq.size };
+  }
+
+  async getPayloads(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    return ids.map((id) => (data !== undefined && data.msgs.has(id) ? data.payloads.get(id) : undefined));
+  }
+
+  async listDlq(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    if (data === undefined || query.limit <= 0) return [];
+    const ids = [...data.dlq.keys()].sort();
+    const out: DlqEntry[] = [];
+    for (const id of ids) {
+      if (query.after !== undefined && id <= query.after) continue;
+      const entry = data.dlq.get(id)!;
+      if (query.topic !== undefined && entry.meta.topic !== query.topic) continue;
+      if (query.reason !== undefined && entry.reason !== query.reason) continue;
+      out.push(cloneDlqEntry(entry));
+      if (out.length >= query.limit) break;
+    }
+    return out;
+  }
+
+  async getDlqPayload(shard: ShardIndex, msgId: MsgId): Promise<Uint8Array | undefined> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    return data !== undefined && data.dlq.has(msgId) ? data.payloads.get(msgId) : undefined;
+  }
+
+  /** Commits and ops applied since construction. */
+  stats(): { commits: number; ops: number } {
+    return { commits: this.commits, ops: this.opsApplied };
+  }
+
+  /** Validation and fault checks already passed: nothing below can throw. */
+  private apply(ops: readonly StoreOp[]): void {
+    for (const op of ops) {
+      const data = this.shard(op.shard);
+      switch (op.op) {
+        case 'putMsg':
+          data.msgs.set(op.meta.msgId, cloneMeta(op.meta));
+          if (op.payload !== undefined) data.payloads.set(op.meta.msgId, Buffer.from(op.payload));
+          break;
+        case 'delMsg':
+          data.msgs.delete(op.msgId);
+          break;
+        case 'putDedup':
+          data.dedup.set(op.key, cloneDedup(op.entry));
+          break;
+        case 'delDedup':
+          data.dedup.delete(op.key);
+          break;
+        case 'putDlq':
+          data.dlq.set(op.entry.meta.msgId, cloneDlqEntry(op.entry));
+          if (op.payload !== undefined) data.payloads.set(op.entry.meta.msgId, Buffer.from(op.payload));
+          break;
+        case 'delDlq':
+          data.dlq.delete(op.msgId);
+          break;
+      }
+    }
+    for (const { shard, msgId } of payloadDrops(ops)) {
+      const data = this.shard(shard);
+      const payload = data.payloads.get(msgId);
+      if (payload !== undefined) {
+        payload.fill(0);
+        data.payloads.delete(msgId);
+      }
+    }
+    this.commits++;
+    this.opsApplied += ops.length;
+  }
+
+  private shard(index: number): ShardData {
+    let data = this.shards.get(index);
+    if (data === undefined) {
+      data = { msgs: new Map(), payloads: new Map(), dedup: new Map(), dlq: new Map() };
+      this.shards.set(index, data);
+    }
+    return data;
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open') {
+      throw new MailboxError('E_UNAVAILABLE', `storage: memory store is ${this.state === 'new' ? 'not open yet' : 'closed'}`);
+    }
+  }
+}
+
+function byMsgId(a: MessageMeta, b: MessageMeta): number {
+  return a.msgId < b.msgId ? -1 : a.msgId > b.msgId ? 1 : 0;
+}

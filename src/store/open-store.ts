@@ -1,0 +1,24 @@
+/** Picks and builds the store the configuration asks for (not opened yet). */
+import { join } from 'node:path';
+import type { MailboxConfig } from '../config/config.ts';
+import type { StoreFaults } from './faults.ts';
+import { LevelStore } from './level.ts';
+import { MemoryStore } from './memory.ts';
+import type { Store } from './store.ts';
+
+/** A store with the fault switch every implementation here exposes. */
+export type FaultableStore = Store & { readonly faults: StoreFaults };
+
+/** Where the LevelDB files live inside the data directory. */
+export function levelDir(dataDir: string): string {
+  return join(dataDir, 'store');
+}
+
+/**
+ * `amnesia` (implied by profile micronode once resolved) gives the memory store; anything
+ * else the LevelDB store under `<dataDir>/store` with the configured durability.
+ */
+export function createStore(config: Pick<MailboxConfig, 'amnesia' | 'dataDir' | 'durability'>): FaultableStore {
+  if (config.amnesia) return new MemoryStore();
+  return new LevelStore({ dir: levelDir(config.dataDir), durability: config.durability });
+}
