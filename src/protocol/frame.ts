@@ -1,0 +1,71 @@
+/**
+ * Whole frames: header + capability + body bytes. Bodies here are already-encoded msgpack.
+ */
+import { MailboxError } from '../errors.ts';
+import type { TenantId } from '../domain/types.ts';
+import { chunkFrames, type MessageParams } from './chunks.ts';
+import { decodeHeader, writeHeader, type FrameHeader } from './header.ts';
+import { CHUNK_SIZE, HEADER_SIZE, MAX_CAP } from './limits.ts';
+
+/** A frame split into its parts. `cap` and `body` are views into the frame's buffer (no copy). */
+export interface DecodedFrame {
+  header: FrameHeader;
+  cap: Uint8Array;
+  body: Uint8Array;
+}
+
+/** What `encodeFrame` writes. `flags` are the frame's full flags, chunk bits included. */
+export interface FrameParams {
+  flags: number;
+  /** 0 on requests and events (default); a status on responses. */
+  code?: number;
+  op: number;
+  tenant: TenantId;
+  corrId: bigint;
+  cap?: Uint8Array;
+  body: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Encodes one frame. Throws E_FRAME_TOO_LARGE when the body exceeds CHUNK_SIZE (use
+ * `encodeMessage`) and E_SCHEMA on any header rule broken.
+ * @example
+ * encodeFrame({ flags: FLAGS.REQ | FLAGS.START | FLAGS.END | FLAGS.ACK_REQ, op: OPS.PING,
+ *   tenant: DEFAULT_TENANT, corrId: 1n, body: encodeBody({}) });
+ */
+export function encodeFrame(params: FrameParams): Buffer {
+  const cap = params.cap ?? EMPTY;
+  const len = HEADER_SIZE + cap.length + params.body.length;
+  if (params.body.length > CHUNK_SIZE) {
+    throw new MailboxError('E_FRAME_TOO_LARGE', `body: ${params.body.length} bytes exceeds one frame; use encodeMessage`);
+  }
+  if (cap.length > MAX_CAP) throw new MailboxError('E_SCHEMA', `cap: ${cap.length} bytes exceeds ${MAX_CAP}`);
+  const out = Buffer.allocUnsafe(len);
+  writeHeader(out, len, cap.length, { flags: params.flags, code: params.code ?? 0, op: params.op, tenant: params.tenant, corrId: params.corrId });
+  out.set(cap, HEADER_SIZE);
+  out.set(params.body, HEADER_SIZE + cap.length);
+  return out;
+}
+
+/**
+ * Decodes one frame: the header is checked first (size before anything else), then `len`
+ * must equal `buf.length`. Throws MailboxError only.
+ */
+export function decodeFrame(buf: Uint8Array): DecodedFrame {
+  const header = decodeHeader(buf);
+  if (header.len !== buf.length) {
+    throw new MailboxError('E_SCHEMA', `len: ${header.len} but the frame has ${buf.length} bytes`);
+  }
+  const capEnd = HEADER_SIZE + header.capLen;
+  return { header, cap: buf.subarray(HEADER_SIZE, capEnd), body: buf.subarray(capEnd) };
+}
+
+/**
+ * Encodes a whole message as one frame (START|END) when its body fits CHUNK_SIZE, else as a
+ * chunked stream. See `chunkFrames`.
+ */
+export function encodeMessage(params: MessageParams): Buffer[] {
+  return chunkFrames(params);
+}
