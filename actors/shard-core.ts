@@ -50,6 +50,8 @@ interface Waiter {
 }
 
 const MAX_BACKLOG = 100_000;
+/** DLQ msgIds read at load so late ACKs of them are refused after a restart too (the oldest ones, past this many). */
+const DEAD_SEED = 10_000;
 const PUSH_CHUNK = 256;
 
 export class ShardCore {
@@ -94,8 +96,9 @@ export class ShardCore {
 
   /** Starts reading the shard's records; 'loaded' arrives as an event. */
   load(): void {
-    this.deps.store.loadShard(this.queue.shard).then(
-      (snapshot) => this.deps.send({ type: 'loaded', snapshot }),
+    const shard = this.queue.shard;
+    Promise.all([this.deps.store.loadShard(shard), this.deps.store.listDlq(shard, { limit: DEAD_SEED })]).then(
+      ([snapshot, dead]) => this.deps.send({ type: 'loaded', snapshot, dead: dead.map((e) => e.meta.msgId) }),
       (error: unknown) => this.deps.send({ type: 'loadFailed', error }),
     );
   }
@@ -109,6 +112,7 @@ export class ShardCore {
         throw new Error(`shard ${this.queue.shard} could not load: ${toMailboxError(event.error).message}`);
       case 'loaded': {
         rebuildShard(this.queue, event.snapshot, this.now(), this.deps.leaseRecovery, this.deps.isOwnerAlive, this.open.ops);
+        this.queue.restoreDead(event.dead);
         this.status = 'running';
         this.deps.hooks.up();
         for (const key of this.subs.keys()) this.dirty.add(key);

@@ -39,7 +39,7 @@ export type ShardNotice =
   | { type: 'unsubscribe'; owner: SessionId; subId: string };
 
 export type ShardInternal =
-  | { type: 'loaded'; snapshot: ShardSnapshot }
+  | { type: 'loaded'; snapshot: ShardSnapshot; dead: MsgId[] }
   | { type: 'loadFailed'; error: unknown }
   | { type: 'committed'; batch: number }
   | { type: 'commitFailed'; batch: number; error: unknown }

@@ -117,6 +117,18 @@ export class Capability {
     }
   }
 
+  /**
+   * For ACK / NACK / EXTEND, which name no topic: checks the op and the tenant only. The
+   * leaseId such a request carries (80 random bits, known only to the consumer that
+   * received the message) is the proof that the topic was readable.
+   */
+  authorizeLease(op: Op, tenant: string): void {
+    if (!this.ops.has(op)) throw new MailboxError('E_CAP_SCOPE', `operation ${op} is outside this token's scope`);
+    if (this.tenant !== undefined && (this.tenantConflict || tenant !== this.tenant)) {
+      throw new MailboxError('E_CAP_SCOPE', `tenant ${JSON.stringify(tenant)} is outside this token's scope`);
+    }
+  }
+
   /** Like `authorize`, as a boolean. */
   allows(op: Op, topic?: string, tenant?: string): boolean {
     try {

@@ -15,6 +15,9 @@ import type {
   AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
 } from './types.ts';
 
+/** Dead-lettered msgIds a shard remembers for refusing late ACKs. */
+export const DEAD_MEMORY = 100_000;
+
 export interface ShardLimits {
   maxAttempts: number;
   backoff: BackoffPolicy;
@@ -84,6 +87,8 @@ export class ShardQueue {
   /** Open leases per (owner, topic): what a push subscription has outstanding. */
   private readonly ownerTopic = new Map<string, number>();
   readonly dedup: DedupWindow;
+  /** Recently dead-lettered msgIds (bounded), so a late ACK of one is refused rather than reported done. */
+  private readonly dead = new Map<MsgId, true>();
   private counts = { ready: 0, delayed: 0, leased: 0, dlq: 0 };
 
   constructor(
@@ -172,10 +177,16 @@ export class ShardQueue {
     return leased;
   }
 
-  /** ACK: final and idempotent. An unknown msgId is already gone: success. */
+  /**
+   * ACK: final and idempotent. An unknown msgId is already gone: success, unless it went to the
+   * DLQ, where an ACK would tell the consumer its work counted while the message waits for reprocessing.
+   */
   ack(msgId: MsgId, leaseId: LeaseId, out: StoreOp[]): MessageMeta | undefined {
     const meta = this.msgs.get(msgId);
-    if (!meta) return undefined;
+    if (!meta) {
+      if (this.dead.has(msgId)) throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} ended: message ${msgId} was dead-lettered`);
+      return undefined;
+    }
     this.checkLease(meta, leaseId);
     this.remove(meta);
     out.push({ op: 'delMsg', shard: this.shard, msgId });
@@ -255,6 +266,7 @@ export class ShardQueue {
     const meta: MessageMeta = { ...entry.meta, attempt: 0, state: 'ready', dueAt: 0, history: [] };
     delete meta.leaseId;
     delete meta.owner;
+    this.dead.delete(meta.msgId);
     this.insert(meta);
     this.counts.dlq = Math.max(0, this.counts.dlq - 1);
     out.push({ op: 'delDlq', shard: this.shard, msgId: meta.msgId });
@@ -264,6 +276,7 @@ export class ShardQueue {
 
   /** DLQ purge of one entry. */
   forgetDead(msgId: MsgId, out: StoreOp[]): void {
+    this.dead.delete(msgId);
     this.counts.dlq = Math.max(0, this.counts.dlq - 1);
     out.push({ op: 'delDlq', shard: this.shard, msgId });
   }
@@ -275,6 +288,11 @@ export class ShardQueue {
 
   restoreDlqDepth(depth: number): void {
     this.counts.dlq = depth;
+  }
+
+  /** DLQ msgIds read back from the store at rebuild (see `ack`). */
+  restoreDead(msgIds: Iterable<MsgId>): void {
+    for (const id of msgIds) this.rememberDead(id);
   }
 
   /** Every leased message (recovery decides what to do with leases found in the store). */
@@ -291,6 +309,7 @@ export class ShardQueue {
       this.msgs.delete(meta.msgId);
       this.dropTopicIfEmpty(q, meta);
       this.counts.dlq++;
+      this.rememberDead(meta.msgId);
       const entry: DlqEntry = { meta: copyMeta(meta), reason: outcome, deadAt: now };
       out.push({ op: 'delMsg', shard: this.shard, msgId: meta.msgId });
       out.push({ op: 'putDlq', shard: this.shard, entry });
@@ -308,6 +327,11 @@ export class ShardQueue {
     }
     out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
     return { kind: 'requeued', meta, outcome };
+  }
+
+  private rememberDead(msgId: MsgId): void {
+    this.dead.set(msgId, true);
+    if (this.dead.size > DEAD_MEMORY) this.dead.delete(this.dead.keys().next().value!);
   }
 
   private checkLease(meta: MessageMeta, leaseId: LeaseId): void {

@@ -27,7 +27,9 @@ import { ShardRef } from '../../actors/shard-ref.ts';
 import { startShard } from '../../actors/shard.ts';
 import { DlqRef } from '../../actors/dlq.ts';
 import { sessionMachine } from '../../actors/session.ts';
-import { acceptsWrites, connectReadiness, readinessMachine, readinessReport, type ReadinessCondition, type ReadinessSnapshot } from '../../actors/readiness.ts';
+import {
+  acceptsWrites, connectReadiness, readinessMachine, readinessReport, type ReadinessCondition, type ReadinessInput, type ReadinessSnapshot,
+} from '../../actors/readiness.ts';
 import { plainChild } from './plain-child.ts';
 import { QuotaBook } from './quota.ts';
 import { SessionHandle } from './session-handle.ts';
@@ -43,6 +45,8 @@ export interface RuntimeOptions {
   store?: FaultableStore;
   /** Readiness also waits for a bound listener (the network server sets this). */
   requireListener?: boolean;
+  /** Flap detection of the readiness gate (tests and drills shorten or relax it); defaults in actors/readiness.ts. */
+  readiness?: Pick<ReadinessInput, 'flapThreshold' | 'flapWindowMs' | 'quietMs'>;
 }
 
 const REQUEUE_REASON: Record<string, RequeueReason> = {
@@ -223,7 +227,7 @@ export async function createMailbox(
         id: 'readiness', kind: 'readiness', restart: 'permanent',
         start: () => {
           disconnectReadiness();
-          const actor = createActor(crashable(readinessMachine), { input: { shards: cfg.shards, required } });
+          const actor = createActor(crashable(readinessMachine), { input: { ...options.readiness, shards: cfg.shards, required } });
           const child = actorChild(actor, { describe: (s) => ({ state: String((s as ReadinessSnapshot).value) }) });
           readiness = actor;
           disconnectReadiness = connectReadiness(bus, actor);

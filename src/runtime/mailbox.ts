@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { FaultableStore } from '../store/open-store.ts';
 import type { Supervisor } from '../../supervisors/supervisor.ts';
+import type { ChildSpec } from '../../supervisors/child.ts';
 import type { DlqListed, DlqRef } from '../../actors/dlq.ts';
 import type { RuntimeCore } from './core.ts';
 import type {
@@ -107,6 +108,11 @@ export class MailboxRuntime implements Mailbox {
 
   readiness(): ReadinessReport {
     return this.parts.readiness();
+  }
+
+  /** Adds a child under the root supervisor (the network server's ingress and admin port). */
+  async supervise(spec: ChildSpec): Promise<void> {
+    await this.parts.root.startChild(spec);
   }
 
   /** The network server tells readiness about its listener (undefined when it closes). */

@@ -1,0 +1,44 @@
+/**
+ * The `mailbox` command. Subcommands live one per file in src/cli; this file only routes.
+ */
+import { MailboxError } from '../errors.ts';
+
+const USAGE = `usage: mailbox <command> [options]
+
+  serve      run the mailbox (WebSocket + admin port)       mailbox serve --config ./mailbox.config.ts
+  tree       print the supervisor state dump                mailbox tree [--admin http://127.0.0.1:9600]
+  tail       follow the runtime's bus events                mailbox tail [--admin URL]
+  dlq        list | reprocess | purge dead letters          mailbox dlq list [--topic T] [--url ws://…] [--token-file F]
+  token      mint | attenuate | inspect capability tokens   mailbox token mint --op send,recv --topic 'user:42:*'
+  backup     hot snapshot of a running LevelDB store        mailbox backup --out DIR
+  restore    put a snapshot back (service stopped)          mailbox restore --from DIR [--data-dir D]
+  chaos      run the chaos drills                           mailbox chaos [drill …]
+  bench      benchmarks against a real server (and peers)   mailbox bench [--peers]
+`;
+
+type Command = (argv: string[]) => Promise<void>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.ts')).serve,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`mailbox: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  await (await load())(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof MailboxError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`mailbox: ${message}\n`);
+  process.exit(1);
+});

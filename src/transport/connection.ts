@@ -1,0 +1,308 @@
+/**
+ * One WebSocket connection: reads OAP/1 frames (size checked before buffering), reassembles
+ * chunked requests, verifies the capability of every request, runs it on the runtime through
+ * one session per tenant, and writes replies and coalesced DELIVER events.
+ */
+import type WebSocket from 'ws';
+import { MailboxError, toMailboxError } from '../errors.ts';
+import type { Delivery, LeaseId, MsgId, TenantId } from '../domain/types.ts';
+import { TokenBucket } from '../domain/token-bucket.ts';
+import type { Capability, Op } from '../auth/index.ts';
+import {
+  ChunkReassembler, FLAGS, HEADER_SIZE, MAX_BODY, MAX_FRAME, OPS, PROTOCOL_VERSION, CHUNK_SIZE, MAX_PAYLOAD, MAX_BATCH,
+  decodeAnyRequest, decodeBody, decodeFrame, encodeBody, encodeError, encodeMessage, errorToWire, opName,
+  toWireDelivery, toWireDlqEntry, type AnyRequest, type AssembledMessage, type WireDelivery,
+} from '../protocol/index.ts';
+import type { Metrics, RejectReason } from '../observability/metrics.ts';
+import type { Logger } from '../observability/logger.ts';
+import { formatCorrId } from '../observability/corr.ts';
+import type { MailboxRuntime } from '../runtime/mailbox.ts';
+import type { Session } from '../runtime/api.ts';
+import type { SessionHandle } from '../runtime/session-handle.ts';
+import type { Authorizer } from './authorizer.ts';
+
+export interface ConnectionDeps {
+  mailbox: MailboxRuntime;
+  authorizer: Authorizer;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Payload bytes per DELIVER event, so events stay single frames and small ones never wait behind big ones. */
+const EVENT_PAYLOAD_BYTES = 48 * 1024;
+const REJECT_REASON: Partial<Record<string, RejectReason>> = {
+  E_SCHEMA: 'schema', E_FRAME_TOO_LARGE: 'schema', E_CAP_AUTH: 'auth', E_CAP_SCOPE: 'auth', E_SATURATED: 'saturated',
+};
+
+interface Request {
+  op: number;
+  tenant: TenantId;
+  corrId: bigint;
+  ackReq: boolean;
+  cap: Uint8Array;
+}
+
+export class Connection {
+  private readonly sessions = new Map<TenantId, Session>();
+  private readonly subTenant = new Map<string, TenantId>();
+  private readonly reassembler = new ChunkReassembler({ maxMessageBytes: MAX_BODY });
+  private readonly quotas = new Map<string, TokenBucket>();
+  private readonly pendingDeliveries = new Map<string, Delivery[]>();
+  private flushScheduled = false;
+  private helloToken: string | undefined;
+  private closed = false;
+  private readonly expiryTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+    readonly remote: string,
+  ) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.onClose());
+    ws.on('error', (err) => deps.logger.debug({ event: 'ws_error', remote, err }, 'websocket error'));
+    this.expiryTimer = setInterval(() => this.expireStreams(), 5_000);
+    this.expiryTimer.unref();
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) return this.ws.close(1003, 'OAP/1 frames are binary');
+    if (data.length < HEADER_SIZE) return this.ws.close(1002, `frame of ${data.length} bytes is shorter than the ${HEADER_SIZE}-byte header`);
+    let message: AssembledMessage | undefined;
+    try {
+      const frame = decodeFrame(data);
+      if (!(frame.header.flags & FLAGS.REQ)) throw new MailboxError('E_SCHEMA', 'flags: clients send requests only');
+      message = this.reassembler.push(frame, performance.now());
+    } catch (err) {
+      // The header was (at least partly) readable: answer on its corr_id.
+      const e = toMailboxError(err);
+      this.count(e);
+      return this.write([encodeError(e, e.corrId ?? data.readBigUInt64BE(30), rawTenant(data), 0)]);
+    }
+    if (message) void this.onRequest(message);
+  }
+
+  private async onRequest(message: AssembledMessage): Promise<void> {
+    const { header } = message;
+    const req: Request = { op: header.op, tenant: header.tenant, corrId: header.corrId, ackReq: (header.flags & FLAGS.ACK_REQ) !== 0, cap: message.cap };
+    const method = opName(req.op) ?? 'UNKNOWN';
+    const started = performance.now();
+    this.deps.metrics.inflight('ws', 1);
+    let status = 200;
+    try {
+      const decoded = decodeAnyRequest(req.op, decodeBody(message.body));
+      const body = await this.execute(decoded, req);
+      if (req.ackReq && !this.closed) this.write(encodeMessage({ flags: FLAGS.RESP, code: 200, op: req.op, tenant: req.tenant, corrId: req.corrId, body: encodeBody(body) }));
+    } catch (err) {
+      const e = toMailboxError(err);
+      status = e.status;
+      this.count(e);
+      if (e.code === 'E_INTERNAL') this.deps.logger.error({ event: 'request_failed', corr_id: formatCorrId(req.corrId), op: method, err: e }, 'request failed');
+      if (!this.closed) this.write([encodeError(e, req.corrId, req.tenant, req.op)]);
+    } finally {
+      this.deps.metrics.inflight('ws', -1);
+      this.deps.metrics.request('ws', method, status, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async execute(request: AnyRequest, req: Request): Promise<unknown> {
+    const { tenant } = req;
+    switch (request.op) {
+      case OPS.HELLO: {
+        // A token presented on HELLO serves later requests of this connection that carry none.
+        if (req.cap.length > 0) {
+          this.deps.authorizer.verify(textOf(req.cap));
+          this.helloToken = textOf(req.cap);
+        }
+        if (!request.body.versions.includes(PROTOCOL_VERSION)) throw new MailboxError('E_SCHEMA', `versions: this server speaks OAP/${PROTOCOL_VERSION}`);
+        return {
+          version: PROTOCOL_VERSION,
+          limits: { maxFrame: MAX_FRAME, chunkSize: CHUNK_SIZE, maxPayload: Math.min(MAX_PAYLOAD, this.deps.mailbox.config.queue.maxPayloadBytes), maxBatch: MAX_BATCH },
+          features: ['send_batch', 'ack_batch', 'subscribe', 'chunking', 'dlq', 'payload_hash:sha256'],
+        };
+      }
+      case OPS.PING:
+        return {};
+      case OPS.SEND: {
+        const cap = this.capability(req, 'send', request.body.topic);
+        this.takeQuota(cap, 1);
+        return this.session(tenant).send(request.body);
+      }
+      case OPS.SEND_BATCH: {
+        const cap = this.capability(req, 'send', undefined, false);
+        for (const item of request.body.items) this.deps.authorizer.authorize(cap, 'send', tenant, item.topic);
+        this.takeQuota(cap, request.body.items.length);
+        const results = await this.session(tenant).sendBatch(request.body.items);
+        return { results: results.map((r) => (r instanceof MailboxError ? (this.count(r), { error: errorToWire(r) }) : r)) };
+      }
+      case OPS.RECV: {
+        this.capability(req, 'recv', request.body.topic);
+        const deliveries = await this.session(tenant).recv({ ...request.body, maxBytes: Math.min(request.body.maxBytes ?? MAX_PAYLOAD, MAX_PAYLOAD) });
+        return { deliveries: deliveries.map(toWireDelivery) };
+      }
+      case OPS.SUBSCRIBE: {
+        this.capability(req, 'recv', request.body.topic);
+        const subscriptionId = await this.session(tenant).subscribe(request.body);
+        this.subTenant.set(subscriptionId, tenant);
+        return { subscriptionId };
+      }
+      case OPS.UNSUBSCRIBE: {
+        this.capability(req, 'recv', undefined, false);
+        await this.session(tenant).unsubscribe(request.body.subscriptionId);
+        this.subTenant.delete(request.body.subscriptionId);
+        return {};
+      }
+      case OPS.CREDIT:
+        // Credit is implicit: acks free room in the prefetch window. Accepted for compatibility.
+        this.capability(req, 'recv', undefined, false);
+        return {};
+      case OPS.ACK: {
+        this.leaseCapability(req, 'ack');
+        await this.session(tenant).ack(request.body.msgId, request.body.leaseId);
+        return {};
+      }
+      case OPS.ACK_BATCH: {
+        this.leaseCapability(req, 'ack');
+        const results = await (this.session(tenant) as SessionHandle).ackBatch(request.body.items as Array<{ msgId: MsgId; leaseId: LeaseId }>);
+        return { results: results.map((r) => (r ? (this.count(r), errorToWire(r)) : null)) };
+      }
+      case OPS.NACK: {
+        this.leaseCapability(req, 'nack');
+        const { msgId, leaseId, ...options } = request.body;
+        await this.session(tenant).nack(msgId, leaseId, options);
+        return {};
+      }
+      case OPS.EXTEND: {
+        this.leaseCapability(req, 'nack');
+        return { leaseDeadline: await this.session(tenant).extend(request.body.msgId, request.body.leaseId, request.body.ms) };
+      }
+      case OPS.DLQ_LIST: {
+        this.capability(req, 'admin', request.body.topic);
+        const entries = await this.deps.mailbox.dlq.list(request.body, tenant);
+        return { entries: entries.map(toWireDlqEntry) };
+      }
+      case OPS.DLQ_REPROCESS:
+        this.capability(req, 'admin', request.body.topic);
+        return { count: await this.deps.mailbox.dlq.reprocess(request.body, tenant) };
+      case OPS.DLQ_PURGE:
+        this.capability(req, 'admin', request.body.topic);
+        return { count: await this.deps.mailbox.dlq.purge(request.body, tenant) };
+    }
+  }
+
+  /** Verifies the request's token (or the one HELLO presented) and authorizes op/topic/tenant. */
+  private capability(req: Request, op: Op, topic: string | undefined, checkTopic = true): Capability {
+    const cap = this.deps.authorizer.verify(req.cap.length > 0 ? textOf(req.cap) : this.helloToken);
+    if (checkTopic) this.deps.authorizer.authorize(cap, op, req.tenant, topic);
+    else this.deps.authorizer.authorizeLeaseOp(cap, op, req.tenant);
+    return cap;
+  }
+
+  private leaseCapability(req: Request, op: Op): void {
+    this.capability(req, op, undefined, false);
+  }
+
+  /** The token's own `quota` caveat: SENDs per second for whoever holds it. */
+  private takeQuota(cap: Capability, n: number): void {
+    if (cap.quota === undefined) return;
+    let bucket = this.quotas.get(cap.tokenId);
+    if (!bucket) this.quotas.set(cap.tokenId, (bucket = new TokenBucket(cap.quota, Math.max(1, cap.quota), performance.now())));
+    if (!bucket.tryTake(n, performance.now())) {
+      this.deps.metrics.rejected('quota');
+      const wait = bucket.waitMs(n, performance.now());
+      throw new MailboxError('E_SATURATED', `token quota of ${cap.quota}/s exhausted`, { retryAfterMs: Number.isFinite(wait) ? wait : 1000 });
+    }
+  }
+
+  private session(tenant: TenantId): Session {
+    let s = this.sessions.get(tenant);
+    if (!s || s.closed) {
+      if (this.closed) throw new MailboxError('E_UNAVAILABLE', 'connection closed');
+      s = this.deps.mailbox.openSession({
+        tenant,
+        onDeliver: (subId, deliveries) => this.queueDeliveries(subId, deliveries),
+        onClose: (reason) => {
+          // A session that ends under a live connection (killed, crashed) takes the connection with it:
+          // the client reconnects and resubscribes, and its old leases were released.
+          if (!this.closed && reason !== 'closed') this.ws.close(1011, `session ended: ${reason}`.slice(0, 120));
+        },
+      });
+      this.sessions.set(tenant, s);
+    }
+    return s;
+  }
+
+  /** Deliveries of one tick are coalesced into as few DELIVER events as the size cap allows. */
+  private queueDeliveries(subId: string, deliveries: Delivery[]): void {
+    const list = this.pendingDeliveries.get(subId);
+    if (list) list.push(...deliveries);
+    else this.pendingDeliveries.set(subId, deliveries.slice());
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushDeliveries());
+    }
+  }
+
+  private flushDeliveries(): void {
+    this.flushScheduled = false;
+    if (this.closed) return this.pendingDeliveries.clear();
+    const frames: Buffer[] = [];
+    for (const [subscriptionId, deliveries] of this.pendingDeliveries) {
+      const tenant = this.subTenant.get(subscriptionId) ?? deliveries[0]!.tenant;
+      let batch: WireDelivery[] = [];
+      let bytes = 0;
+      const emit = (): void => {
+        frames.push(...encodeMessage({ flags: FLAGS.EVENT, op: OPS.DELIVER, tenant, corrId: 0n, body: encodeBody({ subscriptionId, deliveries: batch }) }));
+        batch = [];
+        bytes = 0;
+      };
+      for (const d of deliveries) {
+        if (batch.length > 0 && bytes + d.payload.byteLength > EVENT_PAYLOAD_BYTES) emit();
+        batch.push(toWireDelivery(d));
+        bytes += d.payload.byteLength;
+      }
+      if (batch.length > 0) emit();
+    }
+    this.pendingDeliveries.clear();
+    this.write(frames);
+  }
+
+  private write(frames: Buffer[]): void {
+    if (this.closed || this.ws.readyState !== 1) return;
+    for (const f of frames) this.ws.send(f, { binary: true });
+  }
+
+  private count(err: MailboxError): void {
+    const reason = REJECT_REASON[err.code];
+    if (reason) this.deps.metrics.rejected(reason);
+  }
+
+  private expireStreams(): void {
+    for (const { header, error } of this.reassembler.expire(performance.now())) {
+      this.write([encodeError(error, header.corrId, header.tenant, header.op)]);
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.expiryTimer);
+    this.reassembler.clear();
+    for (const s of this.sessions.values()) void s.close();
+    this.sessions.clear();
+  }
+
+  /** Ends the connection (server shutdown). */
+  close(code = 1001, reason = 'server shutting down'): void {
+    this.ws.close(code, reason);
+  }
+}
+
+function textOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/** The tenant bytes of a frame whose header failed to decode, for the error reply. */
+function rawTenant(data: Buffer): TenantId {
+  return data.subarray(12, 28).toString('hex') as TenantId; // header bytes 12..27
+}

@@ -1,0 +1,131 @@
+/**
+ * The network service: the embedded runtime plus the WebSocket ingress and the admin HTTP
+ * port, both supervised children of the root (so the state dump shows them and a crash of
+ * either is restarted like any other child).
+ */
+import { once } from 'node:events';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { MailboxConfig } from '../config/config.ts';
+import { MAX_FRAME } from '../protocol/index.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMailbox, type RuntimeOptions } from '../runtime/create-mailbox.ts';
+import type { MailboxRuntime } from '../runtime/mailbox.ts';
+import { plainChild } from '../runtime/plain-child.ts';
+import type { KeyRing } from '../auth/index.ts';
+import { createAdminServer } from './admin-http.ts';
+import { Authorizer } from './authorizer.ts';
+import { bootstrapKeys } from './bootstrap-keys.ts';
+import { Connection } from './connection.ts';
+
+export interface StartServerOptions {
+  config: MailboxConfig;
+  logger?: Logger;
+  runtime?: Omit<RuntimeOptions, 'logger' | 'requireListener'>;
+}
+
+export interface RunningServer {
+  mailbox: MailboxRuntime;
+  /** ws://host:port of the bound listener. */
+  url: string;
+  /** http://host:port of the admin port. */
+  adminUrl: string;
+  adminTokenFile?: string;
+  ring: KeyRing;
+  /** SIGTERM behaviour: readiness → draining, SENDs refused, leases settle (up to drainTimeoutMs), then stop. */
+  drain(): Promise<void>;
+  /** Stops at once (open leases are redelivered later). */
+  close(): Promise<void>;
+}
+
+function splitAddr(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i) || '127.0.0.1', port: Number(addr.slice(i + 1)) };
+}
+
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const mailbox = await createMailbox(config, { ...options.runtime, logger, requireListener: true });
+  const keys = await bootstrapKeys(config, logger);
+  const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs);
+  const connections = new Set<Connection>();
+  let wss: WebSocketServer | undefined;
+  let admin: HttpServer | undefined;
+  let wsAddr = '';
+  let adminAddr = '';
+
+  const closeIngress = async (): Promise<void> => {
+    const server = wss;
+    wss = undefined;
+    if (!server) return;
+    mailbox.setListener(undefined);
+    for (const c of connections) c.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  const closeAdmin = async (): Promise<void> => {
+    const server = admin;
+    admin = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+
+  await mailbox.supervise({
+    id: 'ingress', kind: 'ingress', restart: 'permanent',
+    start: async () => {
+      await closeIngress(); // a restart after a crash rebinds cleanly
+      const { host, port } = splitAddr(wsAddr || config.listen);
+      const server = new WebSocketServer({ host, port, maxPayload: MAX_FRAME, perMessageDeflate: false });
+      server.on('connection', (ws, req) => {
+        const conn = new Connection(ws, { mailbox, authorizer, metrics: mailbox.metrics, logger }, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
+        connections.add(conn);
+        ws.on('close', () => connections.delete(conn));
+      });
+      await once(server, 'listening');
+      const bound = server.address() as AddressInfo;
+      wsAddr = `${host}:${bound.port}`;
+      wss = server;
+      mailbox.setListener(wsAddr);
+      logger.info({ event: 'listening', addr: wsAddr }, `OAP/1 over WebSocket on ws://${wsAddr}`);
+      return plainChild(() => ({ state: `listening ${wsAddr} (${connections.size} connections)` }), closeIngress);
+    },
+  });
+  await mailbox.supervise({
+    id: 'admin', kind: 'admin', restart: 'permanent',
+    start: async () => {
+      await closeAdmin();
+      const { host, port } = splitAddr(adminAddr || config.metricsAddr);
+      const server = createAdminServer(mailbox);
+      server.listen(port, host);
+      await once(server, 'listening');
+      adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
+      admin = server;
+      logger.info({ event: 'admin_listening', addr: adminAddr }, `health, readiness and metrics on http://${adminAddr}`);
+      return plainChild(() => ({ state: `listening ${adminAddr}` }), closeAdmin);
+    },
+  });
+  await mailbox.waitFor(() => mailbox.readiness().state !== 'booting', 30_000, 'readiness');
+  logger.info({ event: 'ready', ready: mailbox.readiness().ready ? 1 : 0, state: mailbox.readiness().state }, `ready=${mailbox.readiness().ready ? 1 : 0}`);
+
+  let stopping: Promise<void> | undefined;
+  const finish = async (how: 'drain' | 'stop'): Promise<void> => {
+    if (how === 'drain') await mailbox.drain();
+    else await mailbox.stop();
+    await closeIngress();
+    await closeAdmin();
+    authorizer.cache.dispose();
+  };
+  return {
+    mailbox,
+    get url() {
+      return `ws://${wsAddr}`;
+    },
+    get adminUrl() {
+      return `http://${adminAddr}`;
+    },
+    ...(keys.adminTokenFile ? { adminTokenFile: keys.adminTokenFile } : {}),
+    ring: keys.ring,
+    drain: () => (stopping ??= finish('drain')),
+    close: () => (stopping ??= finish('stop')),
+  };
+}
