@@ -20,6 +20,11 @@ type Command = (argv: string[]) => Promise<void>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.ts')).serve,
+  tree: async () => (await import('./tree.ts')).tree,
+  tail: async () => (await import('./tail.ts')).tail,
+  token: async () => (await import('./token.ts')).token,
+  backup: async () => (await import('./backup.ts')).backup,
+  restore: async () => (await import('./backup.ts')).restore,
 };
 
 async function main(argv: string[]): Promise<void> {

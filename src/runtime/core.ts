@@ -17,6 +17,8 @@ export interface RuntimeCore {
   writeRefusal(): MailboxError | undefined;
   /** Undefined when the tenant may send `n` more; otherwise E_SATURATED with retry-after. */
   takeQuota(tenant: string, n: number): MailboxError | undefined;
+  /** True while the mailbox drains: RECV answers with no messages. */
+  draining(): boolean;
   /** Called once when a session ends, however it ended. */
   sessionEnded(id: SessionId, reason: string): void;
 }

@@ -94,6 +94,7 @@ export async function createMailbox(
       const report = snap ? readinessReport(snap) : { state: 'booting', reasons: ['readiness restarting'] };
       return new MailboxError('E_UNAVAILABLE', `not accepting writes (${report.state}${report.reasons.length ? `: ${report.reasons.join('; ')}` : ''})`, { retryAfterMs: 1000 });
     },
+    draining: () => readinessSnapshot()?.value === 'draining',
     takeQuota(tenant, n) {
       const refusal = quota.take(tenant, n, clock.now());
       if (refusal) metrics.rejected('quota');
@@ -124,6 +125,8 @@ export async function createMailbox(
   }
   (rt as { shards: readonly ShardRef[] }).shards = shards;
   const inflightAvailable = (): number => {
+    // Draining: no new leases, so the open ones can settle and the drain can end.
+    if (readinessSnapshot()?.value === 'draining') return 0;
     let leased = 0;
     for (const ref of shards) leased += ref.running?.queue.depths().leased ?? 0;
     return cfg.queue.maxInflight - leased;

@@ -96,6 +96,7 @@ export class SessionHandle implements Session {
     const maxMessages = checkInt(input.maxMessages, 'maxMessages', 1, LIMITS.maxMessages);
     const maxBytes = checkOptionalInt(input.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
     const waitMs = checkOptionalInt(input.waitMs, 'waitMs', 0, LIMITS.maxWaitMs) ?? 0;
+    if (this.rt.draining()) return [];
     const ref = this.rt.shards[shardFor(this.tenant, topic, this.rt.shards.length)]!;
     const req = { tenant: this.tenant, topic, visibilityMs, maxMessages, owner: this.id, ...(maxBytes === undefined ? {} : { maxBytes }) };
     return ref.request<Delivery[]>((reply) => ({ type: 'recv', req, waitMs, reply }));

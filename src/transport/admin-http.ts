@@ -1,23 +1,41 @@
 /**
  * The admin port: GET /healthz (process up), /readyz (200 only when ready, else 503 with the
- * reasons), /metrics (Prometheus), /debug/tree (the supervisor state dump). Loopback by default.
+ * reasons), /metrics (Prometheus), /debug/tree (the supervisor state dump), /debug/events (the
+ * bus as newline-delimited JSON, for `mailbox tail`), and POST /admin/backup (hot snapshot;
+ * needs an admin capability as `Authorization: Bearer …`). Loopback by default.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { MailboxError, toMailboxError } from '../errors.ts';
+import { MAILBOX_TOPICS } from '../bus/events.ts';
 import type { MailboxRuntime } from '../runtime/mailbox.ts';
+import type { Authorizer } from './authorizer.ts';
 
-export function createAdminServer(mailbox: MailboxRuntime): Server {
+export interface AdminOptions {
+  authorizer: Authorizer;
+  /** Takes a consistent snapshot into `outDir` while serving. */
+  backup(outDir: string): Promise<unknown>;
+}
+
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup'];
+
+export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions): Server {
   const started = Date.now();
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+  const fail = (res: ServerResponse, err: unknown): void => {
+    const e = toMailboxError(err);
+    json(res, e.status, e.toJSON());
+  };
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
-    const path = (req.url ?? '/').split('?')[0]!;
-    const route = ['/healthz', '/readyz', '/metrics', '/debug/tree'].includes(path) ? path : 'other';
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const route = ROUTES.includes(url.pathname) ? url.pathname : 'other';
     res.on('finish', () => mailbox.metrics.request(route, req.method ?? 'GET', res.statusCode, (performance.now() - t0) / 1000));
+    if (req.method === 'POST' && url.pathname === '/admin/backup') return void backup(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-    switch (path) {
+    switch (url.pathname) {
       case '/healthz':
         return json(res, 200, { status: 'ok', uptimeMs: Date.now() - started });
       case '/readyz': {
@@ -30,13 +48,40 @@ export function createAdminServer(mailbox: MailboxRuntime): Server {
             res.writeHead(200, { 'content-type': mailbox.metrics.contentType });
             res.end(text);
           },
-          (err: unknown) => json(res, 500, { error: String(err) }),
+          (err: unknown) => fail(res, err),
         );
         return;
       case '/debug/tree':
         return json(res, 200, mailbox.tree());
+      case '/debug/events':
+        return events(req, res);
       default:
-        return json(res, 404, { error: 'not found', paths: ['/healthz', '/readyz', '/metrics', '/debug/tree'] });
+        return json(res, 404, { error: 'not found', paths: ROUTES });
     }
   });
+
+  /** Streams every bus event as one JSON line until the client goes away. */
+  function events(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.write(`${JSON.stringify({ at: new Date().toISOString(), type: 'Readiness', ...mailbox.readiness() })}\n`);
+    const offs = MAILBOX_TOPICS.map((topic) =>
+      mailbox.bus.subscribe(topic, (payload: unknown) => {
+        res.write(`${JSON.stringify({ at: new Date().toISOString(), type: topic, ...(typeof payload === 'object' && payload ? payload : {}) })}\n`);
+      }),
+    );
+    req.on('close', () => offs.forEach((off) => off()));
+  }
+
+  async function backup(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const header = req.headers.authorization ?? '';
+      const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+      options.authorizer.verify(token).authorize('admin');
+      const out = url.searchParams.get('out');
+      if (!out) throw new MailboxError('E_SCHEMA', 'out: the backup directory is required (?out=DIR)');
+      json(res, 200, await options.backup(out));
+    } catch (err) {
+      fail(res, err);
+    }
+  }
 }

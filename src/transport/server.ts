@@ -4,6 +4,9 @@
  * either is restarted like any other child).
  */
 import { once } from 'node:events';
+import { access, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MailboxError } from '../errors.ts';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -95,7 +98,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     start: async () => {
       await closeAdmin();
       const { host, port } = splitAddr(adminAddr || config.metricsAddr);
-      const server = createAdminServer(mailbox);
+      const server = createAdminServer(mailbox, { authorizer, backup: (out) => backupTo(out) });
       server.listen(port, host);
       await once(server, 'listening');
       adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
@@ -106,6 +109,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   });
   await mailbox.waitFor(() => mailbox.readiness().state !== 'booting', 30_000, 'readiness');
   logger.info({ event: 'ready', ready: mailbox.readiness().ready ? 1 : 0, state: mailbox.readiness().state }, `ready=${mailbox.readiness().ready ? 1 : 0}`);
+
+  /** Store snapshot plus the signing keys, so tokens stay valid after a restore. */
+  const backupTo = async (out: string): Promise<unknown> => {
+    const store = mailbox.store as unknown as { backup?: (dir: string) => Promise<unknown> };
+    if (!store.backup) throw new MailboxError('E_NOT_FOUND', 'amnesia mode has nothing on disk to back up');
+    const manifest = await store.backup(join(out, 'store'));
+    const keysFile = join(config.dataDir, 'keys.json');
+    if (await access(keysFile).then(() => true, () => false)) await copyFile(keysFile, join(out, 'keys.json'));
+    logger.info({ event: 'backup_written', path: out }, `backup written to ${out}`);
+    return { out, store: manifest };
+  };
 
   let stopping: Promise<void> | undefined;
   const finish = async (how: 'drain' | 'stop'): Promise<void> => {
