@@ -13,7 +13,9 @@ export interface BackoffPolicy {
 }
 
 function ceiling(policy: BackoffPolicy, exponent: number): number {
-  // 2^exponent overflows to Infinity for large exponents; min() keeps it bounded.
+  // 2^exponent overflows to Infinity for large exponents; min() keeps it bounded. A zero base
+  // (allowed by config) would make that 0·Infinity = NaN.
+  if (policy.baseMs <= 0) return 0;
   return Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, exponent));
 }
 

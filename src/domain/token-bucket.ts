@@ -1,3 +1,7 @@
+// Refill is fractional arithmetic: after waiting exactly waitMs the sum can land a rounding
+// error short of n (e.g. 71.99999999 of 72), which would refuse a caller who waited as told.
+const EPSILON = 1e-9;
+
 /** Per-tenant rate quota: a token bucket refilled continuously, driven by the caller's clock. */
 export class TokenBucket {
   private tokens: number;
@@ -22,7 +26,7 @@ export class TokenBucket {
   /** Takes `n` tokens if there are enough; otherwise takes none and returns false. */
   tryTake(n: number, now: number): boolean {
     this.refill(now);
-    if (this.tokens < n) return false;
+    if (this.tokens + EPSILON < n) return false;
     this.tokens -= n;
     return true;
   }
@@ -30,7 +34,7 @@ export class TokenBucket {
   /** Milliseconds until `n` tokens will be there (0 if they are now). */
   waitMs(n: number, now: number): number {
     this.refill(now);
-    if (this.tokens >= n) return 0;
+    if (this.tokens + EPSILON >= n) return 0;
     if (n > this.burst || this.ratePerSecond <= 0) return Number.POSITIVE_INFINITY;
     return Math.ceil(((n - this.tokens) * 1000) / this.ratePerSecond);
   }
