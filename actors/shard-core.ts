@@ -53,6 +53,13 @@ const MAX_BACKLOG = 100_000;
 /** DLQ msgIds read at load so late ACKs of them are refused after a restart too (the oldest ones, past this many). */
 const DEAD_SEED = 10_000;
 const PUSH_CHUNK = 256;
+/**
+ * While storage is broken SEND is refused at the gate, so nothing may write for a long time;
+ * the shard tries a no-op write this often to learn that storage is back.
+ */
+const PROBE_EVERY_MS = 250;
+/** Deleting this dedup key is the probe: a real write of nothing (no dedup key starts with \u0001). */
+const PROBE_KEY = '\u0001storage-probe';
 
 export class ShardCore {
   status: 'loading' | 'running' | 'dead' = 'loading';
@@ -68,6 +75,7 @@ export class ShardCore {
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
   private storageBroken = false;
+  private probeTimer: NodeJS.Timeout | undefined;
   private readonly anchorWall: number;
   private readonly anchorMono: number;
   private readonly startedAt: number;
@@ -83,7 +91,8 @@ export class ShardCore {
 
   /** Wall-clock ms that never jumps: comparable with stored times, immune to clock steps. */
   now(): number {
-    return this.anchorWall + (this.deps.clock.now() - this.anchorMono);
+    // Whole ms: stored and wire timestamps are integers.
+    return Math.floor(this.anchorWall + (this.deps.clock.now() - this.anchorMono));
   }
 
   get queue(): ShardQueue {
@@ -127,6 +136,14 @@ export class ShardCore {
       case 'commitFailed':
         this.onCommitFailed(event.batch, toMailboxError(event.error));
         return;
+      case 'probe':
+        this.probeTimer = undefined;
+        this.probeStorage();
+        return;
+      case 'probed':
+        if (!event.ok) this.armProbe();
+        else if (this.storageBroken) this.markStorageRecovered();
+        return;
       default:
         if (this.status === 'loading') {
           if (this.backlog.length >= MAX_BACKLOG && 'reply' in event) {
@@ -145,6 +162,7 @@ export class ShardCore {
   dispose(reason: string): void {
     this.status = 'dead';
     if (this.timer) clearTimeout(this.timer);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
     for (const list of this.waiters.values()) for (const w of list) w.reply.reject(error);
     this.waiters.clear();
@@ -404,11 +422,32 @@ export class ShardCore {
     const batch = this.inflight;
     if (!batch || batch.id !== id) return;
     this.inflight = undefined;
-    if (this.storageBroken) {
-      this.storageBroken = false;
-      this.deps.hooks.storageRecovered();
-    }
+    if (this.storageBroken) this.markStorageRecovered();
     for (const done of batch.done) done();
+  }
+
+  private markStorageRecovered(): void {
+    this.storageBroken = false;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.deps.hooks.storageRecovered();
+  }
+
+  private armProbe(): void {
+    if (this.probeTimer || !this.storageBroken || this.status === 'dead') return;
+    this.probeTimer = setTimeout(() => this.deps.send({ type: 'probe' }), PROBE_EVERY_MS);
+    this.probeTimer.unref?.();
+  }
+
+  /** Outside the batch pipeline: a failed probe has nothing to roll back, so the shard need not rebuild. */
+  private probeStorage(): void {
+    if (!this.storageBroken || this.status === 'dead') return;
+    // A real batch in flight will tell as well as a probe would.
+    if (this.inflight || this.status === 'loading') return this.armProbe();
+    this.deps.store.commit([{ op: 'delDedup', shard: this.queue.shard, key: PROBE_KEY }]).then(
+      () => this.deps.send({ type: 'probed', ok: true }),
+      () => this.deps.send({ type: 'probed', ok: false }),
+    );
   }
 
   /** The store refused a batch: answer its callers, then rebuild from what the store does hold. */
@@ -429,22 +468,26 @@ export class ShardCore {
     this.q = this.deps.newQueue();
     this.status = 'loading';
     this.load();
+    this.armProbe();
   }
 
   private armTimer(): void {
     let due = this.queue.nextDeadline() ?? Number.POSITIVE_INFINITY;
     for (const list of this.waiters.values()) for (const w of list) if (w.deadline < due) due = w.deadline;
-    if (due >= this.timerDue && this.timer) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerDue = due;
-    if (due === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => {
+    if (!(due >= this.timerDue && this.timer)) {
+      if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      this.timerDue = Number.POSITIVE_INFINITY;
-      this.deps.send({ type: 'wake' });
-    }, Math.max(1, Math.ceil(due - this.now())));
-    this.timer.unref?.();
+      this.timerDue = due;
+      if (due === Number.POSITIVE_INFINITY) return;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.timerDue = Number.POSITIVE_INFINITY;
+        this.deps.send({ type: 'wake' });
+      }, Math.max(1, Math.ceil(due - this.now())));
+    }
+    // Housekeeping alone must not keep an embedding process alive, but a caller awaiting a long poll must.
+    if (this.waiters.size === 0) this.timer.unref?.();
+    else this.timer.ref?.();
   }
 
   private dropHot(msgId: MsgId): void {

@@ -44,6 +44,9 @@ export type ShardInternal =
   | { type: 'committed'; batch: number }
   | { type: 'commitFailed'; batch: number; error: unknown }
   | { type: 'wake' }
+  /** Storage refused a batch earlier: time to try a tiny write, and its outcome. */
+  | { type: 'probe' }
+  | { type: 'probed'; ok: boolean }
   | { type: '$crash'; reason: string };
 
 export type ShardEvent = ShardRequest | ShardNotice | ShardInternal;

@@ -68,7 +68,7 @@ export class Ledger {
    * The end-of-run accounting against the DLQ's entries: accepted messages neither acked nor
    * dead-lettered are lost; delivered msgIds nobody was told about mean a SEND was duplicated.
    */
-  reconcile(dlq: readonly DlqEntry[], maxAttempts: number): { lost: MsgId[]; orphans: MsgId[]; badDlq: string[] } {
+  reconcile(dlq: readonly DlqEntry[], maxAttempts: number): { lost: MsgId[]; orphans: MsgId[]; badDlq: string[]; ackedDead: MsgId[] } {
     const dead = new Set<MsgId>();
     const badDlq: string[] = [];
     for (const e of dlq) {
@@ -80,6 +80,8 @@ export class Ledger {
     const known = new Set(this.byKey.values());
     const lost = [...known].filter((id) => !this.acked.has(id) && !dead.has(id));
     const orphans = [...this.delivered.keys()].filter((id) => !known.has(id));
-    return { lost, orphans, badDlq };
+    // An ACK reported successful for a message that sits in the DLQ would be delivered again on reprocess.
+    const ackedDead = [...dead].filter((id) => this.acked.has(id));
+    return { lost, orphans, badDlq, ackedDead };
   }
 }

@@ -3,14 +3,18 @@
  * then a settle phase, then the accounting. The integration test and the drills run this same
  * code with different sizes.
  */
-import { createMailbox, type DlqEntry, type TreeNode } from '../src/index.ts';
+import { createMailbox, type TreeNode } from '../src/index.ts';
 import type { DeepPartial, MailboxConfig } from '../src/config/config.ts';
 import { SeededRng, type Rng } from '../src/domain/clock.ts';
 import type { MailboxRuntime } from '../src/runtime/mailbox.ts';
 import type { RuntimeOptions } from '../src/runtime/create-mailbox.ts';
-import { walk } from '../supervisors/tree.ts';
-import { Consumer, SessionKeeper, backoffFor, produce, sleep, startKillLoop, topicOf, type KillCounts } from './actors.ts';
+import { Consumer, SessionKeeper, produce, sleep, topicOf } from './actors.ts';
+import { startKillLoop, type KillCounts } from './kill-loop.ts';
+import { latencyStore } from './latency-store.ts';
+import { listAllDlq, liveMessages, shardNodes, waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
+
+export { listAllDlq, liveMessages, shardNodes, waitUntil };
 
 export interface ChaosOptions {
   shards: number;
@@ -22,6 +26,8 @@ export interface ChaosOptions {
   subscribers: number;
   batch: number;
   killEveryMs: number;
+  /** The kill loop runs until the producers are done and at least this long. */
+  chaosMs: number;
   maxAttempts: number;
   /** Give up on settling after this long (the run then reports what is left). */
   settleTimeoutMs: number;
@@ -30,7 +36,7 @@ export interface ChaosOptions {
 
 export const DEFAULT_CHAOS: ChaosOptions = {
   shards: 8, messages: 20_000, topics: 200, producers: 2, consumers: 2, subscribers: 1, batch: 100,
-  killEveryMs: 50, maxAttempts: 5, settleTimeoutMs: 60_000, seed: 1,
+  killEveryMs: 50, chaosMs: 0, maxAttempts: 5, settleTimeoutMs: 60_000, seed: 1,
 };
 
 /** A mailbox for drills: RAM only, silent, quick retries, a supervision budget that chaos cannot exhaust. */
@@ -46,10 +52,12 @@ export function chaosConfig(o: Pick<ChaosOptions, 'shards' | 'maxAttempts'>, ext
 }
 
 /**
- * Shard flapping sheds every write while a kill loop runs (that is the readiness test's
+ * A store with disk-like latency (see latency-store.ts), and: shard flapping sheds every write while a kill loop runs (that is the readiness test's
  * subject); these drills want writes under fire, so flapping does not degrade them.
  */
-export const CHAOS_RUNTIME: RuntimeOptions = { readiness: { flapThreshold: 1_000_000 } };
+export function chaosRuntime(): RuntimeOptions {
+  return { readiness: { flapThreshold: 1_000_000 }, store: latencyStore() };
+}
 
 export interface ChaosReport {
   accepted: number;
@@ -58,6 +66,8 @@ export interface ChaosReport {
   lost: number;
   orphans: number;
   badDlq: number;
+  /** Messages both in the DLQ and reported acknowledged (must stay 0). */
+  ackedDead: number;
   deliveries: number;
   duplicates: number;
   afterAck: number;
@@ -78,46 +88,6 @@ export interface ChaosReport {
   samples: string[];
 }
 
-/** Every DLQ entry, paged with `after`; retries while the DLQ actor restarts. */
-export async function listAllDlq(mb: MailboxRuntime): Promise<DlqEntry[]> {
-  const out: DlqEntry[] = [];
-  for (;;) {
-    const after = out.length > 0 ? out[out.length - 1]!.meta.msgId : undefined;
-    let page: DlqEntry[];
-    try {
-      page = await mb.dlq.list({ limit: 1000, ...(after === undefined ? {} : { after }) });
-    } catch (err) {
-      const wait = backoffFor(err);
-      if (wait === undefined) throw err;
-      await sleep(wait);
-      continue;
-    }
-    out.push(...page);
-    if (page.length < 1000) return out;
-  }
-}
-
-export function shardNodes(tree: TreeNode): TreeNode[] {
-  return [...walk(tree)].filter((n) => n.kind === 'shard');
-}
-
-/** Ready + leased + delayed over all shards, or undefined while a shard is not serving. */
-export function liveMessages(mb: MailboxRuntime, shards: number): number | undefined {
-  const nodes = shardNodes(mb.tree()).filter((n) => n.depths);
-  if (nodes.length !== shards) return undefined;
-  return nodes.reduce((sum, n) => sum + n.depths!.ready + n.depths!.leased + n.depths!.delayed, 0);
-}
-
-/** Polls `done` every `everyMs` until true or `timeoutMs` passed; returns whether it held. */
-export async function waitUntil(done: () => boolean, timeoutMs: number, everyMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (done()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(everyMs);
-  }
-}
-
 /** Runs the workload against `mb` (which the caller created with chaosConfig) and accounts for every message. */
 export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: string) => void = () => {}): Promise<ChaosReport> {
   const started = Date.now();
@@ -130,13 +100,25 @@ export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: 
   ].map((c) => c.start());
   const killer = startKillLoop(mb, new SeededRng(Math.floor(rng.next() * 2 ** 31)), { everyMs: o.killEveryMs, shards: o.shards });
 
+  // The DLQ actor gets work while it is being killed too.
+  const dlqWatch = { stop: false, done: Promise.resolve() };
+  dlqWatch.done = (async () => {
+    while (!dlqWatch.stop) {
+      await listAllDlq(mb);
+      await sleep(100);
+    }
+  })();
+
   const per = Math.ceil(o.messages / o.producers);
   const keepers = Array.from({ length: o.producers }, () => new SessionKeeper(mb));
   const produced = await Promise.all(
     keepers.map((k, p) => produce(k, ledger, { from: p * per, to: Math.min(o.messages, (p + 1) * per), topics: o.topics, batch: o.batch })),
   );
   log(`produced ${ledger.byKey.size} in ${Date.now() - started} ms`);
+  await sleep(Math.max(0, started + o.chaosMs - Date.now()));
   const kills: KillCounts = await killer.stop();
+  dlqWatch.stop = true;
+  await dlqWatch.done;
   log(`kill loop stopped after ${kills.kills} kills`);
 
   // Settle: consumers go on until no shard holds a live message.
@@ -146,7 +128,7 @@ export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: 
   log(`settled=${settled} after ${Date.now() - started} ms`);
 
   const dlq = await listAllDlq(mb);
-  const { lost, orphans, badDlq } = ledger.reconcile(dlq, o.maxAttempts);
+  const { lost, orphans, badDlq, ackedDead } = ledger.reconcile(dlq, o.maxAttempts);
   const counts = ledger.counts();
   const shardRestarts = shardNodes(mb.tree()).reduce((sum, n) => sum + n.restarts, 0);
   return {
@@ -156,6 +138,7 @@ export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: 
     lost: lost.length,
     orphans: orphans.length,
     badDlq: badDlq.length,
+    ackedDead: ackedDead.length,
     deliveries: counts.deliveries,
     duplicates: counts.duplicates,
     afterAck: counts.afterAck,
@@ -172,21 +155,21 @@ export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: 
     leftInShards: liveMessages(mb, o.shards) ?? -1,
     settled,
     elapsedMs: Date.now() - started,
-    samples: [...lost.slice(0, 3).map((id) => `lost ${id}`), ...orphans.slice(0, 3).map((id) => `orphan ${id}`), ...badDlq.slice(0, 3), ...ledger.afterAckSamples],
+    samples: [...lost.slice(0, 3).map((id) => `lost ${id}`), ...orphans.slice(0, 3).map((id) => `orphan ${id}`), ...badDlq.slice(0, 3), ...ackedDead.slice(0, 3).map((id) => `acked and dead ${id}`), ...ledger.afterAckSamples],
   };
 }
 
 /** The promise of the kill drill, as one predicate over the report. */
 export function chaosKept(r: ChaosReport, expected: number): boolean {
   return (
-    r.settled && r.accepted === expected && r.lost === 0 && r.orphans === 0 && r.badDlq === 0 && r.afterAck === 0 &&
+    r.settled && r.accepted === expected && r.lost === 0 && r.orphans === 0 && r.badDlq === 0 && r.ackedDead === 0 && r.afterAck === 0 &&
     r.idemMismatches === 0 && r.leftInShards === 0 && r.shardRestarts > 0
   );
 }
 
 /** Creates a chaos mailbox, runs the workload, stops the mailbox. */
 export async function withChaosMailbox(o: ChaosOptions, log?: (line: string) => void): Promise<{ report: ChaosReport; tree: TreeNode }> {
-  const mb = await createMailbox(chaosConfig(o), CHAOS_RUNTIME);
+  const mb = await createMailbox(chaosConfig(o), chaosRuntime());
   try {
     const report = await runChaos(mb, o, log);
     return { report, tree: mb.tree() };

@@ -1,0 +1,21 @@
+/** What every drill exports: the promise it checks, and a run that says whether it was kept. */
+export interface DrillOptions {
+  /** Scale knob: how long the fault phase lasts, in ms (each drill picks its default). */
+  durationMs?: number;
+  /** Messages to push through (each drill picks its default). */
+  messages?: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface DrillResult {
+  kept: boolean;
+  details: Record<string, number | string>;
+}
+
+export interface Drill {
+  name: string;
+  /** The promise it checks, one sentence. */
+  promise: string;
+  run(opts: DrillOptions): Promise<DrillResult>;
+}
