@@ -49,6 +49,8 @@ export class Connection {
   private readonly quotas = new Map<string, TokenBucket>();
   private readonly pendingDeliveries = new Map<string, Delivery[]>();
   private flushScheduled = false;
+  /** corr_id of server events: a per-connection counter from 1 (PROTOCOL.md). */
+  private eventSeq = 0n;
   private helloToken: string | undefined;
   private closed = false;
   private readonly expiryTimer: NodeJS.Timeout;
@@ -252,7 +254,7 @@ export class Connection {
       let batch: WireDelivery[] = [];
       let bytes = 0;
       const emit = (): void => {
-        frames.push(...encodeMessage({ flags: FLAGS.EVENT, op: OPS.DELIVER, tenant, corrId: 0n, body: encodeBody({ subscriptionId, deliveries: batch }) }));
+        frames.push(...encodeMessage({ flags: FLAGS.EVENT, op: OPS.DELIVER, tenant, corrId: ++this.eventSeq, body: encodeBody({ subscriptionId, deliveries: batch }) }));
         batch = [];
         bytes = 0;
       };
