@@ -7,6 +7,7 @@
 import { createActor, fromTransition } from 'xstate';
 import { MailboxError, toMailboxError } from '../src/errors.ts';
 import { TokenBucket } from '../src/domain/token-bucket.ts';
+import { retentionCutoff, retentionIntervalMs, selectExpiredDlq } from '../src/domain/retention.ts';
 import type { DlqEntry, MsgId, ShardIndex, TenantId } from '../src/domain/types.ts';
 import type { RuntimeCore } from '../src/runtime/core.ts';
 import type { DlqListInput, DlqReprocessInput } from '../src/runtime/api.ts';
@@ -21,40 +22,92 @@ export type DlqRequest =
   | { type: 'reprocess'; input: DlqReprocessInput; tenant?: TenantId; reply: Reply<number> }
   | { type: 'purge'; input: DlqReprocessInput; tenant?: TenantId; reply: Reply<number> };
 
-type DlqEvent = DlqRequest | { type: 'jobDone' } | { type: '$crash'; reason: string };
+/** What the DLQ actor reports of its background retention passes. */
+export interface DlqHooks {
+  /** Entries of `shard` past `retention.dlqMs` were purged (durably). */
+  retentionPurged?(shard: ShardIndex, count: number): void;
+  retentionFailed?(error: MailboxError): void;
+}
+
+type RetentionJob = { type: 'retention' };
+type DlqJob = DlqRequest | RetentionJob;
+type DlqEvent = DlqJob | { type: 'jobDone' } | { type: '$crash'; reason: string };
 
 const PAGE = 500;
+/** Events that are jobs (anything else, such as XState's own lifecycle events, is not). */
+const JOB_TYPES = new Set<string>(['list', 'reprocess', 'purge', 'retention']);
 
 class DlqCore {
-  private readonly jobs: DlqRequest[] = [];
+  private readonly jobs: DlqJob[] = [];
   private running = false;
   private dead = false;
   private readonly bucket: TokenBucket;
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly rt: RuntimeCore,
     private readonly send: (e: DlqEvent) => void,
+    private readonly hooks: DlqHooks = {},
   ) {
     const rate = rt.config.queue.reprocessPerSecond;
     this.bucket = new TokenBucket(rate, rate, rt.clock.now());
+    this.armRetention();
   }
 
   handle(event: DlqEvent): void {
     if (event.type === 'jobDone') this.running = false;
-    else this.jobs.push(event as DlqRequest);
+    else if (JOB_TYPES.has(event.type)) this.jobs.push(event as DlqJob);
     if (!this.running) this.next();
   }
 
   dispose(reason: string): void {
     this.dead = true;
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
     const error = new MailboxError('E_UNAVAILABLE', `dlq restarting: ${reason}`, { retryAfterMs: 200 });
-    for (const job of this.jobs.splice(0)) job.reply.reject(error);
+    for (const job of this.jobs.splice(0)) if (job.type !== 'retention') job.reply.reject(error);
+  }
+
+  private armRetention(): void {
+    if (this.dead || this.retentionTimer) return;
+    this.retentionTimer = setTimeout(() => {
+      this.retentionTimer = undefined;
+      if (!this.dead) this.send({ type: 'retention' });
+    }, retentionIntervalMs(this.rt.config.retention.dlqMs));
+    this.retentionTimer.unref?.();
+  }
+
+  /** Drops the DLQ entries past `retention.dlqMs`, shard by shard, through the owning shard (forgetDead). */
+  private async purgeExpired(): Promise<number> {
+    const before = retentionCutoff(this.rt.clock.wall(), this.rt.config.retention.dlqMs);
+    let total = 0;
+    for (const ref of this.rt.shards) {
+      let after: MsgId | undefined;
+      for (;;) {
+        const page = await this.rt.store.listDlq(ref.index, { limit: PAGE, ...(after === undefined ? {} : { after }) });
+        const expired = selectExpiredDlq(page, before);
+        if (expired.length > 0) {
+          const n = await ref.request<number>((reply) => ({ type: 'forgetDead', msgIds: expired, reply }));
+          total += n;
+          this.hooks.retentionPurged?.(ref.index, n);
+        }
+        if (page.length < PAGE) break;
+        after = page[page.length - 1]!.meta.msgId;
+      }
+    }
+    return total;
   }
 
   private next(): void {
     const job = this.jobs.shift();
     if (!job) return;
     this.running = true;
+    if (job.type === 'retention') {
+      this.purgeExpired().catch((err: unknown) => this.hooks.retentionFailed?.(toMailboxError(err))).finally(() => {
+        this.armRetention();
+        if (!this.dead) this.send({ type: 'jobDone' });
+      });
+      return;
+    }
     this.run(job).then(
       (value) => (job.reply as Reply<unknown>).resolve(value),
       (err: unknown) => job.reply.reject(toMailboxError(err)),
@@ -155,9 +208,9 @@ const dlqLogic = crashable(
 export class DlqRef {
   private send: ((e: DlqEvent) => void) | undefined;
 
-  start(rt: RuntimeCore): Child {
+  start(rt: RuntimeCore, hooks: DlqHooks = {}): Child {
     let send: (e: DlqEvent) => void = () => {};
-    const core = new DlqCore(rt, (e) => send(e));
+    const core = new DlqCore(rt, (e) => send(e), hooks);
     const actor = createActor(dlqLogic, { input: core });
     send = (e) => actor.send(e);
     const detach = (reason: string): void => {

@@ -6,7 +6,9 @@
  */
 import { MailboxError, toMailboxError } from '../src/errors.ts';
 import type { Clock } from '../src/domain/clock.ts';
+import { sha256Hex } from '../src/domain/payload-hash.ts';
 import { rebuildShard, type LeaseRecovery } from '../src/domain/recovery.ts';
+import { retentionCutoff, retentionIntervalMs } from '../src/domain/retention.ts';
 import { ShardQueue, topicKey, type LeaseRequest, type Settlement } from '../src/domain/shard-queue.ts';
 import type { Delivery, MessageMeta, MsgId, SessionId, StoreOp } from '../src/domain/types.ts';
 import type { Store } from '../src/store/store.ts';
@@ -19,6 +21,8 @@ export interface ShardHooks {
   /** The store refused a batch; `refused` callers got E_UNAVAILABLE. */
   storageFailed(error: MailboxError, refused: number): void;
   storageRecovered(): void;
+  /** A payload read back from the store no longer matches its hash. */
+  integrityFailed(msgId: MsgId): void;
 }
 
 export interface ShardCoreDeps {
@@ -34,6 +38,8 @@ export interface ShardCoreDeps {
   send(event: ShardEvent): void;
   /** Payloads kept in RAM between SEND and delivery, so a fresh message is not read back from disk. */
   hotPayloadBytes: number;
+  /** Ready and delayed messages older than `readyMs` are purged; `purged` hears of each pass once it is durable. */
+  retention?: { readyMs: number; purged(messages: MessageMeta[]): void };
 }
 
 interface Batch {
@@ -60,6 +66,9 @@ const PUSH_CHUNK = 256;
 const PROBE_EVERY_MS = 250;
 /** Deleting this dedup key is the probe: a real write of nothing (no dedup key starts with \u0001). */
 const PROBE_KEY = '\u0001storage-probe';
+/** Messages one retention pass drops at most (one batch); a full pass schedules the next one soon. */
+const RETENTION_BATCH = 20_000;
+const RETENTION_AGAIN_MS = 100;
 
 export class ShardCore {
   status: 'loading' | 'running' | 'dead' = 'loading';
@@ -76,6 +85,8 @@ export class ShardCore {
   private timerDue = Number.POSITIVE_INFINITY;
   private storageBroken = false;
   private probeTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private leaseRecovery: LeaseRecovery;
   private readonly anchorWall: number;
   private readonly anchorMono: number;
   private readonly startedAt: number;
@@ -83,6 +94,7 @@ export class ShardCore {
 
   constructor(private readonly deps: ShardCoreDeps) {
     this.q = deps.newQueue();
+    this.leaseRecovery = deps.leaseRecovery;
     this.open = this.newBatch();
     this.anchorWall = deps.clock.wall();
     this.anchorMono = deps.clock.now();
@@ -120,9 +132,13 @@ export class ShardCore {
       case 'loadFailed':
         throw new Error(`shard ${this.queue.shard} could not load: ${toMailboxError(event.error).message}`);
       case 'loaded': {
-        rebuildShard(this.queue, event.snapshot, this.now(), this.deps.leaseRecovery, this.deps.isOwnerAlive, this.open.ops);
+        rebuildShard(this.queue, event.snapshot, this.now(), this.leaseRecovery, this.deps.isOwnerAlive, this.open.ops);
+        // A later rebuild (after the store refused a batch) happens inside this live process:
+        // consumers still hold their leases, so they must not count as a server restart.
+        this.leaseRecovery = 'keep-leases';
         this.queue.restoreDead(event.dead);
         this.status = 'running';
+        this.armRetention();
         this.deps.hooks.up();
         for (const key of this.subs.keys()) this.dirty.add(key);
         const backlog = this.backlog;
@@ -144,6 +160,11 @@ export class ShardCore {
         if (!event.ok) this.armProbe();
         else if (this.storageBroken) this.markStorageRecovered();
         return;
+      case 'retention':
+        this.retentionTimer = undefined;
+        if (this.status !== 'running') return this.armRetention();
+        this.purgeRetention();
+        break;
       default:
         if (this.status === 'loading') {
           if (this.backlog.length >= MAX_BACKLOG && 'reply' in event) {
@@ -163,6 +184,7 @@ export class ShardCore {
     this.status = 'dead';
     if (this.timer) clearTimeout(this.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
     for (const list of this.waiters.values()) for (const w of list) w.reply.reject(error);
     this.waiters.clear();
@@ -367,7 +389,14 @@ export class ShardCore {
       if (missing.length === 0) return deliver(deliveries);
       this.deps.store.getPayloads(this.queue.shard, missing.map((i) => deliveries[i]!.msgId)).then(
         (payloads) => {
-          missing.forEach((i, j) => (deliveries[i]!.payload = payloads[j] ?? EMPTY));
+          const fromDisk = this.deps.store.kind !== 'memory';
+          missing.forEach((i, j) => {
+            const d = deliveries[i]!;
+            d.payload = payloads[j] ?? EMPTY;
+            // Egress check: bytes that went through a disk are hashed again; the delivery keeps
+            // the stored hash, so the consumer refuses a corrupted payload too.
+            if (fromDisk && sha256Hex(d.payload) !== d.payloadHash) this.deps.hooks.integrityFailed(d.msgId);
+          });
           deliver(deliveries);
         },
         (err: unknown) => reply?.reject(toMailboxError(err)),
@@ -469,6 +498,22 @@ export class ShardCore {
     this.status = 'loading';
     this.load();
     this.armProbe();
+  }
+
+  /** Purges what is past retention through the queue (indexes and store in one batch); counted once durable. */
+  private purgeRetention(): void {
+    const retention = this.deps.retention;
+    if (!retention) return;
+    const purged = this.queue.purgeOlderThan(retentionCutoff(this.now(), retention.readyMs), this.open.ops, RETENTION_BATCH);
+    for (const m of purged) this.dropHot(m.msgId);
+    if (purged.length > 0) this.whenDurable(() => retention.purged(purged));
+    this.armRetention(purged.length >= RETENTION_BATCH ? RETENTION_AGAIN_MS : undefined);
+  }
+
+  private armRetention(inMs?: number): void {
+    if (!this.deps.retention || this.retentionTimer || this.status === 'dead') return;
+    this.retentionTimer = setTimeout(() => this.deps.send({ type: 'retention' }), inMs ?? retentionIntervalMs(this.deps.retention.readyMs));
+    this.retentionTimer.unref?.();
   }
 
   private armTimer(): void {

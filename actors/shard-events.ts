@@ -47,6 +47,8 @@ export type ShardInternal =
   /** Storage refused a batch earlier: time to try a tiny write, and its outcome. */
   | { type: 'probe' }
   | { type: 'probed'; ok: boolean }
+  /** Time for a retention pass (ready and delayed messages past `retention.readyMs`). */
+  | { type: 'retention' }
   | { type: '$crash'; reason: string };
 
 export type ShardEvent = ShardRequest | ShardNotice | ShardInternal;

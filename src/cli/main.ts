@@ -25,6 +25,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   token: async () => (await import('./token.ts')).token,
   backup: async () => (await import('./backup.ts')).backup,
   restore: async () => (await import('./backup.ts')).restore,
+  dlq: async () => (await import('./dlq.ts')).dlq,
+  chaos: async () => (await import('./chaos.ts')).chaos,
+  bench: async () => (await import('./bench.ts')).bench,
 };
 
 async function main(argv: string[]): Promise<void> {

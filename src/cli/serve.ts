@@ -49,8 +49,8 @@ export async function serve(argv: readonly string[]): Promise<void> {
     server.drain().then(
       () => {
         logger.info({ event: 'exit', code: 0 }, 'drained, exiting');
-        logger.flush?.();
-        process.exit(0);
+        // pino writes asynchronously: exit only once every line is out, in order.
+        logger.flush(() => process.exit(0));
       },
       (err: unknown) => {
         logger.error({ event: 'drain_failed', err }, 'drain failed');

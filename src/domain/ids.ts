@@ -9,41 +9,53 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export class IdGenerator {
   private lastMs = -1;
   private readonly random = new Uint8Array(16); // 16 base32 digits = 80 bits
+  /** The first 22 characters (time + 12 random digits): rebuilt only when they change. */
+  private head = '';
 
   constructor(private readonly rng: Rng) {}
 
   next(wallTime: number): string {
     const wallMs = Math.floor(wallTime); // callers may pass fractional ms (monotonic-anchored clocks)
     if (wallMs <= this.lastMs) {
-      this.increment();
+      if (this.increment() < TAIL_START) this.head = this.buildHead();
     } else {
       this.lastMs = wallMs;
       for (let i = 0; i < 16; i++) this.random[i] = Math.floor(this.rng.next() * 32);
       this.random[0] = this.random[0]! & 0x0f; // headroom so increments rarely carry out
+      this.head = this.buildHead();
     }
-    let out = '';
-    let t = this.lastMs;
-    const time = new Array<string>(10);
-    for (let i = 9; i >= 0; i--) {
-      time[i] = ALPHABET[t % 32]!;
-      t = Math.floor(t / 32);
-    }
-    out = time.join('');
-    for (let i = 0; i < 16; i++) out += ALPHABET[this.random[i]!]!;
-    return out;
+    const r = this.random;
+    return this.head + ALPHABET[r[12]!]! + ALPHABET[r[13]!]! + ALPHABET[r[14]!]! + ALPHABET[r[15]!]!;
   }
 
-  private increment(): void {
+  private buildHead(): string {
+    let time = '';
+    let t = this.lastMs;
+    for (let i = 0; i < 10; i++) {
+      time = ALPHABET[t % 32]! + time;
+      t = Math.floor(t / 32);
+    }
+    let random = '';
+    for (let i = 0; i < TAIL_START; i++) random += ALPHABET[this.random[i]!]!;
+    return time + random;
+  }
+
+  /** Adds one to the random part; returns the leftmost digit that changed. */
+  private increment(): number {
     for (let i = 15; i >= 0; i--) {
       if (this.random[i]! < 31) {
         this.random[i]!++;
-        return;
+        return i;
       }
       this.random[i] = 0;
     }
     this.lastMs++; // 80 bits exhausted within one ms: borrow the next ms
+    return -1;
   }
 }
+
+/** Random digits from here on are appended per id; the ones before live in `head`. */
+const TAIL_START = 12;
 
 export function isUlid(value: string): boolean {
   return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(value);

@@ -11,6 +11,7 @@ import { DedupWindow, dedupKey } from './dedup-window.ts';
 import { Fifo } from './fifo.ts';
 import type { IdGenerator } from './ids.ts';
 import { MinHeap } from './min-heap.ts';
+import { selectExpiredMessages } from './retention.ts';
 import type {
   AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
 } from './types.ts';
@@ -51,9 +52,18 @@ export interface LeaseRequest {
 export type Settlement = { kind: 'requeued'; meta: MessageMeta; outcome: AttemptOutcome } | { kind: 'dead'; entry: DlqEntry };
 
 interface TopicQueue {
+  key: string;
   ready: Fifo<MsgId>;
   leased: number;
   delayed: number;
+  /** Open leases per owner on this topic: what a push subscription has outstanding. */
+  byOwner: Map<SessionId, number>;
+}
+
+function countOwner(q: TopicQueue, owner: SessionId, delta: number): void {
+  const n = (q.byOwner.get(owner) ?? 0) + delta;
+  if (n <= 0) q.byOwner.delete(owner);
+  else q.byOwner.set(owner, n);
 }
 
 /** Ops carry a copy: the queue keeps mutating its own meta after the op is issued. */
@@ -84,8 +94,6 @@ export class ShardQueue {
   private readonly delayed = new MinHeap<MsgId>();
   private readonly leases = new MinHeap<MsgId>();
   private readonly byOwner = new Map<SessionId, Set<MsgId>>();
-  /** Open leases per (owner, topic): what a push subscription has outstanding. */
-  private readonly ownerTopic = new Map<string, number>();
   readonly dedup: DedupWindow;
   /** Recently dead-lettered msgIds (bounded), so a late ACK of one is refused rather than reported done. */
   private readonly dead = new Map<MsgId, true>();
@@ -108,9 +116,26 @@ export class ShardQueue {
     return this.msgs.get(msgId);
   }
 
+  /**
+   * Ready (ready + delayed) and leased counts per topic class, for the `queue_depth` gauge.
+   * Walks every topic: meant for a metrics scrape, not the hot path.
+   */
+  depthsByClass(classOf: (topic: string) => string): Map<string, { ready: number; leased: number }> {
+    const out = new Map<string, { ready: number; leased: number }>();
+    for (const q of this.topics.values()) {
+      const topic = q.key.slice(q.key.indexOf('\u0000') + 1);
+      const cls = classOf(topic);
+      const d = out.get(cls) ?? { ready: 0, leased: 0 };
+      d.ready += q.ready.length + q.delayed;
+      d.leased += q.leased;
+      out.set(cls, d);
+    }
+    return out;
+  }
+
   /** Open leases that `owner` holds on one topic. */
   leasedBy(owner: SessionId, key: string): number {
-    return this.ownerTopic.get(`${owner}\u0001${key}`) ?? 0;
+    return this.topics.get(key)?.byOwner.get(owner) ?? 0;
   }
 
   /** Topic keys with ready messages waiting (for waking consumers). */
@@ -170,7 +195,7 @@ export class ShardQueue {
       meta.dueAt = now + visibility;
       this.leases.push(meta.dueAt, id);
       this.ownerSet(req.owner).add(id);
-      this.countOwnerTopic(req.owner, meta, 1);
+      countOwner(q, req.owner, 1);
       out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
       leased.push(meta);
     }
@@ -281,6 +306,39 @@ export class ShardQueue {
     out.push({ op: 'delDlq', shard: this.shard, msgId });
   }
 
+  /**
+   * Retention: drops ready and delayed messages enqueued before `before` (wall-clock ms),
+   * at most `limit` of them; leased ones stay until their lease ends. Returns what it dropped.
+   */
+  purgeOlderThan(before: number, out: StoreOp[], limit = Number.POSITIVE_INFINITY): MessageMeta[] {
+    const victims = selectExpiredMessages(this.msgs.values(), before, limit);
+    const touched = new Set<string>();
+    for (const meta of victims) {
+      const key = topicKey(meta.tenant, meta.topic);
+      if (meta.state === 'ready') {
+        this.counts.ready--;
+        touched.add(key);
+      } else {
+        // Its delayed-heap entry is skipped by tick() once the message is gone.
+        this.topics.get(key)!.delayed--;
+        this.counts.delayed--;
+      }
+      this.msgs.delete(meta.msgId);
+      out.push({ op: 'delMsg', shard: this.shard, msgId: meta.msgId });
+    }
+    for (const key of touched) {
+      const q = this.topics.get(key)!;
+      const keep = new Fifo<MsgId>();
+      for (const id of q.ready) if (this.msgs.has(id)) keep.push(id);
+      q.ready = keep;
+    }
+    for (const meta of victims) {
+      const q = this.topics.get(topicKey(meta.tenant, meta.topic));
+      if (q) this.dropTopicIfEmpty(q);
+    }
+    return victims;
+  }
+
   /** Rebuilds from store records. Each message is inserted as stored (see recovery.ts). */
   restoreMessage(meta: MessageMeta): void {
     this.insert(meta);
@@ -307,7 +365,7 @@ export class ShardQueue {
     meta.history.push(reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason });
     if (meta.attempt >= this.limits.maxAttempts) {
       this.msgs.delete(meta.msgId);
-      this.dropTopicIfEmpty(q, meta);
+      this.dropTopicIfEmpty(q);
       this.counts.dlq++;
       this.rememberDead(meta.msgId);
       const entry: DlqEntry = { meta: copyMeta(meta), reason: outcome, deadAt: now };
@@ -344,7 +402,7 @@ export class ShardQueue {
     this.msgs.set(meta.msgId, meta);
     const key = topicKey(meta.tenant, meta.topic);
     let q = this.topics.get(key);
-    if (!q) this.topics.set(key, (q = { ready: new Fifo<MsgId>(), leased: 0, delayed: 0 }));
+    if (!q) this.topics.set(key, (q = { key, ready: new Fifo<MsgId>(), leased: 0, delayed: 0, byOwner: new Map() }));
     if (meta.state === 'ready') {
       q.ready.push(meta.msgId);
       this.counts.ready++;
@@ -358,7 +416,7 @@ export class ShardQueue {
       this.leases.push(meta.dueAt, meta.msgId);
       if (meta.owner) {
         this.ownerSet(meta.owner).add(meta.msgId);
-        this.countOwnerTopic(meta.owner, meta, 1);
+        countOwner(q, meta.owner, 1);
       }
     }
   }
@@ -375,28 +433,22 @@ export class ShardQueue {
     this.counts.leased--;
     if (meta.owner) {
       this.byOwner.get(meta.owner)?.delete(meta.msgId);
-      this.countOwnerTopic(meta.owner, meta, -1);
+      countOwner(q, meta.owner, -1);
     }
-    delete meta.leaseId;
-    delete meta.owner;
+    // Assigned, not deleted: `delete` would turn every meta into a slow dictionary-mode object.
+    meta.leaseId = undefined;
+    meta.owner = undefined;
   }
 
   private remove(meta: MessageMeta): void {
     const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
     this.unlease(meta, q);
     this.msgs.delete(meta.msgId);
-    this.dropTopicIfEmpty(q, meta);
+    this.dropTopicIfEmpty(q);
   }
 
-  private dropTopicIfEmpty(q: TopicQueue, meta: MessageMeta): void {
-    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0) this.topics.delete(topicKey(meta.tenant, meta.topic));
-  }
-
-  private countOwnerTopic(owner: SessionId, meta: MessageMeta, delta: number): void {
-    const key = `${owner}\u0001${topicKey(meta.tenant, meta.topic)}`;
-    const n = (this.ownerTopic.get(key) ?? 0) + delta;
-    if (n <= 0) this.ownerTopic.delete(key);
-    else this.ownerTopic.set(key, n);
+  private dropTopicIfEmpty(q: TopicQueue): void {
+    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0) this.topics.delete(q.key);
   }
 
   private ownerSet(owner: SessionId): Set<MsgId> {

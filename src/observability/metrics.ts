@@ -16,6 +16,10 @@ export const DEPTH_KINDS = ['ready', 'vis', 'dlq'] as const;
 /** `ready`: deliverable now (ready + delayed); `vis`: leased, waiting on a visibility deadline; `dlq`: dead-lettered. */
 export type DepthKind = (typeof DEPTH_KINDS)[number];
 
+/** What a retention pass purged: ready (and delayed) messages, or DLQ entries. */
+export const RETENTION_KINDS = ['ready', 'dlq'] as const;
+export type RetentionKind = (typeof RETENTION_KINDS)[number];
+
 export const INTEGRITY_STAGES = ['ingress', 'egress'] as const;
 export type IntegrityStage = (typeof INTEGRITY_STAGES)[number];
 
@@ -80,6 +84,7 @@ export interface MetricHandles {
   busOverflowDroppedTotal: Counter<'topic'>;
   integrityFailTotal: Counter<'stage'>;
   serviceRestartsTotal: Counter<'actor'>;
+  retentionPurgedTotal: Counter<'kind'>;
 }
 
 type Inc = { inc(value?: number): void };
@@ -182,6 +187,7 @@ export class Metrics {
       busOverflowDroppedTotal: new Counter({ name: 'bus_overflow_dropped_total', help: 'Bus events dropped because a bounded subscriber queue was full.', labelNames: ['topic'], registers }),
       integrityFailTotal: new Counter({ name: 'integrity_fail_total', help: 'Payload hash mismatches, by stage.', labelNames: ['stage'], registers }),
       serviceRestartsTotal: new Counter({ name: 'service_restarts_total', help: 'Actor restarts performed by a supervisor, by actor path.', labelNames: ['actor'], registers }),
+      retentionPurgedTotal: new Counter({ name: 'retention_purged_total', help: 'Records purged for being older than their retention (retention.readyMs / retention.dlqMs), by kind.', labelNames: ['kind'], registers }),
     };
     this.handles = h;
 
@@ -197,6 +203,7 @@ export class Metrics {
       h.rejectedTotal.inc({ reason }, 0);
       this.rejectedChildren.set(reason, h.rejectedTotal.labels(reason));
     }
+    for (const kind of RETENTION_KINDS) h.retentionPurgedTotal.inc({ kind }, 0);
     for (const stage of INTEGRITY_STAGES) {
       h.integrityFailTotal.inc({ stage }, 0);
       this.integrityChildren.set(stage, h.integrityFailTotal.labels(stage));
@@ -236,6 +243,7 @@ export class Metrics {
       const byMethod = this.routeEntry(route);
       const entry = this.methodEntry(byMethod, method);
       this.handles.requestLatencySeconds.zero({ route: byMethod.route, method: entry.method });
+      this.handles.requestsTotal.labels(byMethod.route, entry.method, '200').inc(0);
       this.inflightChildren.get(clip(route)).inc(0);
     }
     for (const actor of known.actors ?? []) this.restartChildren.get(clip(actor)).inc(0);
@@ -314,6 +322,11 @@ export class Metrics {
 
   integrityFail(stage: IntegrityStage): void {
     this.integrityChildren.get(stage)!.inc();
+  }
+
+  /** `count` records of `kind` purged by retention. */
+  retentionPurged(kind: RetentionKind, count: number): void {
+    this.handles.retentionPurgedTotal.inc({ kind }, count);
   }
 
   serviceRestart(actor: string): void {

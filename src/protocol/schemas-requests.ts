@@ -5,7 +5,7 @@
  */
 import type { LeaseId, Topic } from '../domain/types.ts';
 import {
-  int, keys, msgId, object, oneOf, onlyKeys, optAttrs, optInt, optStr, reqArray, reqBytes, reqInt, reqMsgId, reqStr,
+  int, keys, msgId, object, oneOf, onlyKeys, optAttrs, optInt, optStr, reqArray, reqBytes, reqInt, reqMsgId, reqStr, sha256Hex,
   type Obj, type StrRule,
 } from './fields.ts';
 import {
@@ -42,7 +42,7 @@ export function decodeHello(v: unknown, path = ''): HelloRequest {
   return out;
 }
 
-const SEND = keys('topic', 'idemKey', 'payload', 'attrs', 'delayMs');
+const SEND = keys('topic', 'idemKey', 'payload', 'attrs', 'delayMs', 'payloadHash');
 export function decodeSend(v: unknown, path = ''): SendRequest {
   const o = object(v, path);
   onlyKeys(o, SEND, path);
@@ -55,6 +55,7 @@ export function decodeSend(v: unknown, path = ''): SendRequest {
   if (attrs !== undefined) out.attrs = attrs;
   const delayMs = optInt(o, 'delayMs', path, 0, MAX_DURATION_MS);
   if (delayMs !== undefined) out.delayMs = delayMs;
+  if (o.payloadHash !== undefined) out.payloadHash = sha256Hex(o.payloadHash, `${path ? `${path}.` : ''}payloadHash`);
   return out;
 }
 

@@ -28,6 +28,8 @@ export interface SendRequest {
   payload: Uint8Array;
   attrs?: Attrs;
   delayMs?: number;
+  /** Optional hex SHA-256 of `payload`: the server refuses the message with E_INTEGRITY if it differs. */
+  payloadHash?: string;
 }
 export interface SendResponse {
   msgId: MsgId;

@@ -12,6 +12,8 @@ export interface SendInput {
   attrs?: Attrs;
   /** Hold the message this long before it becomes ready. */
   delayMs?: number;
+  /** Hex SHA-256 the sender computed; a mismatch refuses the message with E_INTEGRITY. */
+  payloadHash?: string;
 }
 
 export interface SendResult {

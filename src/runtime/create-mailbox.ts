@@ -16,7 +16,7 @@ import type { SessionId, ShardIndex } from '../domain/types.ts';
 import { topicClass } from '../domain/routing.ts';
 import { MailboxError } from '../errors.ts';
 import { EventBus } from '../bus/bus.ts';
-import type { MailboxEvents } from '../bus/events.ts';
+import { MAILBOX_TOPICS, type MailboxEvents } from '../bus/events.ts';
 import { createMetrics, type Metrics, type RequeueReason } from '../observability/metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createStore, type FaultableStore } from '../store/open-store.ts';
@@ -25,7 +25,7 @@ import { actorChild, crashable } from '../../supervisors/actor-child.ts';
 import type { ChildSpec } from '../../supervisors/child.ts';
 import { ShardRef } from '../../actors/shard-ref.ts';
 import { startShard } from '../../actors/shard.ts';
-import { DlqRef } from '../../actors/dlq.ts';
+import { DlqRef, type DlqHooks } from '../../actors/dlq.ts';
 import { sessionMachine } from '../../actors/session.ts';
 import {
   acceptsWrites, connectReadiness, readinessMachine, readinessReport, type ReadinessCondition, type ReadinessInput, type ReadinessSnapshot,
@@ -154,6 +154,16 @@ export async function createMailbox(
         isOwnerAlive: (owner) => sessions.has(owner),
         inflightAvailable,
         hotPayloadBytes: store.kind === 'level' ? 16 * 1024 * 1024 : 0,
+        retention: {
+          readyMs: cfg.retention.readyMs,
+          purged: (messages) => {
+            metrics.retentionPurged('ready', messages.length);
+            logger.warn(
+              { event: 'retention_purged', kind: 'ready', shard: ref.index, count: messages.length, retentionMs: cfg.retention.readyMs, oldest: messages[0]?.msgId },
+              `purged ${messages.length} ready/delayed messages older than retention.readyMs`,
+            );
+          },
+        },
         hooks: {
           up: () => {
             facts.shardsUp.add(ref.index);
@@ -168,6 +178,10 @@ export async function createMailbox(
               bus.publish('StorageFull', { reason: error.message });
             }
           },
+          integrityFailed: (msgId) => {
+            metrics.integrityFail('egress');
+            logger.error({ event: 'integrity_failed', shard: ref.index, msgId }, 'a stored payload no longer matches its hash');
+          },
           storageRecovered: () => {
             if (facts.storageFull) {
               facts.storageFull = undefined;
@@ -180,6 +194,13 @@ export async function createMailbox(
   });
 
   const dlq = new DlqRef();
+  const dlqHooks: DlqHooks = {
+    retentionPurged: (shard, count) => {
+      metrics.retentionPurged('dlq', count);
+      logger.warn({ event: 'retention_purged', kind: 'dlq', shard, count, retentionMs: cfg.retention.dlqMs }, `purged ${count} DLQ entries older than retention.dlqMs`);
+    },
+    retentionFailed: (err) => logger.error({ event: 'retention_failed', kind: 'dlq', err }, 'DLQ retention pass failed; retried next interval'),
+  };
   const supervision = cfg.supervision;
   const onEvent = (event: import('../../supervisors/events.ts').SupervisorEvent): void => {
     if (event.type === 'childCrashed') {
@@ -245,7 +266,7 @@ export async function createMailbox(
       { id: 'shards', kind: 'supervisor', restart: 'permanent', start: () => sub('shards', shards.map(shardSpec)).start() },
       {
         id: 'dlq', kind: 'supervisor', restart: 'permanent',
-        start: () => sub('dlq', [{ id: 'dlq', kind: 'dlq', restart: 'permanent', start: () => dlq.start(rt) }]).start(),
+        start: () => sub('dlq', [{ id: 'dlq', kind: 'dlq', restart: 'permanent', start: () => dlq.start(rt, dlqHooks) }]).start(),
       },
       {
         id: 'sessions', kind: 'supervisor', restart: 'permanent',
@@ -260,6 +281,24 @@ export async function createMailbox(
   });
   await root.start();
   booted = true;
+  // Golden metrics: depths are read at scrape time; known label sets start at 0 so the first
+  // scrape shows every series. The DLQ's topic classes are not indexed, so its depth is per shard
+  // under queue="all".
+  metrics.setDepthProvider(function* () {
+    for (const ref of shards) {
+      const queue = ref.running?.queue;
+      if (!queue) continue;
+      for (const [cls, d] of queue.depthsByClass(topicClass)) {
+        yield { queue: cls, shard: ref.index, kind: 'ready', value: d.ready };
+        yield { queue: cls, shard: ref.index, kind: 'vis', value: d.leased };
+      }
+      yield { queue: 'all', shard: ref.index, kind: 'dlq', value: queue.depths().dlq };
+    }
+  });
+  metrics.preinit({
+    busTopics: MAILBOX_TOPICS,
+    actors: [...shards.map((r) => `shard-${r.index}`), 'dlq', 'session', 'readiness', 'store', 'bus', 'ingress', 'admin'],
+  });
 
   const openSession = (opts: SessionOptions = {}): Session => {
     const id = `s-${randomBytes(6).toString('hex')}` as SessionId;

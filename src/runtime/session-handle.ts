@@ -3,10 +3,11 @@
  * to its shard (SEND/RECV by topic, ACK/NACK/EXTEND by the shard named in the leaseId) and
  * keeps the session actor informed of subscriptions.
  */
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AnyActorRef } from 'xstate';
 import { MailboxError } from '../errors.ts';
 import { shardFor } from '../domain/routing.ts';
+import { sha256Hex } from '../domain/payload-hash.ts';
 import { shardOfLease } from '../domain/shard-queue.ts';
 import type { EnqueueInput } from '../domain/shard-queue.ts';
 import type { Delivery, LeaseId, MsgId, SessionId, TenantId, Topic } from '../domain/types.ts';
@@ -18,10 +19,6 @@ import type { RuntimeCore } from './core.ts';
 import {
   LIMITS, checkAttrs, checkIdemKey, checkInt, checkLeaseId, checkMsgId, checkOptionalInt, checkPayload, checkTopic,
 } from './validate.ts';
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 export class SessionHandle implements Session {
   readonly tenant: TenantId;
@@ -226,7 +223,12 @@ export class SessionHandle implements Session {
   private toEnqueue(input: SendInput): EnqueueInput {
     const topic = checkTopic(input?.topic) as Topic;
     const payload = checkPayload(input.payload, this.rt.config.queue.maxPayloadBytes);
-    const item: EnqueueInput = { tenant: this.tenant, topic, idemKey: checkIdemKey(input.idemKey), payload, payloadHash: sha256Hex(payload) };
+    const payloadHash = sha256Hex(payload);
+    if (input.payloadHash !== undefined && input.payloadHash !== payloadHash) {
+      this.rt.metrics.integrityFail('ingress');
+      throw new MailboxError('E_INTEGRITY', `payload does not match its payloadHash (topic ${topic}, idemKey ${JSON.stringify(input.idemKey)})`);
+    }
+    const item: EnqueueInput = { tenant: this.tenant, topic, idemKey: checkIdemKey(input.idemKey), payload, payloadHash };
     const attrs = checkAttrs(input.attrs);
     if (attrs) item.attrs = attrs;
     const delayMs = checkOptionalInt(input.delayMs, 'delayMs', 0, LIMITS.maxDelayMs);

@@ -116,20 +116,21 @@ export class MemoryStore implements Store {
       const data = this.shard(op.shard);
       switch (op.op) {
         case 'putMsg':
-          data.msgs.set(op.meta.msgId, cloneMeta(op.meta));
+          // Ops are the store's once committed (Store contract): keep the op's meta, no second copy.
+          data.msgs.set(op.meta.msgId, op.meta);
           if (op.payload !== undefined) data.payloads.set(op.meta.msgId, Buffer.from(op.payload));
           break;
         case 'delMsg':
           data.msgs.delete(op.msgId);
           break;
         case 'putDedup':
-          data.dedup.set(op.key, cloneDedup(op.entry));
+          data.dedup.set(op.key, op.entry);
           break;
         case 'delDedup':
           data.dedup.delete(op.key);
           break;
         case 'putDlq':
-          data.dlq.set(op.entry.meta.msgId, cloneDlqEntry(op.entry));
+          data.dlq.set(op.entry.meta.msgId, op.entry);
           if (op.payload !== undefined) data.payloads.set(op.entry.meta.msgId, Buffer.from(op.payload));
           break;
         case 'delDlq':

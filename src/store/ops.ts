@@ -52,6 +52,14 @@ export function validateOps(ops: readonly StoreOp[]): void {
 
 /** The (shard, msgId) pairs whose payload the commit drops (see the payload rule above). */
 export function payloadDrops(ops: readonly StoreOp[]): Array<{ shard: ShardIndex; msgId: MsgId }> {
+  // Hot path: a commit without DLQ ops (sends, leases, acks) drops exactly what it deletes.
+  let dlqOps = false;
+  for (const op of ops) if (op.op === 'putDlq' || op.op === 'delDlq') (dlqOps = true);
+  if (!dlqOps) {
+    const out: Array<{ shard: ShardIndex; msgId: MsgId }> = [];
+    for (const op of ops) if (op.op === 'delMsg') out.push({ shard: op.shard, msgId: op.msgId });
+    return out;
+  }
   // Per "shard/msgId": [last message op, last DLQ op, any delete seen]
   let state: Map<string, { shard: ShardIndex; msgId: MsgId; msg: 0 | 1 | 2; dlq: 0 | 1 | 2; del: boolean }> | undefined;
   const touch = (shard: ShardIndex, msgId: MsgId) => {

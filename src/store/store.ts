@@ -28,6 +28,9 @@ export interface DlqQuery {
  *   durable as the configured durability promises; commits resolve in the order issued.
  * - `loadShard` and the reads observe every commit that resolved before they were called.
  * - A failed commit rejects with a MailboxError `E_UNAVAILABLE` and leaves nothing behind.
+ * - Ops belong to the store once passed to `commit`: the caller never mutates them (or
+ *   anything they reference) afterwards, so a store may keep them without copying. Reads
+ *   hand out copies.
  */
 export interface Store {
   readonly kind: StoreKind;

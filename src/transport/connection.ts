@@ -49,6 +49,9 @@ export class Connection {
   private readonly quotas = new Map<string, TokenBucket>();
   private readonly pendingDeliveries = new Map<string, Delivery[]>();
   private flushScheduled = false;
+  /** Chunked messages still being written, and whether a round is under way. */
+  private readonly streams: Buffer[][] = [];
+  private streaming = false;
   /** corr_id of server events: a per-connection counter from 1 (PROTOCOL.md). */
   private eventSeq = 0n;
   private helloToken: string | undefined;
@@ -76,10 +79,10 @@ export class Connection {
       if (!(frame.header.flags & FLAGS.REQ)) throw new MailboxError('E_SCHEMA', 'flags: clients send requests only');
       message = this.reassembler.push(frame, performance.now());
     } catch (err) {
-      // The header was (at least partly) readable: answer on its corr_id.
+      // The header was (at least partly) readable: answer on its corr_id and op (PROTOCOL.md §4).
       const e = toMailboxError(err);
       this.count(e);
-      return this.write([encodeError(e, e.corrId ?? data.readBigUInt64BE(30), rawTenant(data), 0)]);
+      return this.write([encodeError(e, e.corrId ?? data.readBigUInt64BE(30), rawTenant(data), data.readUInt16BE(10))]);
     }
     if (message) void this.onRequest(message);
   }
@@ -269,9 +272,35 @@ export class Connection {
     this.write(frames);
   }
 
+  /**
+   * Single-frame messages go out at once; a chunked message joins the round robin of open
+   * streams, one frame per stream per round, so a big message never holds back small ones.
+   */
   private write(frames: Buffer[]): void {
     if (this.closed || this.ws.readyState !== 1) return;
-    for (const f of frames) this.ws.send(f, { binary: true });
+    if (frames.length === 1) {
+      this.ws.send(frames[0]!, { binary: true });
+      return;
+    }
+    this.streams.push(frames.slice());
+    if (!this.streaming) this.nextRound();
+  }
+
+  /** Sends one frame of every open stream; the next round starts once that round reached the socket. */
+  private nextRound(): void {
+    if (this.closed || this.ws.readyState !== 1 || this.streams.length === 0) {
+      this.streaming = false;
+      this.streams.length = 0;
+      return;
+    }
+    this.streaming = true;
+    const round = this.streams.splice(0);
+    for (let i = 0; i < round.length; i++) {
+      const stream = round[i]!;
+      const last = i === round.length - 1;
+      this.ws.send(stream.shift()!, { binary: true }, last ? () => this.nextRound() : undefined);
+      if (stream.length > 0) this.streams.push(stream);
+    }
   }
 
   private count(err: MailboxError): void {

@@ -11,7 +11,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { MailboxConfig } from '../config/config.ts';
-import { MAX_FRAME } from '../protocol/index.ts';
+import { MAX_FRAME, OPS } from '../protocol/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMailbox, type RuntimeOptions } from '../runtime/create-mailbox.ts';
 import type { MailboxRuntime } from '../runtime/mailbox.ts';
@@ -51,6 +51,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const mailbox = await createMailbox(config, { ...options.runtime, logger, requireListener: true });
+  // Every request series exists from the first scrape (the runtime preinitialises the rest).
+  mailbox.metrics.preinit({
+    routes: [
+      ...Object.keys(OPS).filter((op) => op !== 'DELIVER').map((method) => ({ route: 'ws', method })),
+      ...['/healthz', '/readyz', '/metrics', '/debug/tree'].map((route) => ({ route, method: 'GET' })),
+    ],
+  });
   const keys = await bootstrapKeys(config, logger);
   const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs);
   const connections = new Set<Connection>();

@@ -1,0 +1,123 @@
+/**
+ * `mailbox bench [options]`: load runs against a real svc-mailbox server (and, with
+ * --peers, against NATS JetStream, Redis Streams and RabbitMQ on this machine), the ratio
+ * table, a JSON file and an HTML report. `--micro` runs the tinybench micro-benchmarks,
+ * `--report FILE` only renders the HTML report of an earlier results file.
+ * The harness itself lives in bench/ (see bench/README.md).
+ */
+import { parseArgs, stringOption, type ParsedArgs } from './args.ts';
+import type { BenchOptions, StoreVariant, Workload } from '../../bench/types.ts';
+
+const USAGE = `usage: mailbox bench [options]
+
+  --payload 1024        message bytes                     --count 100000     workload A messages
+  --duration S          workload A by time instead        --runs 3           runs per system and workload
+  --producers 1         --consumers 1   --topics 1        --prefetch 1000    --window 1000
+  --store amnesia,level store variants (amnesia | level | level+relaxed | all)
+  --durability sync     durability of "level" (sync | relaxed)
+  --workload both       A | B | fanout | both (A,B) | all (A,B,fanout)
+  --rate 2000 --seconds 10                                workload B pacing
+  --fanout-topics 10000 --fanout-reps 20 --fanout-payload 64
+  --peers               also run NATS JetStream, Redis Streams, RabbitMQ
+  --only-peers LIST     nats,redis,redis-always,rabbitmq-classic,rabbitmq-quorum (implies --peers)
+  --no-mailbox          peers only
+  --json FILE           results file (default bench/results/<stamp>.json)
+  --quick               small N for a smoke run
+  --server-cpu-prof DIR pass --cpu-prof to the server child (one .cpuprofile per server)
+  --timeout 120         seconds one run may take
+  --no-report           do not write bench/report/index.html
+  --report FILE         only render the HTML report of FILE
+  --micro               tinybench micro-benchmarks (bench/micro)
+`;
+
+const BOOLEANS = new Set(['peers', 'quick', 'micro', 'no-mailbox', 'no-report', 'help']);
+
+function num(args: ParsedArgs, key: string, dflt: number): number {
+  const v = stringOption(args, key);
+  if (v === undefined) return dflt;
+  const n = Number(v.replaceAll('_', ''));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key} must be a positive number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function stores(args: ParsedArgs): StoreVariant[] {
+  const durability = stringOption(args, 'durability') ?? 'sync';
+  if (durability !== 'sync' && durability !== 'relaxed') throw new Error('--durability must be sync or relaxed');
+  const raw = stringOption(args, 'store') ?? 'amnesia,level';
+  const names = raw === 'all' ? ['amnesia', 'level+sync', 'level+relaxed'] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return names.map((s): StoreVariant => {
+    if (s === 'amnesia') return 'amnesia';
+    if (s === 'level') return durability === 'sync' ? 'level+sync' : 'level+relaxed';
+    if (s === 'level+sync' || s === 'level+relaxed') return s;
+    throw new Error(`--store: unknown store ${JSON.stringify(s)} (amnesia | level | level+relaxed | all)`);
+  });
+}
+
+function workloads(args: ParsedArgs): Workload[] {
+  const w = (stringOption(args, 'workload') ?? 'all').toLowerCase();
+  const map: Record<string, Workload[]> = { a: ['A'], b: ['B'], fanout: ['fanout'], both: ['A', 'B'], all: ['A', 'B', 'fanout'] };
+  const out = w.split(',').flatMap((part) => {
+    const v = map[part.trim()];
+    if (!v) throw new Error(`--workload: ${JSON.stringify(part)} is not A, B, fanout, both or all`);
+    return v;
+  });
+  return [...new Set(out)];
+}
+
+export function benchOptions(argv: readonly string[]): BenchOptions {
+  const args = parseArgs(argv, BOOLEANS);
+  const quick = args.options.get('quick') === true;
+  const onlyPeers = stringOption(args, 'only-peers');
+  const duration = stringOption(args, 'duration');
+  const opts: BenchOptions = {
+    payload: num(args, 'payload', 1024),
+    count: num(args, 'count', quick ? 5_000 : 100_000),
+    producers: num(args, 'producers', 1),
+    consumers: num(args, 'consumers', 1),
+    topics: num(args, 'topics', 1),
+    prefetch: num(args, 'prefetch', 1000),
+    window: num(args, 'window', 1000),
+    stores: stores(args),
+    workloads: workloads(args),
+    runs: num(args, 'runs', quick ? 1 : 3),
+    peers: args.options.get('peers') === true || onlyPeers !== undefined,
+    rate: num(args, 'rate', 2000),
+    seconds: num(args, 'seconds', quick ? 2 : 10),
+    fanoutTopics: num(args, 'fanout-topics', quick ? 1_000 : 10_000),
+    fanoutReps: num(args, 'fanout-reps', quick ? 3 : 20),
+    fanoutPayload: num(args, 'fanout-payload', 64),
+    quick,
+    skipMailbox: args.options.get('no-mailbox') === true,
+    report: args.options.get('no-report') !== true,
+    timeoutS: num(args, 'timeout', 120),
+  };
+  if (opts.payload < 16) throw new Error('--payload must be at least 16 bytes (id + timestamp)');
+  if (duration !== undefined) opts.durationS = num(args, 'duration', 10);
+  if (onlyPeers !== undefined) opts.peerFilter = onlyPeers.split(',').map((s) => s.trim()).filter(Boolean);
+  const json = stringOption(args, 'json');
+  if (json) opts.json = json;
+  const prof = stringOption(args, 'server-cpu-prof');
+  if (prof) opts.serverCpuProf = prof;
+  return opts;
+}
+
+export async function bench(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv, BOOLEANS);
+  if (args.options.get('help') === true) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.options.get('micro') === true) {
+    await (await import('../../bench/micro/run.ts')).runMicro();
+    return;
+  }
+  const reportOf = stringOption(args, 'report');
+  if (reportOf !== undefined) {
+    const { writeReportFrom } = await import('../../bench/report.ts');
+    process.stdout.write(`report: ${await writeReportFrom(reportOf)}\n`);
+    return;
+  }
+  const { runBench } = await import('../../bench/runner.ts');
+  const ok = await runBench(benchOptions(argv));
+  if (!ok) process.exitCode = 1;
+}
