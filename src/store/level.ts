@@ -3,7 +3,7 @@
  * Key layout in keys.ts; the payload rule (moves to and from the DLQ keep one payload
  * key) in ops.ts; batching in group-commit.ts.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, statfs } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import type { Durability } from '../config/config.ts';
@@ -26,6 +26,17 @@ export interface LevelStoreOptions {
    * commits); later commits wait for the next batch. A single larger commit is never split.
    */
   maxBatchOps?: number;
+  /**
+   * After a write error repeats (LevelDB latches it until the database is reopened), the
+   * store reopens the database at most this often (default 1,000 ms)…
+   */
+  reopenEveryMs?: number;
+  /**
+   * …and only when the file system has this much free space (default 1 MiB). The reopen turns
+   * the write-ahead log into a table before it serves; if that fails the database stays closed
+   * (reads refused with E_UNAVAILABLE) and the next commit tries again.
+   */
+  reopenMinFreeBytes?: number;
 }
 
 export interface LevelStoreStats {
@@ -41,6 +52,8 @@ export interface LevelStoreStats {
   lastBatchOps: number;
   maxBatchCommits: number;
   failedBatches: number;
+  /** Times the database was closed and reopened to clear a latched write error. */
+  reopens: number;
 }
 
 type Db = ClassicLevel<string, Buffer>;
@@ -53,6 +66,8 @@ interface Prepared {
 
 const READ_CHUNK = 1000;
 const DEFAULT_MAX_BATCH_OPS = 4000;
+const DEFAULT_REOPEN_EVERY_MS = 1000;
+const DEFAULT_REOPEN_MIN_FREE = 1024 * 1024;
 const packr = new Packr({ useRecords: false });
 
 /**
@@ -78,6 +93,13 @@ export class LevelStore implements Store {
   private readonly committer: GroupCommitter<Prepared>;
   private opsWritten = 0;
   private lastBatchOps = 0;
+  /** Detail of the last failed db.batch, cleared by a successful one: the same error twice is a latched one. */
+  private lastWriteError: string | undefined;
+  private lastReopenAt = Number.NEGATIVE_INFINITY;
+  private reopening: Promise<void> | undefined;
+  /** Bumped by every reopen, so a read that failed across one is retried once. */
+  private generation = 0;
+  private reopens = 0;
 
   constructor(private readonly options: LevelStoreOptions) {
     this.committer = new GroupCommitter((commits) => this.writeBatch(commits), toUnavailable, {
@@ -120,14 +142,17 @@ export class LevelStore implements Store {
     }
     this.state = 'closing';
     await this.committer.flushed();
-    await this.db!.close();
+    await this.reopening;
+    // Undefined after a reopen that failed: nothing left to close.
+    await this.db?.close();
     this.db = undefined;
     this.state = 'closed';
   }
 
   commit(ops: readonly StoreOp[]): Promise<void> {
     try {
-      this.live();
+      // Not live(): after a failed reopen the database is missing, and the next batch is what retries it.
+      if (this.state !== 'open') this.live();
       validateOps(ops);
       return this.committer.submit({ ops, batch: toBatchOps(ops) });
     } catch (err) {
@@ -213,6 +238,7 @@ export class LevelStore implements Store {
       lastBatchOps: this.lastBatchOps,
       maxBatchCommits: s.maxBatchItems,
       failedBatches: s.failedBatches,
+      reopens: this.reopens,
     };
   }
 
@@ -236,29 +262,106 @@ export class LevelStore implements Store {
     return restoreBackup(fromDir, toDir);
   }
 
+  /**
+   * One db.batch (atomic: all of it or nothing). LevelDB latches an I/O error (ENOSPC, EIO):
+   * every later write fails with the same error until the database is reopened. So when a
+   * batch fails with the error the previous one failed with, the database is closed and
+   * reopened (rate-limited, and only with free space, see {@link reopenAfter}) and the batch
+   * retried once; in between, commits fail fast with the latched error.
+   */
   private async writeBatch(commits: Prepared[]): Promise<void> {
-    const db = this.db;
-    if (db === undefined) throw new MailboxError('E_UNAVAILABLE', 'storage: level store is closed');
+    // 'closing' still writes: close() waits for the commits queued before it.
+    if (this.state !== 'open' && this.state !== 'closing') throw new MailboxError('E_UNAVAILABLE', `storage: level store is ${this.state}`);
     // Injected before db.batch, so a failed batch is never written.
     const fault = this.faults.check(commits.length === 1 ? commits[0]!.ops : commits.flatMap((c) => c.ops));
     if (fault !== undefined) throw fault;
     const ops = commits.length === 1 ? commits[0]!.batch : commits.flatMap((c) => c.batch);
     this.lastBatchOps = ops.length;
-    await db.batch(ops, { sync: this.options.durability === 'sync' });
+    const sync = this.options.durability === 'sync';
+    // Undefined only after a reopen that failed: try again (rate-limited) before writing.
+    const db = this.db ?? (await this.reopenAfter(new Error(this.lastWriteError ?? 'database closed after a failed reopen')));
+    try {
+      await db.batch(ops, { sync });
+    } catch (err) {
+      const detail = errorDetail(err);
+      const latched = this.lastWriteError === detail;
+      this.lastWriteError = detail;
+      if (!latched) throw err;
+      const fresh = await this.reopenAfter(err);
+      try {
+        await fresh.batch(ops, { sync });
+      } catch (again) {
+        this.lastWriteError = errorDetail(again);
+        throw again;
+      }
+    }
+    this.lastWriteError = undefined;
     this.opsWritten += ops.length;
   }
 
-  /** Read failures (a closed or broken database) surface as `E_UNAVAILABLE`. */
+  /**
+   * Closes and reopens the database to clear the latched `err`, or rethrows `err` when a reopen
+   * ran less than `reopenEveryMs` ago or the file system is still (nearly) full: a reopen on a
+   * full disk fails (LevelDB writes a new manifest and log), leaving no database to read from.
+   */
+  private async reopenAfter(err: unknown): Promise<Db> {
+    const now = performance.now();
+    if (now - this.lastReopenAt < (this.options.reopenEveryMs ?? DEFAULT_REOPEN_EVERY_MS)) throw err;
+    const free = await freeBytes(this.options.dir);
+    if (free !== undefined && free < (this.options.reopenMinFreeBytes ?? DEFAULT_REOPEN_MIN_FREE)) throw err;
+    this.lastReopenAt = now;
+    const reopen = async (): Promise<Db> => {
+      const old = this.db;
+      this.db = undefined;
+      this.generation++;
+      await old?.close().catch(() => {});
+      const db: Db = new ClassicLevel<string, Buffer>(this.options.dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+      try {
+        await db.open();
+      } catch (openErr) {
+        throw new MailboxError('E_UNAVAILABLE', `storage: reopen after a latched write error failed (${errorDetail(openErr)})`, { cause: openErr });
+      }
+      this.db = db;
+      this.reopens++;
+      return db;
+    };
+    const pending = reopen();
+    this.reopening = pending.then(noop, noop);
+    try {
+      return await pending;
+    } finally {
+      this.reopening = undefined;
+    }
+  }
+
+  /**
+   * Read failures (a closed or broken database) surface as `E_UNAVAILABLE`. A read waits for a
+   * reopen in progress, and one that failed because a reopen closed the database under it is
+   * retried once on the new one.
+   */
   private async read<T>(fn: () => Promise<T>): Promise<T> {
+    await this.reopening;
+    const generation = this.generation;
     try {
       return await fn();
     } catch (err) {
+      if (generation !== this.generation && this.state === 'open') {
+        await this.reopening;
+        try {
+          return await fn();
+        } catch (again) {
+          err = again;
+        }
+      }
       if (err instanceof MailboxError) throw err;
       throw new MailboxError('E_UNAVAILABLE', `storage: read failed (${err instanceof Error ? err.message : String(err)})`, { cause: err });
     }
   }
 
   private live(): Db {
+    if (this.state === 'open' && this.db === undefined) {
+      throw new MailboxError('E_UNAVAILABLE', `storage: level store at ${this.options.dir} is being reopened after a write error (${this.lastWriteError ?? 'unknown'})`);
+    }
     if (this.state !== 'open' || this.db === undefined) {
       throw new MailboxError('E_UNAVAILABLE', `storage: level store at ${this.options.dir} is ${this.state === 'new' ? 'not open yet' : this.state}`);
     }
@@ -306,6 +409,22 @@ async function* chunks<T>(it: { nextv(size: number): Promise<T[]>; close(): Prom
     }
   } finally {
     await it.close();
+  }
+}
+
+function errorDetail(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function noop(): void {}
+
+/** Bytes an unprivileged writer may still use on the file system holding `dir` (undefined when unknown). */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
   }
 }
 

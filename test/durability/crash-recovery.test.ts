@@ -1,0 +1,249 @@
+/**
+ * kill -9 over real processes: the server runs as a child on a LevelDB data directory
+ * (durability sync); SDK producers and consumers talk to it over real sockets, and the test
+ * SIGKILLs it at random moments and starts it again on the same directory and ports.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { MailboxClient, MailboxError, type ClientDelivery, type SendInput } from '../../src/client/index.ts';
+import { ChildServer, sleep, testToken } from './child.ts';
+
+const dirs: string[] = [];
+const servers: ChildServer[] = [];
+after(async () => {
+  for (const s of servers) await s.kill9();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+async function startLevelServer(dataDir: string, extraArgs: string[] = []): Promise<ChildServer> {
+  const server = await ChildServer.start({ args: ['--data-dir', dataDir, '--durability', 'sync', ...extraArgs] });
+  servers.push(server);
+  return server;
+}
+
+const connectOpts = { token: testToken(), maxReconnectDelayMs: 300, connectTimeoutMs: 5_000, onError: () => {} };
+
+/** Retries a call while the server is down or restarting (E_UNAVAILABLE / connection loss), with the same inputs. */
+async function retrying<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const retryable = err instanceof MailboxError && (err.code === 'E_UNAVAILABLE' || err.code === 'E_SATURATED');
+      if (!retryable || Date.now() > deadline) throw err;
+      await sleep(Math.min(err.retryAfterMs ?? 50, 200));
+    }
+  }
+}
+
+/**
+ * 50,000 messages and 10 kills within two minutes, as the issue asks. Measured on the 2-CPU
+ * build machine: 46.7 s at load average 3.5 (restarts 1.5-3.3 s each to /readyz); 137.7 s when
+ * the machine was shared at load average 14 (restarts 3.6-14.8 s, mostly tsx compiling the
+ * sources). CRASH_TOTAL / CRASH_KILLS / CRASH_TIMEOUT_MS override.
+ */
+const TOTAL = Number(process.env.CRASH_TOTAL ?? 50_000);
+const KILLS = Number(process.env.CRASH_KILLS ?? 10);
+const TIMEOUT_MS = Number(process.env.CRASH_TIMEOUT_MS ?? 120_000);
+const TOPICS = Array.from({ length: 8 }, (_, i) => `crash:${i}`);
+const PRODUCERS = 4;
+const BATCH = 250;
+
+test(
+  `${TOTAL.toLocaleString('en')} messages${TOTAL < 50_000 ? ' (REDUCED from the issue\'s 50,000)' : ''} through ${KILLS} kill -9 restarts: every acknowledged SEND is delivered, no message comes back after a successful ACK`,
+  { timeout: TIMEOUT_MS },
+  async () => {
+    const t0 = Date.now();
+    const deadline = t0 + TIMEOUT_MS - 10_000;
+    const server = await startLevelServer(tempDir('mailbox-crash-'));
+
+    const sentAt = new Map<number, string>(); // index → msgId, once a SEND is acknowledged
+    const msgIdOwner = new Map<string, number>();
+    const deliveries = new Map<string, number>();
+    const ackedOk = new Set<string>();
+    const violations: string[] = [];
+    let sendRefusals = 0;
+    const refusalKinds = new Map<string, number>();
+    const tally = (err: MailboxError): void => {
+      const kind = `${err.code}: ${err.message.replace(/[0-9A-Z]{26}|\d+/g, '#').slice(0, 60)}`;
+      refusalKinds.set(kind, (refusalKinds.get(kind) ?? 0) + 1);
+    };
+
+    const onDelivery = async (d: ClientDelivery): Promise<void> => {
+      if (ackedOk.has(d.msgId)) violations.push(`${d.msgId} delivered (attempt ${d.attempt}) after its ACK succeeded`);
+      deliveries.set(d.msgId, (deliveries.get(d.msgId) ?? 0) + 1);
+      try {
+        await d.ack();
+        ackedOk.add(d.msgId);
+      } catch {
+        // Lost with the connection: the lease ends and the message is delivered again.
+      }
+    };
+    const consumers = await Promise.all([0, 1].map(() => MailboxClient.connect(server.url, connectOpts)));
+    TOPICS.forEach((topic, i) => consumers[i % 2]!.subscribe({ topic, visibilityMs: 10_000, prefetch: 500, concurrency: 200 }, onDelivery));
+
+    const producers = await Promise.all(Array.from({ length: PRODUCERS }, () => MailboxClient.connect(server.url, connectOpts)));
+    const produce = async (p: number): Promise<void> => {
+      const client = producers[p]!;
+      const mine: number[] = [];
+      for (let i = p; i < TOTAL; i += PRODUCERS) mine.push(i);
+      for (let at = 0; at < mine.length; ) {
+        const pending = mine.slice(at, at + BATCH).filter((i) => !sentAt.has(i));
+        if (pending.length === 0) {
+          at += BATCH;
+          continue;
+        }
+        const inputs: SendInput[] = pending.map((i) => ({ topic: TOPICS[i % TOPICS.length]!, idemKey: `m-${i}`, payload: `message ${i}` }));
+        let results: Array<{ msgId: string; duplicate: boolean } | MailboxError>;
+        try {
+          results = await client.sendBatch(inputs);
+        } catch (err) {
+          if (!(err instanceof MailboxError) || Date.now() > deadline) throw err;
+          sendRefusals++;
+          tally(err);
+          await sleep(Math.min(err.retryAfterMs ?? 50, 200));
+          continue;
+        }
+        let refused = 0;
+        results.forEach((r, k) => {
+          if (r instanceof MailboxError) {
+            refused++;
+            tally(r);
+            if (r.code !== 'E_UNAVAILABLE' && r.code !== 'E_SATURATED') violations.push(`SEND m-${pending[k]} refused with ${r.code}: ${r.message}`);
+            return;
+          }
+          const i = pending[k]!;
+          const earlier = sentAt.get(i);
+          if (earlier !== undefined && earlier !== r.msgId) violations.push(`m-${i} got two msgIds: ${earlier}, ${r.msgId}`);
+          sentAt.set(i, r.msgId);
+          msgIdOwner.set(r.msgId, i);
+        });
+        if (refused > 0) {
+          sendRefusals += refused;
+          await sleep(50);
+        }
+      }
+    };
+    const producing = Promise.all(Array.from({ length: PRODUCERS }, (_, p) => produce(p)));
+
+    // The killer: kill -9 at random moments, restart on the same directory, wait for /readyz.
+    const restartMs: number[] = [];
+    for (let k = 0; k < KILLS; k++) {
+      await sleep(300 + Math.floor(Math.random() * 2_500));
+      await server.kill9();
+      restartMs.push(await server.launch());
+    }
+    await producing;
+    const producedAt = Date.now();
+
+    // Done when every acknowledged SEND was delivered and the server holds nothing more: an ACK
+    // whose reply died with the server may have counted (gone) or not (delivered again).
+    const serverEmpty = async (): Promise<boolean> => {
+      const live = await server.depths().catch(() => undefined);
+      return live !== undefined && live.ready + live.delayed + live.leased === 0;
+    };
+    while (Date.now() < deadline && !([...sentAt.values()].every((id) => deliveries.has(id)) && (await serverEmpty()))) await sleep(100);
+    const undelivered = [...sentAt.values()].filter((id) => !deliveries.has(id));
+    const left = await server.depths();
+    const total = [...deliveries.values()].reduce((a, b) => a + b, 0);
+    const duplicates = total - deliveries.size;
+    console.log(
+      `# ${TOTAL} messages, ${KILLS} kill -9: ${sentAt.size} SENDs acknowledged, ${deliveries.size} delivered (${total} deliveries, ${duplicates} duplicates), ` +
+        `${sendRefusals} SEND refusals retried, ${ackedOk.size} ACKs confirmed, restarts to ready ${restartMs.map((m) => Math.round(m)).join('/')} ms, ` +
+        `produced in ${((producedAt - t0) / 1000).toFixed(1)} s, done in ${((Date.now() - t0) / 1000).toFixed(1)} s; left on the server ${JSON.stringify(left)}`,
+    );
+    console.log(`# SEND refusals by kind: ${JSON.stringify([...refusalKinds])}`);
+    await Promise.all([...consumers, ...producers].map((c) => c.close()));
+
+    assert.deepEqual(violations.slice(0, 10), []);
+    assert.equal(sentAt.size, TOTAL, 'every SEND was eventually acknowledged');
+    assert.equal(new Set(sentAt.values()).size, TOTAL, 'one msgId per idempotency key');
+    assert.deepEqual(undelivered.slice(0, 10), [], `${undelivered.length} acknowledged SENDs never delivered`);
+    assert.deepEqual(left, { ready: 0, delayed: 0, leased: 0, dlq: 0 }, 'every message was consumed: none stuck on the server');
+    await server.stop();
+  },
+);
+
+test(
+  'after kill -9, ready, delayed and DLQ messages come back as they were, open leases count as expired (server_restart), and the idempotency window survives',
+  { timeout: 60_000 },
+  async () => {
+    const server = await startLevelServer(tempDir('mailbox-crash-state-'), ['--shards', '2']);
+    const deadline = Date.now() + 50_000;
+    let client = await MailboxClient.connect(server.url, connectOpts);
+
+    const ready = await client.send({ topic: 'state:ready', idemKey: 'r1', payload: 'ready one' });
+    const delayed = await client.send({ topic: 'state:delayed', idemKey: 'd1', payload: 'delayed one', delayMs: 3_000 });
+    const leasedSend = await client.send({ topic: 'state:leased', idemKey: 'l1', payload: 'leased one' });
+    const [lease] = await client.recv({ topic: 'state:leased', maxMessages: 1, visibilityMs: 600_000 });
+    assert.equal(lease?.msgId, leasedSend.msgId);
+    assert.equal(lease.attempt, 1);
+    // One dead letter: maxAttempts is 5 by default; NACK it to death.
+    const doomed = await client.send({ topic: 'state:dead', idemKey: 'x1', payload: 'doomed' });
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const [d] = await client.recv({ topic: 'state:dead', maxMessages: 1, waitMs: 5_000 });
+      assert.equal(d?.msgId, doomed.msgId);
+      await client.nack(d.msgId, d.leaseId, { delayMs: 0, reason: `try ${attempt}` });
+    }
+    const dlqBefore = await client.dlq.list({});
+    assert.deepEqual(dlqBefore.map((e) => e.msgId), [doomed.msgId]);
+
+    await client.close();
+    await server.kill9();
+    await server.launch();
+    client = await MailboxClient.connect(server.url, connectOpts);
+
+    // The idempotency window survived: same key, same msgId, duplicate.
+    const again = await retrying(() => client.send({ topic: 'state:ready', idemKey: 'r1', payload: 'ready one' }), deadline);
+    assert.deepEqual(again, { msgId: ready.msgId, duplicate: true });
+
+    const [r] = await client.recv({ topic: 'state:ready', maxMessages: 10 });
+    assert.equal(r?.msgId, ready.msgId);
+    assert.equal(r.attempt, 1);
+    assert.equal(Buffer.from(r.payload).toString(), 'ready one');
+
+    // The open lease counts as a failed attempt: delivered again as attempt 2.
+    const [l] = await client.recv({ topic: 'state:leased', maxMessages: 10 });
+    assert.equal(l?.msgId, leasedSend.msgId);
+    assert.equal(l.attempt, 2, 'the lease open at the crash counted as an attempt');
+    assert.equal(Buffer.from(l.payload).toString(), 'leased one');
+    await assert.rejects(client.ack(lease.msgId, lease.leaseId), (err: unknown) => err instanceof MailboxError && err.code === 'E_STALE_LEASE');
+    // Its history says why: NACK it to the end and read the DLQ entry.
+    await client.nack(l.msgId, l.leaseId, { delayMs: 0 });
+
+    // The delayed message stays delayed until its time, then comes with its payload.
+    const early = await client.recv({ topic: 'state:delayed', maxMessages: 10 });
+    const [dl] = early.length > 0 ? early : await client.recv({ topic: 'state:delayed', maxMessages: 10, waitMs: 10_000 });
+    assert.equal(dl?.msgId, delayed.msgId);
+    assert.equal(dl.attempt, 1);
+    assert.ok(dl.enqueuedAt + 3_000 <= Date.now() + 50, 'not delivered before its delay ended');
+
+    const dlqAfter = await client.dlq.list({});
+    assert.equal(dlqAfter.length, 1);
+    assert.equal(dlqAfter[0]!.msgId, doomed.msgId);
+    assert.deepEqual(dlqAfter[0], dlqBefore[0], 'the DLQ entry is unchanged');
+
+    // The lease's history records the restart.
+    for (let attempt = 3; attempt <= 5; attempt++) {
+      const [d] = await client.recv({ topic: 'state:leased', maxMessages: 1, waitMs: 10_000 });
+      assert.equal(d?.msgId, leasedSend.msgId);
+      await client.nack(d.msgId, d.leaseId, { delayMs: 0 });
+    }
+    const dead = (await client.dlq.list({ topic: 'state:leased' }))[0];
+    assert.ok(dead, 'the leased message reached the DLQ after its attempts');
+    assert.equal(dead.history[0]?.outcome, 'server_restart');
+    assert.equal(dead.history[0]?.attempt, 1);
+
+    await client.close();
+    await server.stop();
+  },
+);
