@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { MailboxClient } from '../../src/client/index.ts';
-import { ChildServer, testToken } from './child.ts';
+import { ChildServer, ROOT, testToken } from './child.ts';
+
+const BIN = join(ROOT, 'bin', 'mailbox.mjs');
 
 const audited = {
   cwd: mkdtempSync(join(tmpdir(), 'mailbox-audit-cwd-')),
@@ -32,8 +34,12 @@ function filesUnder(dir: string): string[] {
 }
 
 test('a server in amnesia mode leaves no file in its working directory, HOME or TMPDIR after serving traffic', { timeout: 60_000 }, async () => {
+  // Launched the way an operator does (bin/mailbox.mjs with AMNESIA=on), whose tsx loader
+  // must not leave its compile cache behind either.
   server = await ChildServer.start({
     args: [],
+    nodeArgs: [],
+    script: BIN,
     cwd: audited.cwd,
     env: {
       AMNESIA: 'on',
@@ -41,10 +47,6 @@ test('a server in amnesia mode leaves no file in its working directory, HOME or 
       TMPDIR: audited.tmp,
       TMP: audited.tmp,
       TEMP: audited.tmp,
-      // tsx (the TypeScript loader this repo runs with, not the service) caches compiled
-      // modules under TMPDIR; a deployment runs built JS or a read-only cache. Off here so
-      // the audit sees what the service itself writes.
-      TSX_DISABLE_CACHE: '1',
     },
   });
   const client = await MailboxClient.connect(server.url, { token: testToken() });

@@ -42,9 +42,9 @@ function cleanEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...overrides };
 }
 
-/** `node --import tsx src/cli/main.ts serve …args` in the repository root (what `npm start` runs). */
+/** `node bin/mailbox.mjs serve …args` in the repository root (what `npm start` runs). */
 export function spawnServe(args: string[], env: Record<string, string>): ServeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
+  const child = spawn(process.execPath, ['bin/mailbox.mjs', 'serve', ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
