@@ -39,7 +39,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   logger.info({ event: 'config_loaded', profile: config.profile, amnesia: config.amnesia, shards: config.shards, durability: config.durability, dataDir: config.amnesia ? undefined : config.dataDir }, 'configuration loaded');
   if (config.amnesia && process.env.TSX_DISABLE_CACHE !== '1') {
-    logger.warn({ event: 'tsx_cache_on' }, 'amnesia set in the config file: the TypeScript loader may cache compiled sources in TMPDIR; start with AMNESIA=on or --amnesia for zero disk artifacts');
+    logger.warn({ event: 'tsx_cache_on' }, 'amnesia is on but the TypeScript loader may cache compiled sources in TMPDIR: for zero disk artifacts start through bin/mailbox.mjs (npm start, npx mailbox) with AMNESIA=on or --amnesia, or set TSX_DISABLE_CACHE=1');
   }
   const server = await startServer({ config, logger });
   let signals = 0;
