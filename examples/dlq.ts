@@ -31,7 +31,7 @@ for (const e of entries) {
 }
 
 // Put them back with attempts reset (after fixing the consumer, say)…
-const back = await client.dlq.reprocess({ topic, reason: 'max_attempts' });
+const back = await client.dlq.reprocess({ topic, reason: 'nacked' });
 console.log('reprocessed', back);
 const [again] = await client.recv({ topic, visibilityMs: 5000, maxMessages: 1, waitMs: 1000 });
 if (again) {

@@ -13,7 +13,7 @@ import { intOption, parseArgs, stringOption, type ParsedArgs } from './args.ts';
 import { token, wsUrl } from './common.ts';
 
 const USAGE = 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--url ws://…] [--token …|--token-file F] [--json]';
-const REASONS: readonly DlqReason[] = ['expired', 'nacked', 'session_lost', 'server_restart', 'max_attempts'];
+const REASONS: readonly DlqReason[] = ['expired', 'nacked', 'session_lost', 'server_restart'];
 
 interface Filter {
   topic?: string;

@@ -42,6 +42,10 @@ export async function serve(argv: readonly string[]): Promise<void> {
     logger.warn({ event: 'tsx_cache_on' }, 'amnesia is on but the TypeScript loader may cache compiled sources in TMPDIR: for zero disk artifacts start through bin/mailbox.mjs (npm start, npx mailbox) with AMNESIA=on or --amnesia, or set TSX_DISABLE_CACHE=1');
   }
   const server = await startServer({ config, logger });
+  server.mailbox.onFailure((reason) => {
+    logger.fatal({ event: 'exit', code: 1, reason }, 'runtime failed, exiting so the process manager restarts the service');
+    logger.flush(() => process.exit(1));
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (++signals > 1) {

@@ -46,7 +46,7 @@ export class MailboxClient {
   /**
    * Dead-letter queue operations.
    * @example
-   * const entries = await client.dlq.list({ topic: 'jobs', reason: 'max_attempts', limit: 50 });
+   * const entries = await client.dlq.list({ topic: 'jobs', reason: 'expired', limit: 50 });
    */
   readonly dlq: DlqClient;
   private conn: Connection | undefined;

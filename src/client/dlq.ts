@@ -29,7 +29,7 @@ export class DlqClient {
   /**
    * Moves matching entries back to ready with attempts reset; resolves with how many.
    * @example
-   * const n = await client.dlq.reprocess({ topic: 'jobs', reason: 'max_attempts' });
+   * const n = await client.dlq.reprocess({ topic: 'jobs', reason: 'nacked' });
    */
   async reprocess(input: DlqFilterInput = {}): Promise<number> {
     const res = await this.call(OPS.DLQ_REPROCESS, filter(input));

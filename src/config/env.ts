@@ -24,6 +24,9 @@ export const ENV_ALIASES: Readonly<Record<string, string>> = {
 
 const AMNESIA_VAR = 'AMNESIA';
 
+/** MAILBOX_ variables that belong to clients (SDK examples, the CLI), not to the server's configuration. */
+export const CLIENT_VARS: ReadonlySet<string> = new Set(['MAILBOX_TOKEN', 'MAILBOX_URL']);
+
 function fail(name: string, message: string): never {
   throw new MailboxError('E_CONFIG', `invalid environment: ${name} ${message}`);
 }
@@ -145,7 +148,7 @@ export function configFromEnv(env: Env, sources: EnvSources = new Map()): DeepPa
       assign(name, alias, parseValue(name, CONFIG_RULES[alias]!, raw));
       continue;
     }
-    if (!name.startsWith(ENV_PREFIX)) continue;
+    if (!name.startsWith(ENV_PREFIX) || CLIENT_VARS.has(name)) continue;
     const rest = name.slice(ENV_PREFIX.length);
     const key = envNameToKey(rest);
     if (rest === '' || !/^[A-Z0-9_]+$/.test(rest) || !Object.hasOwn(CONFIG_RULES, key)) {

@@ -64,7 +64,8 @@ export interface MessageMeta {
 /** A message that ran out of attempts, with why and what happened to each attempt. */
 export interface DlqEntry {
   meta: MessageMeta;
-  reason: AttemptOutcome | 'max_attempts';
+  /** The outcome of the last attempt, the one that used up maxAttempts. */
+  reason: AttemptOutcome;
   /** Wall-clock ms it entered the DLQ. */
   deadAt: number;
 }

@@ -26,7 +26,7 @@ export const REASON: StrRule = { max: MAX_REASON_BYTES, min: 0 };
 const MAX_DLQ_LIMIT = 0xffff_ffff;
 
 export const DLQ_REASONS: ReadonlySet<DlqReason> = new Set<DlqReason>([
-  'expired', 'nacked', 'session_lost', 'server_restart', 'max_attempts',
+  'expired', 'nacked', 'session_lost', 'server_restart',
 ]);
 
 const HELLO = keys('versions', 'client');

@@ -117,6 +117,8 @@ export async function createMailbox(
   };
 
   let booted = false;
+  let failure: string | undefined;
+  const failureListeners: Array<(reason: string) => void> = [];
   const shards: ShardRef[] = [];
   for (let i = 0; i < cfg.shards; i++) {
     shards.push(new ShardRef(i as ShardIndex, (ref) => {
@@ -230,8 +232,11 @@ export async function createMailbox(
     rng,
     onEvent,
     onEscalate: (e) => {
+      // Crash-only: the root gave up, so this runtime is finished; whoever embeds it (the CLI
+      // exits 1 for its process manager) is told once.
+      failure = e.reason;
       logger.fatal({ event: 'runtime_failed', reason: e.reason }, 'the root supervisor gave up');
-      bus.publish('StoreDown', { reason: `runtime failed: ${e.reason}` });
+      for (const listener of failureListeners) listener(e.reason);
     },
     children: [
       {
@@ -319,7 +324,13 @@ export async function createMailbox(
 
   const runtime = new MailboxRuntime({
     rt, root, bus, metrics, logger, dlq, openSession,
+    failure: () => failure,
+    onFailure: (listener) => {
+      failureListeners.push(listener);
+      if (failure) listener(failure);
+    },
     readiness: (): ReadinessReport => {
+      if (failure) return { state: 'stopped', ready: false, reasons: [`runtime failed: ${failure}`] };
       const snap = readinessSnapshot();
       return snap ? readinessReport(snap) : { state: 'booting', ready: false, reasons: ['readiness restarting'] };
     },

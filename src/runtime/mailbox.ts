@@ -31,6 +31,8 @@ export interface MailboxParts {
   dlq: DlqRef;
   openSession(options?: SessionOptions): Session;
   readiness(): ReadinessReport;
+  failure(): string | undefined;
+  onFailure(listener: (reason: string) => void): void;
   setListener(addr: string | undefined): void;
   closeAllSessions(): Promise<void>;
   shutdown(): Promise<void>;
@@ -108,6 +110,16 @@ export class MailboxRuntime implements Mailbox {
 
   readiness(): ReadinessReport {
     return this.parts.readiness();
+  }
+
+  /** Why the runtime failed (its root supervisor gave up), or undefined while it runs. */
+  get failed(): string | undefined {
+    return this.parts.failure();
+  }
+
+  /** Called once if the root supervisor gives up: the runtime is finished and should be replaced. */
+  onFailure(listener: (reason: string) => void): void {
+    this.parts.onFailure(listener);
   }
 
   /** Adds a child under the root supervisor (the network server's ingress and admin port). */

@@ -107,7 +107,7 @@ describe('client deliveries', () => {
     assert.deepEqual(nack.req.body, { msgId: d.msgId, leaseId: d.leaseId, delayMs: 1000, reason: 'busy' });
     assert.ok((await c.ping()) >= 0);
     assert.deepEqual(await c.dlq.list({ topic: 'jobs', limit: 10 }), []);
-    assert.equal(await c.dlq.reprocess({ reason: 'max_attempts' }), 0);
+    assert.equal(await c.dlq.reprocess({ reason: 'session_lost' }), 0);
     assert.equal(await c.dlq.purge({}), 0);
     assert.deepEqual(server.ofOp(OPS.DLQ_LIST).at(-1)!.req.body, { topic: 'jobs', limit: 10 });
     await c.close();

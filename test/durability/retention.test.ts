@@ -42,7 +42,7 @@ describe('retention selection (pure)', () => {
 
   it('selects DLQ entries that died before the cutoff', () => {
     const entries: DlqEntry[] = [
-      { meta: meta('x', 0, 'ready'), reason: 'max_attempts', deadAt: 500 },
+      { meta: meta('x', 0, 'ready'), reason: 'nacked', deadAt: 500 },
       { meta: meta('y', 0, 'ready'), reason: 'expired', deadAt: 1_500 },
     ];
     assert.deepEqual(selectExpiredDlq(entries, 1_000), ['x']);

@@ -31,7 +31,7 @@ const sendReq = fc.record(
   { requiredKeys: ['topic', 'idemKey', 'payload'] },
 );
 const ack = fc.record({ msgId: ulid, leaseId: ident(64) });
-const reason = fc.constantFrom('expired', 'nacked', 'session_lost', 'server_restart', 'max_attempts');
+const reason = fc.constantFrom('expired', 'nacked', 'session_lost', 'server_restart');
 const requestFor: Record<RequestOpId, fc.Arbitrary<unknown>> = {
   [OPS.HELLO]: fc.record({ versions: fc.array(fc.integer({ min: 1, max: 65535 }), { minLength: 1, maxLength: 4 }), client: ident(64) }, { requiredKeys: ['versions'] }),
   [OPS.PING]: fc.constant({}),

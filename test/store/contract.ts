@@ -160,7 +160,7 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
         const id = msgId();
         ids.push(id);
         const topic = (i % 2 === 0 ? 'even' : 'odd') as Topic;
-        ops.push({ op: 'putDlq' as const, shard: S0, entry: dlqEntry(meta(id, { topic }), { reason: i < 4 ? 'max_attempts' : 'expired' }), payload: payload() });
+        ops.push({ op: 'putDlq' as const, shard: S0, entry: dlqEntry(meta(id, { topic }), { reason: i < 4 ? 'nacked' : 'expired' }), payload: payload() });
       }
       await h.store.commit(ops.reverse());
       const all = await h.store.listDlq(S0, { limit: 100 });

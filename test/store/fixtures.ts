@@ -33,7 +33,7 @@ export function meta(id: MsgId, over: Partial<MessageMeta> = {}): MessageMeta {
 }
 
 export function dlqEntry(m: MessageMeta, over: Partial<DlqEntry> = {}): DlqEntry {
-  return { meta: m, reason: 'max_attempts', deadAt: 1_700_000_100_000, ...over };
+  return { meta: m, reason: 'nacked', deadAt: 1_700_000_100_000, ...over };
 }
 
 export function payload(size = 16): Uint8Array {

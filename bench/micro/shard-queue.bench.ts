@@ -1,0 +1,51 @@
+/**
+ * One message's whole life in a shard's queue (src/domain/shard-queue.ts): enqueue (dedup,
+ * id, FIFO) → lease (heap, owner maps) → ack, with the store ops it emits; single and in
+ * batches of 100 (a SEND_BATCH / DELIVER / ACK_BATCH worth). No baseline: this is the
+ * in-memory part of every message's server cost.
+ */
+import { mathRng } from '../../src/domain/clock.ts';
+import { IdGenerator } from '../../src/domain/ids.ts';
+import { ShardQueue } from '../../src/domain/shard-queue.ts';
+import type { LeaseId, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic } from '../../src/domain/types.ts';
+import { makePayload } from '../lib.ts';
+import type { MicroSuite } from './suite.ts';
+
+const tenant = '00000000000000000000000000000000' as TenantId;
+const topic = 'bench.topic.0' as Topic;
+const owner = 'session-1' as SessionId;
+const payload = makePayload(1, 1024);
+const hash = 'ab'.repeat(32);
+const limits = {
+  maxAttempts: 5, backoff: { baseMs: 200, maxMs: 60_000 }, maxVisibilityMs: 43_200_000,
+  capacity: 10_000_000, dedupCapacity: 10_000_000, replayWindowMs: 300_000,
+};
+
+function fresh(): ShardQueue {
+  return new ShardQueue(0 as ShardIndex, limits, new IdGenerator(mathRng), mathRng);
+}
+
+let q = fresh();
+let seq = 0;
+const t = (): number => 1_700_000_000_000 + seq / 1000;
+
+function cycle(batch: number): void {
+  if (seq > 2_000_000) {
+    q = fresh(); // the dedup window only grows within the replay window
+    seq = 0;
+  }
+  const out: StoreOp[] = [];
+  for (let i = 0; i < batch; i++) {
+    q.enqueue({ tenant, topic, idemKey: `k${seq++}`, payload, payloadHash: hash }, t(), out);
+  }
+  const leased = q.lease({ tenant, topic, visibilityMs: 30_000, maxMessages: batch, owner }, t(), out);
+  for (const m of leased) q.ack(m.msgId as MsgId, m.leaseId as LeaseId, out);
+}
+
+export const suite: MicroSuite = {
+  name: 'shard-queue',
+  tasks: [
+    { name: 'enqueue→lease→ack ×1', fn: () => cycle(1) },
+    { name: 'enqueue→lease→ack ×100', fn: () => cycle(100), opsPerCall: 100 },
+  ],
+};

@@ -1,0 +1,117 @@
+/**
+ * Orchestration of `mailbox bench`: one svc-mailbox server per store variant (its runs share
+ * the process, as each peer's runs share one server), A and B interleaved run by run, the
+ * fan-out last; then each peer the same way. Only one system is under load at a time.
+ * Writes the results JSON, prints the tables and renders the HTML report.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mailboxFanout, mailboxLoad } from './mailbox.ts';
+import { peerGroups } from './peers/index.ts';
+import { Progress } from './progress.ts';
+import { startMailbox } from './server.ts';
+import { printSummary, problems } from './summary.ts';
+import type { BenchOptions, BenchReport, RunResult } from './types.ts';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function failed(system: string, variant: string, workload: RunResult['workload'], run: number, err: unknown): RunResult {
+  return { system, variant, workload, run, n: 0, size: 0, error: err instanceof Error ? err.message : String(err) };
+}
+
+function outcome(r: RunResult): string {
+  if (r.error) return `FAILED: ${r.error.split('\n')[0]}`;
+  if (r.workload === 'A') return `${r.msgsPerSec?.toLocaleString('en-US')} msgs/s (confirmed ${r.producerConfirmedPerSec?.toLocaleString('en-US')}), CPU client ${r.cpu?.clientCpuS} s / server ${r.cpu?.serverCpuS ?? '?'} s, missing ${r.missing}, dup ${r.duplicates}`;
+  if (r.workload === 'B') return `p50 ${r.latencyMs?.p50} / p95 ${r.latencyMs?.p95} / p99 ${r.latencyMs?.p99} ms (max ${r.latencyMs?.max}), missing ${r.missing}`;
+  return `fan-out ${r.n} topics: p50 ${r.fanoutMs?.p50} / p95 ${r.fanoutMs?.p95} ms (max ${r.fanoutMs?.max}), ${r.pubErrors} errors`;
+}
+
+export async function runBench(opts: BenchOptions): Promise<boolean> {
+  const progress = new Progress();
+  const results: RunResult[] = [];
+  const record = (r: RunResult): void => {
+    results.push(r);
+    progress.end(outcome(r));
+  };
+  const loads = opts.workloads.filter((w): w is 'A' | 'B' => w === 'A' || w === 'B');
+
+  if (!opts.skipMailbox) {
+    for (const variant of opts.stores) {
+      progress.note(`starting svc-mailbox (${variant})`);
+      let server;
+      try {
+        server = await startMailbox({ variant, ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}) });
+      } catch (err) {
+        for (const w of opts.workloads) record(failed('svc-mailbox', variant, w, 1, err));
+        continue;
+      }
+      try {
+        for (let run = 1; run <= opts.runs; run++) {
+          for (const w of loads) {
+            progress.begin(`svc-mailbox ${variant} ${w} #${run}`);
+            record(await mailboxLoad(server, w, run, opts, progress.update).catch((err: unknown) => failed('svc-mailbox', variant, w, run, err)));
+          }
+        }
+        if (opts.workloads.includes('fanout')) {
+          for (let run = 1; run <= opts.runs; run++) {
+            progress.begin(`svc-mailbox ${variant} fan-out #${run}`);
+            record(await mailboxFanout(server, run, opts, progress.update).catch((err: unknown) => failed('svc-mailbox', variant, 'fanout', run, err)));
+          }
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+
+  if (opts.peers) {
+    for (const group of peerGroups(opts)) {
+      progress.note(`peer ${group.name}`);
+      let env;
+      try {
+        env = await group.setup();
+      } catch (err) {
+        progress.note(`SKIP ${group.name}: ${err instanceof Error ? err.message : String(err)}`);
+        for (const v of group.variants) for (const w of loads) record(failed(v.system, v.variant, w, 1, err));
+        continue;
+      }
+      try {
+        for (let run = 1; run <= opts.runs; run++) {
+          for (const v of group.variants) {
+            for (const w of loads) {
+              progress.begin(`${v.system} ${v.variant} ${w} #${run}`);
+              record(await v.run(env, w, run, opts, progress.update).catch((err: unknown) => failed(v.system, v.variant, w, run, err)));
+            }
+          }
+        }
+      } finally {
+        await group.teardown(env);
+      }
+    }
+  }
+  progress.end();
+
+  const report: BenchReport = {
+    at: new Date().toISOString(),
+    node: process.version,
+    host: { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? '?', kernel: release() },
+    options: opts,
+    results,
+  };
+  const out = resolve(opts.json ?? join(BENCH_DIR, 'results', `${stamp()}.json`));
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  printSummary(report);
+  process.stdout.write(`\nresults: ${out}\n`);
+  if (opts.report) {
+    const { writeReport } = await import('./report.ts');
+    process.stdout.write(`report:  ${writeReport(report)}\n`);
+  }
+  return results.every((r) => problems(r).length === 0);
+}

@@ -1,0 +1,180 @@
+/**
+ * The tables `mailbox bench` prints: per system/variant (as peers-bench summarize.mjs: median
+ * of the runs with min–max, CPU client / server, checks), then the ratio table that sets
+ * svc-mailbox beside the peer of the same durability class, each target marked met or not.
+ */
+import { spread, type Spread } from './lib.ts';
+import type { BenchReport, RunResult } from './types.ts';
+
+/** What is wrong with a run (empty = every id arrived, nothing left on the server). */
+export function problems(r: RunResult): string[] {
+  const out: string[] = [];
+  if (r.error) out.push(`error: ${r.error.split('\n')[0]}`);
+  if (r.missing) out.push(`missing=${r.missing}`);
+  if (r.workload !== 'fanout' && r.serverAfter) {
+    const left = Object.entries(r.serverAfter).filter(([, v]) => v !== 0);
+    if (left.length) out.push(`left on server: ${left.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
+  return out;
+}
+
+const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
+const fmtMs = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+const fmtCpu = (x: number): string => x.toFixed(1);
+
+export function fmtSpread(s: Spread | undefined, fmt: (x: number) => string): string {
+  if (!s) return '–';
+  return s.n > 1 ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : fmt(s.median);
+}
+
+export interface Group {
+  system: string;
+  variant: string;
+  A: RunResult[];
+  B: RunResult[];
+  fanout: RunResult[];
+}
+
+export function groups(results: readonly RunResult[]): Group[] {
+  const map = new Map<string, Group>();
+  for (const r of results) {
+    const k = `${r.system}|${r.variant}`;
+    if (!map.has(k)) map.set(k, { system: r.system, variant: r.variant, A: [], B: [], fanout: [] });
+    map.get(k)![r.workload].push(r);
+  }
+  return [...map.values()];
+}
+
+const ok = (rs: RunResult[]): RunResult[] => rs.filter((r) => !r.error);
+export const throughput = (g: Group | undefined): Spread | undefined => spread(ok(g?.A ?? []).map((r) => r.msgsPerSec));
+export const p99 = (g: Group | undefined): Spread | undefined => spread(ok(g?.B ?? []).map((r) => r.latencyMs?.p99));
+
+export function systemTable(report: BenchReport): string[] {
+  const lines = [
+    '| system | variant | runs A/B | A: msgs/s end-to-end | A: producer-confirmed msgs/s | A: CPU s client / server | A: CPU µs/msg (total) | B: p50 ms | B: p95 ms | B: p99 ms | B: max ms | checks |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const g of groups(report.results)) {
+    if (!g.A.length && !g.B.length) continue;
+    const A = ok(g.A);
+    const lat = (k: 'p50' | 'p95' | 'p99' | 'max'): string => fmtSpread(spread(ok(g.B).map((r) => r.latencyMs?.[k])), fmtMs);
+    const cpu = A.length
+      ? `${fmtSpread(spread(A.map((r) => r.cpu?.clientCpuS)), fmtCpu)} / ${fmtSpread(spread(A.map((r) => r.cpu?.serverCpuS)), fmtCpu)}`
+      : '–';
+    const perMsg = spread(A.map((r) => (r.cpu && r.n ? ((r.cpu.clientCpuS + (r.cpu.serverCpuS ?? 0)) * 1e6) / r.n : undefined)));
+    const bad = [...g.A, ...g.B].flatMap(problems);
+    const dups = [...g.A, ...g.B].reduce((s, r) => s + (r.duplicates ?? 0), 0);
+    const checks = bad.length ? bad.join('; ') : `all ids, ${dups} dup, server empty`;
+    lines.push(`| ${g.system} | ${g.variant} | ${g.A.length}/${g.B.length} | ${fmtSpread(throughput(g), fmtInt)} | ${fmtSpread(spread(A.map((r) => r.producerConfirmedPerSec)), fmtInt)} | ${cpu} | ${perMsg ? Math.round(perMsg.median) : '–'} | ${lat('p50')} | ${lat('p95')} | ${lat('p99')} | ${lat('max')} | ${checks} |`);
+  }
+  return lines;
+}
+
+export function fanoutTable(report: BenchReport): string[] {
+  const fan = groups(report.results).filter((g) => g.fanout.length);
+  if (!fan.length) return [];
+  const lines = ['| system | variant | runs | topics × rounds | fan-out p50 ms | fan-out p95 ms | fan-out max ms | SEND_BATCH frames per round | checks |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const g of fan) {
+    const rs = ok(g.fanout);
+    const s = (k: 'p50' | 'p95' | 'max'): string => fmtSpread(spread(rs.map((r) => r.fanoutMs?.[k])), fmtMs);
+    const first = rs[0];
+    const frames = first?.info ? Math.round(Number(first.info.sendBatches) / Number(first.info.reps)) : '–';
+    const bad = g.fanout.flatMap(problems);
+    lines.push(`| ${g.system} | ${g.variant} | ${g.fanout.length} | ${first ? `${first.n} × ${String(first.info?.reps)}` : '–'} | ${s('p50')} | ${s('p95')} | ${s('max')} | ${frames} | ${bad.length ? bad.join('; ') : `${rs.reduce((a, r) => a + (r.pubErrors ?? 0), 0)} errors`} |`);
+  }
+  return lines;
+}
+
+export interface RatioRow {
+  row: string;
+  mailbox: string;
+  bestPeer: string;
+  ratio: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+type Find = (system: string, variant: string) => Group | undefined;
+
+function throughputRow(row: string, mb: Group | undefined, peers: Array<[string, Group | undefined]>, factor: number): RatioRow {
+  const m = throughput(mb);
+  const measured = peers.map(([name, g]) => [name, throughput(g)] as const).filter((p): p is readonly [string, Spread] => p[1] !== undefined);
+  const best = measured.sort((a, b) => b[1].median - a[1].median)[0];
+  const ratio = m && best ? m.median / best[1].median : undefined;
+  return {
+    row,
+    mailbox: fmtSpread(m, fmtInt),
+    bestPeer: best ? `${best[0]} ${fmtSpread(best[1], fmtInt)}` : '–',
+    ratio: ratio === undefined ? '–' : `${ratio.toFixed(2)}×`,
+    target: `≥ ${factor}×`,
+    met: ratio === undefined ? undefined : ratio >= factor,
+  };
+}
+
+function latencyRow(row: string, mb: Group | undefined, peers: Array<[string, Group | undefined]>, limitMs: number): RatioRow {
+  const m = p99(mb);
+  const measured = peers.map(([name, g]) => [name, p99(g)] as const).filter((p): p is readonly [string, Spread] => p[1] !== undefined);
+  const best = measured.sort((a, b) => a[1].median - b[1].median)[0];
+  return {
+    row,
+    mailbox: fmtSpread(m, fmtMs),
+    bestPeer: best ? `${best[0]} ${fmtSpread(best[1], fmtMs)}` : '–',
+    ratio: m && best ? `${(best[1].median / m.median).toFixed(2)}× (peer/mailbox)` : '–',
+    target: `p99 ≤ ${limitMs} ms`,
+    met: m === undefined ? undefined : m.median <= limitMs,
+  };
+}
+
+export function ratioRows(report: BenchReport): RatioRow[] {
+  const gs = groups(report.results);
+  const find: Find = (s, v) => gs.find((g) => g.system === s && g.variant === v);
+  const fast: Array<[string, Group | undefined]> = [
+    ['Redis no-persistence+XDEL', find('redis-streams', 'no-persistence+xdel')],
+    ['NATS JetStream', find('nats-jetstream', 'file-workqueue')],
+  ];
+  const durable: Array<[string, Group | undefined]> = [
+    ['Redis AOF always+XDEL', find('redis-streams', 'aof-always+xdel')],
+    ['RabbitMQ quorum', find('rabbitmq', 'quorum')],
+  ];
+  const rows: RatioRow[] = [];
+  const amnesia = find('svc-mailbox', 'amnesia');
+  const level = find('svc-mailbox', 'level+sync');
+  if (amnesia?.A.length) rows.push(throughputRow('A msgs/s: amnesia vs no-fsync peers', amnesia, fast, 1.5));
+  if (level?.A.length) rows.push(throughputRow('A msgs/s: level+sync vs fsync peers', level, durable, 1.5));
+  if (amnesia?.B.length) rows.push(latencyRow('B p99 ms: amnesia', amnesia, fast, 1));
+  if (level?.B.length) rows.push(latencyRow('B p99 ms: level+sync (durable)', level, durable, 2));
+  for (const g of gs.filter((x) => x.system === 'svc-mailbox' && x.fanout.length)) {
+    const s = spread(ok(g.fanout).map((r) => r.fanoutMs?.p95));
+    const topics = g.fanout[0]?.n ?? 0;
+    rows.push({
+      row: `fan-out p95 ms: ${g.variant}, ${topics.toLocaleString('en-US')} topics`,
+      mailbox: fmtSpread(s, fmtMs),
+      bestPeer: '–',
+      ratio: '–',
+      target: 'p95 ≤ 100 ms',
+      met: s === undefined ? undefined : s.median <= 100,
+    });
+  }
+  return rows;
+}
+
+export function ratioTable(report: BenchReport): string[] {
+  const lines = ['| row | svc-mailbox | best peer | ratio | target | met |', '|---|---|---|---|---|---|'];
+  for (const r of ratioRows(report)) {
+    lines.push(`| ${r.row} | ${r.mailbox} | ${r.bestPeer} | ${r.ratio} | ${r.target} | ${r.met === undefined ? 'not measured' : r.met ? 'met' : 'NOT met'} |`);
+  }
+  return lines;
+}
+
+export function printSummary(report: BenchReport): void {
+  const out = [
+    '',
+    `## Systems (median of runs, min–max; ${report.host.cpus} CPUs shared by client and server)`,
+    '',
+    ...systemTable(report),
+  ];
+  const fan = fanoutTable(report);
+  if (fan.length) out.push('', '## Fan-out (one sendBatch to distinct topics → every confirmation)', '', ...fan);
+  out.push('', '## Ratios (matching durability classes)', '', ...ratioTable(report));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
