@@ -50,5 +50,7 @@ export default defineConfig({
     adminTokenFile: '',
   },
   drainTimeoutMs: 10_000,
+  // Sustained event-loop lag this long (p99, 3 s in a row) sheds writes until it clears.
+  overloadLagMs: 1_000,
   retention: { readyMs: 7 * 86_400_000, dlqMs: 14 * 86_400_000 },
 });

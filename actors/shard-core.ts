@@ -111,6 +111,11 @@ export class ShardCore {
     return this.q;
   }
 
+  /** Nothing waits for the store: no batch in flight and none filling. */
+  idle(): boolean {
+    return this.inflight === undefined && this.open.ops.length === 0 && this.open.done.length === 0;
+  }
+
   uptimeMs(): number {
     return this.deps.clock.now() - this.startedAt;
   }

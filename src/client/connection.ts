@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import { MailboxError, toMailboxError } from '../errors.ts';
+import { corkForTick } from '../protocol/cork.ts';
 import {
   CHUNK_SIZE, ChunkReassembler, FLAGS, HEADER_SIZE, MAX_CAP, STATUS_OK, decodeBody, decodeError, decodeFrame,
   decodeResponse, encodeMessage, type FrameHeader, type MessageParams, type RequestOpId,
@@ -123,7 +124,9 @@ export class Connection {
       return;
     }
     if (pending !== undefined) this.pending.set(id, pending);
-    // Each chunk is its own WebSocket message; ws queues them in order on the socket.
+    // Each chunk is its own WebSocket message; ws queues them in order on the socket, and the
+    // frames of one tick leave in one write.
+    corkForTick(this.ws);
     for (let i = 0; i < frames.length; i++) this.ws.send(frames[i]!);
     this.framesSent += frames.length;
   }

@@ -69,6 +69,8 @@ export interface MailboxConfig {
   };
   /** How long SIGTERM waits for in-flight leases to settle. */
   drainTimeoutMs: number;
+  /** p99 event-loop delay (ms) that, sustained for 3 s, marks the process overloaded (sheds writes); 0 turns it off. */
+  overloadLagMs: number;
   retention: { readyMs: number; dlqMs: number };
 }
 
@@ -100,6 +102,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   supervision: { intensity: 5, periodMs: 60_000, restartBaseMs: 100, restartMaxMs: 30_000, resetAfterMs: 60_000 },
   auth: { keys: {}, activeKid: 'k1', capCacheTtlMs: 30_000, adminTokenFile: '' },
   drainTimeoutMs: 10_000,
+  overloadLagMs: 1_000,
   retention: { readyMs: 7 * 86_400_000, dlqMs: 14 * 86_400_000 },
 };
 

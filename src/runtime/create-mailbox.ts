@@ -32,6 +32,7 @@ import {
 } from '../../actors/readiness.ts';
 import { plainChild } from './plain-child.ts';
 import { QuotaBook } from './quota.ts';
+import { watchOverload } from './overload-monitor.ts';
 import { SessionHandle } from './session-handle.ts';
 import type { RuntimeCore } from './core.ts';
 import type { Mailbox, ReadinessReport, Session, SessionOptions, TreeNode } from './api.ts';
@@ -90,7 +91,8 @@ export async function createMailbox(
     writeRefusal() {
       const snap = readinessSnapshot();
       if (snap && acceptsWrites(snap)) return undefined;
-      metrics.rejected('degraded');
+      // Only shedding counts as `degraded`; refusals while booting or draining are 503s in requests_total.
+      if (snap?.value === 'degraded') metrics.rejected('degraded');
       const report = snap ? readinessReport(snap) : { state: 'booting', reasons: ['readiness restarting'] };
       return new MailboxError('E_UNAVAILABLE', `not accepting writes (${report.state}${report.reasons.length ? `: ${report.reasons.join('; ')}` : ''})`, { retryAfterMs: 1000 });
     },
@@ -286,6 +288,7 @@ export async function createMailbox(
   });
   await root.start();
   booted = true;
+  const stopOverloadWatch = watchOverload(bus, cfg.overloadLagMs);
   // Golden metrics: depths are read at scrape time; known label sets start at 0 so the first
   // scrape shows every series. The DLQ's topic classes are not indexed, so its depth is per shard
   // under queue="all".
@@ -343,6 +346,7 @@ export async function createMailbox(
       for (const s of [...sessions.values()]) await s.close();
     },
     shutdown: async () => {
+      stopOverloadWatch();
       disconnectReadiness();
       await root.stop();
       await store.close();

@@ -153,9 +153,12 @@ export class MailboxRuntime implements Mailbox {
     if (this.stopping) return this.stopping;
     this.parts.bus.publish('DrainRequested');
     this.parts.logger.info({ event: 'drain_started', openLeases: this.openLeases() }, 'draining');
-    await this.waitFor(() => this.openLeases() === 0, this.config.drainTimeoutMs, 'leases to settle').catch(() => {
+    const settled = (): boolean => this.openLeases() === 0 && this.parts.rt.shards.every((ref) => ref.running?.idle() ?? true);
+    await this.waitFor(settled, this.config.drainTimeoutMs, 'leases to settle').catch(() => {
       this.parts.logger.warn({ event: 'drain_timeout', openLeases: this.openLeases() }, 'drain deadline passed with leases open; they will be redelivered');
     });
+    // The last ACKs are durable; give their replies a turn to reach the sockets before they close.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     return this.stop();
   }
 

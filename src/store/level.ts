@@ -369,13 +369,18 @@ export class LevelStore implements Store {
   }
 }
 
+/** A Buffer over the same bytes (no copy): LevelDB copies values into its write batch itself. */
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function toBatchOps(ops: readonly StoreOp[]): BatchOp[] {
   const out: BatchOp[] = [];
   for (const op of ops) {
     switch (op.op) {
       case 'putMsg':
         out.push({ type: 'put', key: metaKey(op.shard, op.meta.msgId), value: packr.pack(op.meta) });
-        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.meta.msgId), value: Buffer.from(op.payload) });
+        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.meta.msgId), value: view(op.payload) });
         break;
       case 'delMsg':
         out.push({ type: 'del', key: metaKey(op.shard, op.msgId) });
@@ -388,7 +393,7 @@ function toBatchOps(ops: readonly StoreOp[]): BatchOp[] {
         break;
       case 'putDlq':
         out.push({ type: 'put', key: dlqKey(op.shard, op.entry.meta.msgId), value: packr.pack(op.entry) });
-        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.entry.meta.msgId), value: Buffer.from(op.payload) });
+        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.entry.meta.msgId), value: view(op.payload) });
         break;
       case 'delDlq':
         out.push({ type: 'del', key: dlqKey(op.shard, op.msgId) });

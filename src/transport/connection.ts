@@ -13,6 +13,7 @@ import {
   decodeAnyRequest, decodeBody, decodeFrame, encodeBody, encodeError, encodeMessage, errorToWire, opName,
   toWireDelivery, toWireDlqEntry, type AnyRequest, type AssembledMessage, type WireDelivery,
 } from '../protocol/index.ts';
+import { corkForTick } from '../protocol/cork.ts';
 import type { Metrics, RejectReason } from '../observability/metrics.ts';
 import type { Logger } from '../observability/logger.ts';
 import { formatCorrId } from '../observability/corr.ts';
@@ -278,6 +279,7 @@ export class Connection {
    */
   private write(frames: Buffer[]): void {
     if (this.closed || this.ws.readyState !== 1) return;
+    corkForTick(this.ws);
     if (frames.length === 1) {
       this.ws.send(frames[0]!, { binary: true });
       return;
@@ -294,6 +296,7 @@ export class Connection {
       return;
     }
     this.streaming = true;
+    corkForTick(this.ws);
     const round = this.streams.splice(0);
     for (let i = 0; i < round.length; i++) {
       const stream = round[i]!;
