@@ -8,14 +8,14 @@ import type { AnyActorRef } from 'xstate';
 import { MailboxError } from '../errors.ts';
 import { shardFor } from '../domain/routing.ts';
 import { sha256Hex } from '../domain/payload-hash.ts';
-import { shardOfLease } from '../domain/shard-queue.ts';
-import type { EnqueueInput } from '../domain/shard-queue.ts';
+import { shardOfLease, type EnqueueInput } from '../domain/shard-queue.ts';
 import type { Delivery, LeaseId, MsgId, SessionId, TenantId, Topic } from '../domain/types.ts';
 import type { ShardRef } from '../../actors/shard-ref.ts';
 import type { AckOutcome, SendOutcome } from '../../actors/shard-events.ts';
 import type { SessionContext, SubscriptionRecord } from '../../actors/session.ts';
 import type { NackOptions, RecvInput, SendInput, SendResult, Session, SessionOptions, SubscribeInput } from './api.ts';
 import type { RuntimeCore } from './core.ts';
+import { scatter } from './scatter.ts';
 import {
   LIMITS, checkAttrs, checkIdemKey, checkInt, checkLeaseId, checkMsgId, checkOptionalInt, checkPayload, checkTopic,
 } from './validate.ts';
@@ -57,32 +57,14 @@ export class SessionHandle implements Session {
     }
     const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, inputs.length);
     if (refusal) throw refusal;
-    const results: Array<SendResult | MailboxError> = new Array(inputs.length);
-    const byShard = new Map<ShardRef, { items: EnqueueInput[]; slots: number[] }>();
-    inputs.forEach((input, i) => {
-      try {
+    return scatter(
+      inputs,
+      (input) => {
         const item = this.toEnqueue(input);
-        const ref = this.rt.shards[shardFor(this.tenant, item.topic, this.rt.shards.length)]!;
-        let group = byShard.get(ref);
-        if (!group) byShard.set(ref, (group = { items: [], slots: [] }));
-        group.items.push(item);
-        group.slots.push(i);
-      } catch (err) {
-        results[i] = err as MailboxError;
-      }
-    });
-    await Promise.all(
-      [...byShard].map(async ([ref, group]) => {
-        let outcomes: SendOutcome[];
-        try {
-          outcomes = await ref.request<SendOutcome[]>((reply) => ({ type: 'send', items: group.items, reply }));
-        } catch (err) {
-          outcomes = group.items.map(() => err as MailboxError);
-        }
-        outcomes.forEach((o, j) => (results[group.slots[j]!] = o));
-      }),
+        return { ref: this.shardOf(item.topic), item };
+      },
+      (ref, items) => ref.request<SendOutcome[]>((reply) => ({ type: 'send', items, reply })),
     );
-    return results;
   }
 
   async recv(input: RecvInput): Promise<Delivery[]> {
@@ -94,7 +76,7 @@ export class SessionHandle implements Session {
     const maxBytes = checkOptionalInt(input.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
     const waitMs = checkOptionalInt(input.waitMs, 'waitMs', 0, LIMITS.maxWaitMs) ?? 0;
     if (this.rt.draining()) return [];
-    const ref = this.rt.shards[shardFor(this.tenant, topic, this.rt.shards.length)]!;
+    const ref = this.shardOf(topic);
     const req = { tenant: this.tenant, topic, visibilityMs, maxMessages, owner: this.id, ...(maxBytes === undefined ? {} : { maxBytes }) };
     return ref.request<Delivery[]>((reply) => ({ type: 'recv', req, waitMs, reply }));
   }
@@ -107,32 +89,14 @@ export class SessionHandle implements Session {
   /** Many ACKs in one call (the wire's ACK_BATCH); one outcome per item, null for success. */
   async ackBatch(items: ReadonlyArray<{ msgId: MsgId; leaseId: LeaseId }>): Promise<AckOutcome[]> {
     this.assertOpen();
-    const results: AckOutcome[] = new Array(items.length).fill(null);
-    const byShard = new Map<ShardRef, { items: Array<{ msgId: MsgId; leaseId: LeaseId }>; slots: number[] }>();
-    items.forEach((item, i) => {
-      try {
+    return scatter(
+      items,
+      (item) => {
         checkMsgId(item.msgId);
-        const ref = this.refForLease(item.leaseId);
-        let group = byShard.get(ref);
-        if (!group) byShard.set(ref, (group = { items: [], slots: [] }));
-        group.items.push(item);
-        group.slots.push(i);
-      } catch (err) {
-        results[i] = err as MailboxError;
-      }
-    });
-    await Promise.all(
-      [...byShard].map(async ([ref, group]) => {
-        let outcomes: AckOutcome[];
-        try {
-          outcomes = await ref.request<AckOutcome[]>((reply) => ({ type: 'ack', items: group.items, reply }));
-        } catch (err) {
-          outcomes = group.items.map(() => err as MailboxError);
-        }
-        outcomes.forEach((o, j) => (results[group.slots[j]!] = o));
-      }),
+        return { ref: this.refForLease(item.leaseId), item };
+      },
+      (ref, group) => ref.request<AckOutcome[]>((reply) => ({ type: 'ack', items: group, reply })),
     );
-    return results;
   }
 
   async nack(msgId: MsgId, leaseId: LeaseId, options: NackOptions = {}): Promise<void> {

@@ -5,8 +5,8 @@
  * MAILBOX_AUTH__KEYS, so the test mints its own token and the server writes no token file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort } from '../integration/helpers/process.ts';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KeyRing, mint } from '../../src/auth/index.ts';
@@ -26,18 +26,6 @@ export function testToken(): string {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 export interface ChildServerOptions {
   /** Extra serve flags (e.g. `--data-dir D`, `--amnesia`). */
