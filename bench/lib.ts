@@ -41,6 +41,8 @@ export class Tracker {
   unknown = 0;
   /** Latencies in ms, only when `record` gets a timestamp. */
   readonly lat: number[] = [];
+  /** Latencies of ids below this (the warm-up) are not recorded. */
+  latencyFrom = 0;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -60,7 +62,7 @@ export class Tracker {
   /** True when this was the first delivery of `seq`. */
   record(seq: number, ts?: number): boolean {
     this.total++;
-    if (ts !== undefined) this.lat.push(now() - ts);
+    if (ts !== undefined && seq >= this.latencyFrom) this.lat.push(now() - ts);
     if (!(seq >= 0 && seq < this.seen.length) || !Number.isInteger(seq)) {
       this.unknown++;
       return false;

@@ -35,9 +35,10 @@ export async function mailboxLoad(
   const runTag = tag(workload);
   const topics = Array.from({ length: Math.max(1, opts.topics) }, (_, i) => `bench.${runTag}.${i}`);
   const byDuration = workload === 'A' && opts.durationS !== undefined;
-  const planned = workload === 'A' ? opts.count : Math.round(opts.rate * opts.seconds);
+  const planned = workload === 'A' ? opts.count : Math.round(opts.rate * (opts.seconds + opts.warmupSeconds));
   const capacity = byDuration ? Math.ceil(opts.durationS! * 400_000) : planned;
   const tracker = new Tracker(byDuration ? capacity : planned, capacity);
+  if (workload === 'B') tracker.latencyFrom = Math.round(opts.rate * opts.warmupSeconds);
   const errors: string[] = [];
   const onError = (e: Error): void => void (errors.length < 20 && errors.push(e.message));
 
@@ -104,7 +105,7 @@ export async function mailboxLoad(
     if (byDuration) tracker.expect(sent);
   } else {
     // B: one paced stream, spread over the producers round-robin.
-    sendInfo = await paced(opts.rate, opts.seconds, (seq) => {
+    sendInfo = await paced(opts.rate, opts.seconds + opts.warmupSeconds, (seq) => {
       const i = seq % producers.length;
       const win = windows[i]!;
       const go = (): void => {

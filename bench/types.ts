@@ -28,6 +28,11 @@ export interface BenchOptions {
   /** Workload B rate and length. */
   rate: number;
   seconds: number;
+  /**
+   * B: seconds sent at the same rate before the measured `seconds`, whose latencies are not
+   * recorded (every system gets it; Node servers JIT-compile their hot path in the first second).
+   */
+  warmupSeconds: number;
   /** Fan-out: distinct topics per round, rounds, payload bytes. */
   fanoutTopics: number;
   fanoutReps: number;

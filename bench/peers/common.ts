@@ -50,8 +50,9 @@ export async function runPeerLoad(
   id: { system: string; variant: string; serverPid: number | undefined },
   session: PeerSession, workload: 'A' | 'B', run: number, opts: BenchOptions, progress: (done: number, total: number) => void,
 ): Promise<RunResult> {
-  const total = workload === 'A' ? opts.count : Math.round(opts.rate * opts.seconds);
+  const total = workload === 'A' ? opts.count : Math.round(opts.rate * (opts.seconds + opts.warmupSeconds));
   const tracker = new Tracker(total);
+  if (workload === 'B') tracker.latencyFrom = Math.round(opts.rate * opts.warmupSeconds);
   let errorText: string | undefined;
   try {
     await session.consume((body) => void tracker.record(readSeq(body), workload === 'B' ? readTs(body) : undefined));
@@ -84,7 +85,7 @@ export async function runPeerLoad(
         publish(i);
       }
     } else {
-      sendSeconds = (await paced(opts.rate, opts.seconds, (i) => {
+      sendSeconds = (await paced(opts.rate, opts.seconds + opts.warmupSeconds, (i) => {
         const w = win.acquire();
         if (!w) return void publish(i);
         return w.then(() => publish(i));

@@ -83,6 +83,7 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
     peers: args.options.get('peers') === true || onlyPeers !== undefined,
     rate: num(args, 'rate', 2000),
     seconds: num(args, 'seconds', quick ? 2 : 10),
+    warmupSeconds: num(args, 'warmup-seconds', quick ? 0 : 2),
     fanoutTopics: num(args, 'fanout-topics', quick ? 1_000 : 10_000),
     fanoutReps: num(args, 'fanout-reps', quick ? 3 : 20),
     fanoutPayload: num(args, 'fanout-payload', 64),
