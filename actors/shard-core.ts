@@ -10,8 +10,9 @@ import { sha256Hex } from '../src/domain/payload-hash.ts';
 import { rebuildShard, type LeaseRecovery } from '../src/domain/recovery.ts';
 import { retentionCutoff, retentionIntervalMs } from '../src/domain/retention.ts';
 import { ShardQueue, topicKey, type LeaseRequest, type Settlement } from '../src/domain/shard-queue.ts';
-import type { Delivery, MessageMeta, MsgId, SessionId, StoreOp } from '../src/domain/types.ts';
+import type { Delivery, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
 import type { Store } from '../src/store/store.ts';
+import { CommitPipeline } from './commit-pipeline.ts';
 import type { AckOutcome, Reply, SendOutcome, ShardEvent, ShardRequest, ShardSubscription } from './shard-events.ts';
 
 export interface ShardHooks {
@@ -42,13 +43,6 @@ export interface ShardCoreDeps {
   retention?: { readyMs: number; purged(messages: MessageMeta[]): void };
 }
 
-interface Batch {
-  id: number;
-  ops: StoreOp[];
-  done: Array<() => void>;
-  failed: Array<(error: MailboxError) => void>;
-}
-
 interface Waiter {
   req: LeaseRequest;
   reply: Reply<Delivery[]>;
@@ -73,9 +67,7 @@ const RETENTION_AGAIN_MS = 100;
 export class ShardCore {
   status: 'loading' | 'running' | 'dead' = 'loading';
   private backlog: ShardEvent[] = [];
-  private open: Batch;
-  private inflight: Batch | undefined;
-  private batchSeq = 0;
+  private readonly commits: CommitPipeline;
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly subs = new Map<string, ShardSubscription[]>();
   private readonly dirty = new Set<string>();
@@ -95,7 +87,10 @@ export class ShardCore {
   constructor(private readonly deps: ShardCoreDeps) {
     this.q = deps.newQueue();
     this.leaseRecovery = deps.leaseRecovery;
-    this.open = this.newBatch();
+    this.commits = new CommitPipeline(
+      (ops) => deps.store.commit(ops),
+      (batch, error) => deps.send(error === undefined ? { type: 'committed', batch } : { type: 'commitFailed', batch, error }),
+    );
     this.anchorWall = deps.clock.wall();
     this.anchorMono = deps.clock.now();
     this.startedAt = deps.clock.now();
@@ -113,7 +108,7 @@ export class ShardCore {
 
   /** Nothing waits for the store: no batch in flight and none filling. */
   idle(): boolean {
-    return this.inflight === undefined && this.open.ops.length === 0 && this.open.done.length === 0;
+    return this.commits.idle();
   }
 
   uptimeMs(): number {
@@ -137,7 +132,7 @@ export class ShardCore {
       case 'loadFailed':
         throw new Error(`shard ${this.queue.shard} could not load: ${toMailboxError(event.error).message}`);
       case 'loaded': {
-        rebuildShard(this.queue, event.snapshot, this.now(), this.leaseRecovery, this.deps.isOwnerAlive, this.open.ops);
+        rebuildShard(this.queue, event.snapshot, this.now(), this.leaseRecovery, this.deps.isOwnerAlive, this.commits.ops);
         // A later rebuild (after the store refused a batch) happens inside this live process:
         // consumers still hold their leases, so they must not count as a server restart.
         this.leaseRecovery = 'keep-leases';
@@ -204,26 +199,26 @@ export class ShardCore {
       case 'recv': return this.onRecv(event, now);
       case 'ack': return this.onAck(event);
       case 'nack': return this.guard(event.reply, () => {
-        const s = this.queue.nack(event.msgId, event.leaseId, event, now, this.open.ops);
+        const s = this.queue.nack(event.msgId, event.leaseId, event, now, this.commits.ops);
         this.afterSettle(s);
         this.answer(event.reply, undefined);
       });
       case 'extend': return this.guard(event.reply, () => {
-        this.answer(event.reply, this.queue.extend(event.msgId, event.leaseId, event.ms, now, this.open.ops));
+        this.answer(event.reply, this.queue.extend(event.msgId, event.leaseId, event.ms, now, this.commits.ops));
       });
       case 'revive': return this.guard(event.reply, () => {
         for (const { entry, payload } of event.entries) {
-          this.queue.revive(entry, payload, this.open.ops);
+          this.queue.revive(entry, payload, this.commits.ops);
           this.dirty.add(topicKey(entry.meta.tenant, entry.meta.topic));
         }
         this.answer(event.reply, event.entries.length);
       });
       case 'forgetDead': return this.guard(event.reply, () => {
-        for (const id of event.msgIds) this.queue.forgetDead(id, this.open.ops);
+        for (const id of event.msgIds) this.queue.forgetDead(id, this.commits.ops);
         this.answer(event.reply, event.msgIds.length);
       });
       case 'release':
-        for (const s of this.queue.releaseOwner(event.owner, now, this.open.ops)) this.afterSettle(s);
+        for (const s of this.queue.releaseOwner(event.owner, now, this.commits.ops)) this.afterSettle(s);
         for (const [key, list] of this.waiters) {
           const keep = list.filter((w) => w.req.owner !== event.owner || (w.reply.resolve([]), false));
           if (keep.length) this.waiters.set(key, keep);
@@ -261,7 +256,7 @@ export class ShardCore {
     const results: SendOutcome[] = [];
     for (const item of event.items) {
       try {
-        const r = this.queue.enqueue(item, now, this.open.ops);
+        const r = this.queue.enqueue(item, now, this.commits.ops);
         results.push(r);
         if (!r.duplicate) {
           this.dirty.add(topicKey(item.tenant, item.topic));
@@ -283,7 +278,7 @@ export class ShardCore {
       event.reply.reject(new MailboxError('E_SATURATED', 'too many open leases in the mailbox', { retryAfterMs: 500 }));
       return;
     }
-    const leased = this.queue.lease(req, now, this.open.ops);
+    const leased = this.queue.lease(req, now, this.commits.ops);
     if (leased.length > 0 || event.waitMs <= 0) {
       this.deliverAfterCommit(leased, (d) => event.reply.resolve(d), event.reply);
       return;
@@ -298,7 +293,7 @@ export class ShardCore {
     const results: AckOutcome[] = [];
     for (const { msgId, leaseId } of event.items) {
       try {
-        const meta = this.queue.ack(msgId, leaseId, this.open.ops);
+        const meta = this.queue.ack(msgId, leaseId, this.commits.ops);
         if (meta) {
           this.dropHot(msgId);
           if (this.subs.size > 0) this.dirty.add(topicKey(meta.tenant, meta.topic));
@@ -312,7 +307,7 @@ export class ShardCore {
   }
 
   private onWake(now: number): void {
-    const { settled, promoted } = this.queue.tick(now, this.open.ops);
+    const { settled, promoted } = this.queue.tick(now, this.commits.ops);
     for (const s of settled) this.afterSettle(s);
     for (const key of promoted) this.dirty.add(key);
     for (const [key, list] of this.waiters) {
@@ -344,7 +339,7 @@ export class ShardCore {
           waiting.unshift(w);
           break;
         }
-        this.deliverAfterCommit(this.queue.lease(req, now, this.open.ops), (d) => w.reply.resolve(d), w.reply);
+        this.deliverAfterCommit(this.queue.lease(req, now, this.commits.ops), (d) => w.reply.resolve(d), w.reply);
       }
       if (waiting && waiting.length === 0) this.waiters.delete(key);
       const subs = this.subs.get(key);
@@ -357,7 +352,7 @@ export class ShardCore {
           if (room <= 0 || !this.queue.hasReady(key)) continue;
           const req = this.boundByInflight({ tenant: sub.tenant, topic: sub.topic, visibilityMs: sub.visibilityMs, maxMessages: room, owner: sub.owner });
           if (req.maxMessages <= 0) return;
-          const leased = this.queue.lease(req, now, this.open.ops);
+          const leased = this.queue.lease(req, now, this.commits.ops);
           if (leased.length === 0) continue;
           progress = true;
           this.deliverAfterCommit(leased, (d) => sub.deliver(d));
@@ -417,9 +412,7 @@ export class ShardCore {
 
   /** Runs `done` after the batch now filling is durable; every reply waits for it, even one that wrote nothing. */
   private whenDurable(done: () => void, reply?: Reply<never> | Reply<unknown>): void {
-    if (!this.inflight && this.open.ops.length === 0) return done();
-    this.open.done.push(done);
-    if (reply) this.open.failed.push((e) => reply.reject(e));
+    this.commits.whenDurable(done, reply ? (e) => reply.reject(e) : undefined);
   }
 
   private guard<T>(reply: Reply<T>, step: () => void): void {
@@ -433,31 +426,12 @@ export class ShardCore {
   private endTurn(): void {
     if (this.status !== 'running') return;
     if (this.dirty.size > 0) this.pump();
-    this.flush();
+    this.commits.flush();
     this.armTimer();
   }
 
-  private flush(): void {
-    if (this.inflight || (this.open.ops.length === 0 && this.open.done.length === 0)) return;
-    const batch = this.open;
-    this.open = this.newBatch();
-    if (batch.ops.length === 0) {
-      for (const done of batch.done) done();
-      return;
-    }
-    this.inflight = batch;
-    this.deps.store.commit(batch.ops).then(
-      () => this.deps.send({ type: 'committed', batch: batch.id }),
-      (error: unknown) => this.deps.send({ type: 'commitFailed', batch: batch.id, error }),
-    );
-  }
-
   private onCommitted(id: number): void {
-    const batch = this.inflight;
-    if (!batch || batch.id !== id) return;
-    this.inflight = undefined;
-    if (this.storageBroken) this.markStorageRecovered();
-    for (const done of batch.done) done();
+    if (this.commits.committed(id) && this.storageBroken) this.markStorageRecovered();
   }
 
   private markStorageRecovered(): void {
@@ -477,7 +451,7 @@ export class ShardCore {
   private probeStorage(): void {
     if (!this.storageBroken || this.status === 'dead') return;
     // A real batch in flight will tell as well as a probe would.
-    if (this.inflight || this.status === 'loading') return this.armProbe();
+    if (this.commits.busy || this.status === 'loading') return this.armProbe();
     this.deps.store.commit([{ op: 'delDedup', shard: this.queue.shard, key: PROBE_KEY }]).then(
       () => this.deps.send({ type: 'probed', ok: true }),
       () => this.deps.send({ type: 'probed', ok: false }),
@@ -486,13 +460,9 @@ export class ShardCore {
 
   /** The store refused a batch: answer its callers, then rebuild from what the store does hold. */
   private onCommitFailed(id: number, error: MailboxError): void {
-    if (this.inflight?.id !== id) return;
-    const failed = [this.inflight, this.open];
     const refusal = new MailboxError('E_UNAVAILABLE', `storage refused the write: ${error.message}`, { retryAfterMs: 1000, cause: error });
-    let refused = 0;
-    for (const b of failed) for (const fail of b.failed) (fail(refusal), refused++);
-    this.inflight = undefined;
-    this.open = this.newBatch();
+    const refused = this.commits.failed(id, refusal);
+    if (refused === undefined) return;
     this.storageBroken = true;
     this.deps.hooks.storageFailed(refusal, refused);
     for (const list of this.waiters.values()) for (const w of list) w.reply.resolve([]);
@@ -509,7 +479,7 @@ export class ShardCore {
   private purgeRetention(): void {
     const retention = this.deps.retention;
     if (!retention) return;
-    const purged = this.queue.purgeOlderThan(retentionCutoff(this.now(), retention.readyMs), this.open.ops, RETENTION_BATCH);
+    const purged = this.queue.purgeOlderThan(retentionCutoff(this.now(), retention.readyMs), this.commits.ops, RETENTION_BATCH);
     for (const m of purged) this.dropHot(m.msgId);
     if (purged.length > 0) this.whenDurable(() => retention.purged(purged));
     this.armRetention(purged.length >= RETENTION_BATCH ? RETENTION_AGAIN_MS : undefined);
@@ -548,9 +518,6 @@ export class ShardCore {
     }
   }
 
-  private newBatch(): Batch {
-    return { id: ++this.batchSeq, ops: [], done: [], failed: [] };
-  }
 }
 
 const EMPTY = new Uint8Array(0);
