@@ -82,11 +82,19 @@ export async function createMailbox(
   // Facts the readiness gate is re-fed with when it restarts (it keeps nothing itself).
   const facts = { storeUp: false, listener: undefined as string | undefined, shardsUp: new Set<number>(), storageFull: undefined as string | undefined };
 
+  // Stable addresses: actor instances behind them come and go; a fresh one gets the sessions' subscriptions again.
+  const shards: ShardRef[] = [];
+  for (let i = 0; i < cfg.shards; i++) {
+    shards.push(new ShardRef(i as ShardIndex, (ref) => {
+      for (const session of sessions.values()) session.resubscribe(ref);
+    }));
+  }
+
   const rt: RuntimeCore = {
     config: cfg,
     clock,
     store,
-    shards: [],
+    shards,
     metrics,
     writeRefusal() {
       const snap = readinessSnapshot();
@@ -121,13 +129,6 @@ export async function createMailbox(
   let booted = false;
   let failure: string | undefined;
   const failureListeners: Array<(reason: string) => void> = [];
-  const shards: ShardRef[] = [];
-  for (let i = 0; i < cfg.shards; i++) {
-    shards.push(new ShardRef(i as ShardIndex, (ref) => {
-      for (const session of sessions.values()) session.resubscribe(ref);
-    }));
-  }
-  (rt as { shards: readonly ShardRef[] }).shards = shards;
   const inflightAvailable = (): number => {
     // Draining: no new leases, so the open ones can settle and the drain can end.
     if (readinessSnapshot()?.value === 'draining') return 0;
