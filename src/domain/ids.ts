@@ -24,6 +24,25 @@ export class IdGenerator {
       this.random[0] = this.random[0]! & 0x0f; // headroom so increments rarely carry out
       this.head = this.buildHead();
     }
+    return this.last();
+  }
+
+  /**
+   * Makes every later id sort after `id` (a msgId read back from the store), so a rebuilt
+   * shard never issues ids that sort before messages it already holds.
+   */
+  advancePast(id: string): void {
+    // ULIDs sort as strings, so the last id made is compared as one.
+    if (!isUlid(id) || (this.lastMs >= 0 && id <= this.last())) return;
+    let ms = 0;
+    for (let i = 0; i < 10; i++) ms = ms * 32 + ALPHABET.indexOf(id[i]!);
+    this.lastMs = ms;
+    this.random.set(Array.from(id.slice(10), (c) => ALPHABET.indexOf(c)));
+    this.head = this.buildHead();
+  }
+
+  /** The id `next` returned last. */
+  private last(): string {
     const r = this.random;
     return this.head + ALPHABET[r[12]!]! + ALPHABET[r[13]!]! + ALPHABET[r[14]!]! + ALPHABET[r[15]!]!;
   }

@@ -28,6 +28,11 @@ export function rebuildShard(
   // msgIds are time-sortable, so sorting restores each topic's FIFO order.
   const messages = input.messages.slice().sort((a, b) => (a.msgId < b.msgId ? -1 : a.msgId > b.msgId ? 1 : 0));
   for (const meta of messages) queue.restoreMessage(meta);
+  // A fresh generator could issue ids that sort before stored ones within the same millisecond,
+  // and the next rebuild (which sorts by msgId) would then break FIFO: start past the newest.
+  let newest = messages.length > 0 ? messages[messages.length - 1]!.msgId : undefined;
+  for (const [, entry] of input.dedup) if (newest === undefined || entry.msgId > newest) newest = entry.msgId;
+  if (newest !== undefined) queue.advanceIdsPast(newest);
   queue.restoreDlqDepth(input.dlqDepth);
   for (const key of queue.dedup.restore(input.dedup, now)) out.push({ op: 'delDedup', shard: queue.shard, key });
 

@@ -339,6 +339,11 @@ export class ShardQueue {
     return victims;
   }
 
+  /** New ids (messages and leases) will sort after `msgId`, the newest the store knows. */
+  advanceIdsPast(msgId: MsgId): void {
+    this.ids.advancePast(msgId);
+  }
+
   /** Rebuilds from store records. Each message is inserted as stored (see recovery.ts). */
   restoreMessage(meta: MessageMeta): void {
     this.insert(meta);
