@@ -112,6 +112,11 @@ export class ShardQueue {
     return { ...this.counts };
   }
 
+  /** Open leases, without copying `depths()` (read on every lease for the global bound). */
+  get leasedCount(): number {
+    return this.counts.leased;
+  }
+
   get(msgId: MsgId): MessageMeta | undefined {
     return this.msgs.get(msgId);
   }

@@ -133,7 +133,7 @@ export async function createMailbox(
     // Draining: no new leases, so the open ones can settle and the drain can end.
     if (readinessSnapshot()?.value === 'draining') return 0;
     let leased = 0;
-    for (const ref of shards) leased += ref.running?.queue.depths().leased ?? 0;
+    for (const ref of shards) leased += ref.running?.queue.leasedCount ?? 0;
     return cfg.queue.maxInflight - leased;
   };
 

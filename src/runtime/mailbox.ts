@@ -144,7 +144,7 @@ export class MailboxRuntime implements Mailbox {
   /** Leases open across all shards right now. */
   openLeases(): number {
     let n = 0;
-    for (const ref of this.parts.rt.shards) n += ref.running?.queue.depths().leased ?? 0;
+    for (const ref of this.parts.rt.shards) n += ref.running?.queue.leasedCount ?? 0;
     return n;
   }
 
