@@ -228,3 +228,27 @@ export function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T>
     );
   });
 }
+
+/**
+ * The part of a run's result every driver (svc-mailbox and each peer) reports the same way:
+ * A's rates or B's latencies, and the delivery checks.
+ */
+export function measuredFields(
+  workload: 'A' | 'B' | string,
+  tracker: Tracker,
+  t: { n: number; t0: number; tProducerDone: number; tEnd: number; sendSeconds?: number },
+): {
+  seconds: number; msgsPerSec?: number; producerConfirmedPerSec?: number; latencyMs?: Percentiles; sendSeconds?: number;
+  delivered: number; unique: number; duplicates: number; missing: number;
+} {
+  const elapsed = (t.tEnd - t.t0) / 1000;
+  return {
+    seconds: round(elapsed, 3),
+    ...(workload === 'A' ? { msgsPerSec: Math.round(t.n / elapsed), producerConfirmedPerSec: Math.round(t.n / ((t.tProducerDone - t.t0) / 1000)) } : {}),
+    ...(workload === 'B' ? { latencyMs: percentiles(tracker.lat)!, sendSeconds: round(t.sendSeconds ?? 0, 3) } : {}),
+    delivered: tracker.total,
+    unique: tracker.unique,
+    duplicates: tracker.dups,
+    missing: tracker.missing(),
+  };
+}

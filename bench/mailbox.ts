@@ -10,7 +10,7 @@
  */
 import { MailboxClient } from '../src/client/index.ts';
 import {
-  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, now, paced, percentiles, readSeq, readTs, round, sleep,
+  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, percentiles, readSeq, readTs, round, sleep,
 } from './lib.ts';
 import type { MailboxServer } from './server.ts';
 import type { BenchOptions, RunResult } from './types.ts';
@@ -137,7 +137,6 @@ export async function mailboxLoad(
   await sleep(100);
   const depths = await server.depths();
   const total = tracker.expected;
-  const elapsed = (tEnd - t0) / 1000;
   const stats = { ackErrors, ...(errors.length ? { errors } : {}) };
   return {
     system: 'svc-mailbox',
@@ -147,16 +146,8 @@ export async function mailboxLoad(
     n: total,
     size: opts.payload,
     window: opts.window,
-    seconds: round(elapsed, 3),
     cpu,
-    ...(workload === 'A'
-      ? { msgsPerSec: Math.round(total / elapsed), producerConfirmedPerSec: Math.round(total / ((tProducerDone - t0) / 1000)) }
-      : {}),
-    ...(workload === 'B' ? { latencyMs: percentiles(tracker.lat)!, sendSeconds: round(sendInfo.sendSeconds ?? 0, 3) } : {}),
-    delivered: tracker.total,
-    unique: tracker.unique,
-    duplicates: tracker.dups,
-    missing: tracker.missing(),
+    ...measuredFields(workload, tracker, { n: total, t0, tProducerDone, tEnd, sendSeconds: sendInfo.sendSeconds }),
     pubErrors,
     serverAfter: { ready: depths.ready, leased: depths.leased, delayed: depths.delayed, dlq: depths.dlq },
     info: { producers: opts.producers, consumers: opts.consumers, topics: topics.length, prefetch: opts.prefetch, ...stats },

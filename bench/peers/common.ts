@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import {
-  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, now, paced, percentiles, readSeq, readTs, round,
+  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, readSeq, readTs, round,
 } from '../lib.ts';
 import type { BenchOptions, RunResult } from '../types.ts';
 
@@ -100,7 +100,6 @@ export async function runPeerLoad(
     clearInterval(report);
     progress(tracker.unique, total);
     const serverAfter = await session.verify();
-    const elapsed = (tEnd - t0) / 1000;
     return {
       system: id.system,
       variant: id.variant,
@@ -109,15 +108,8 @@ export async function runPeerLoad(
       n: total,
       size: opts.payload,
       window: opts.window,
-      seconds: round(elapsed, 3),
       cpu,
-      ...(workload === 'A'
-        ? { msgsPerSec: Math.round(total / elapsed), producerConfirmedPerSec: Math.round(total / ((tProducerDone - t0) / 1000)) }
-        : { latencyMs: percentiles(tracker.lat)!, sendSeconds: round(sendSeconds ?? 0, 3) }),
-      delivered: tracker.total,
-      unique: tracker.unique,
-      duplicates: tracker.dups,
-      missing: tracker.missing(),
+      ...measuredFields(workload, tracker, { n: total, t0, tProducerDone, tEnd, sendSeconds }),
       pubErrors,
       serverAfter,
       ...(session.info ? { info: session.info } : {}),
