@@ -3,14 +3,21 @@
  * store ops of each turn into one group-committed batch (one batch in flight, the next one
  * filling meanwhile), and answers callers only after the batch holding their step is durable.
  * It also serves long-poll waiters and push subscriptions with credit.
+ *
+ * With a paged store it also makes the reads paging needs (see shard-queue.ts), each issued
+ * once every op before it is durable so it sees them: the next page of a topic a consumer
+ * draws down, idempotency keys that may be stored but are not in RAM (SENDs wait for them, in
+ * order), and the background sweep of stored idempotency records.
  */
 import { MailboxError, toMailboxError } from '../src/errors.ts';
 import type { Clock } from '../src/domain/clock.ts';
 import { sha256Hex } from '../src/domain/payload-hash.ts';
 import { rebuildShard, type LeaseRecovery } from '../src/domain/recovery.ts';
 import { retentionCutoff, retentionIntervalMs } from '../src/domain/retention.ts';
-import { ShardQueue, topicKey, type LeaseRequest, type Settlement } from '../src/domain/shard-queue.ts';
-import type { Delivery, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
+import { dedupKey } from '../src/domain/dedup-window.ts';
+import { idTimePrefix } from '../src/domain/ids.ts';
+import { ShardQueue, topicKey, type LeaseRequest, type PageRead, type Settlement } from '../src/domain/shard-queue.ts';
+import type { DedupEntry, Delivery, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
 import type { Store } from '../src/store/store.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
 import type { AckOutcome, Reply, SendOutcome, ShardEvent, ShardRequest, ShardSubscription } from './shard-events.ts';
@@ -63,6 +70,17 @@ const PROBE_KEY = '\u0001storage-probe';
 /** Messages one retention pass drops at most (one batch); a full pass schedules the next one soon. */
 const RETENTION_BATCH = 20_000;
 const RETENTION_AGAIN_MS = 100;
+/** Topics whose stored backlog one retention pass reads at most, and messages per topic read. */
+const RETENTION_TOPICS = 64;
+const RETENTION_READ = 1_000;
+/** A RECV that finds its topic's window empty but messages in the store waits this much longer for the page. */
+const PAGE_WAIT_MS = 2_000;
+/** Stored idempotency records one sweep step reads. */
+const SWEEP_PAGE = 4_096;
+/** Sweeps of the stored idempotency records run this often at least (and twice per replay window). */
+const SWEEP_EVERY_MS = 60_000;
+
+type SendRequest = Extract<ShardRequest, { type: 'send' }>;
 
 export class ShardCore {
   status: 'loading' | 'running' | 'dead' = 'loading';
@@ -79,6 +97,21 @@ export class ShardCore {
   private probeTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private leaseRecovery: LeaseRecovery;
+  /** Names the current queue; answers to reads made for an earlier one are dropped. */
+  private epoch = 0;
+  /** SENDs waiting, in arrival order, for idempotency keys to be read from the store. */
+  private parkedSends: SendRequest[] = [];
+  private dedupReading = false;
+  /**
+   * Keys the store was asked about for the parked SENDs: its live record, or undefined when it
+   * holds none. Kept here, not in the RAM cache, which may be smaller than one batch.
+   */
+  private readonly checked = new Map<string, DedupEntry | undefined>();
+  private sweeping = false;
+  private sweepAfter: string | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Where the next retention pass resumes in the list of topics with a stored backlog. */
+  private retentionOffset = 0;
   private readonly anchorWall: number;
   private readonly anchorMono: number;
   private readonly startedAt: number;
@@ -139,6 +172,7 @@ export class ShardCore {
         this.queue.restoreDead(event.dead);
         this.status = 'running';
         this.armRetention();
+        this.startSweep();
         this.deps.hooks.up();
         for (const key of this.subs.keys()) this.dirty.add(key);
         const backlog = this.backlog;
@@ -165,6 +199,39 @@ export class ShardCore {
         if (this.status !== 'running') return this.armRetention();
         this.purgeRetention();
         break;
+      case 'paged':
+        if (event.epoch !== this.epoch) return;
+        if (event.metas === undefined) this.queue.abortRead(event.key);
+        else this.queue.applyPage(event.key, event.read, event.metas);
+        this.dirty.add(event.key);
+        break;
+      case 'retentionRead': {
+        if (event.epoch !== this.epoch) return;
+        if (event.metas === undefined) {
+          this.queue.abortRead(event.key);
+          break;
+        }
+        const purged = this.queue.purgeSpilled(event.key, event.metas, this.commits.ops);
+        for (const m of purged) this.dropHot(m.msgId);
+        const retention = this.deps.retention;
+        if (purged.length > 0 && retention) this.whenDurable(() => retention.purged(purged));
+        // A full read may have left more past the cutoff: the next pass comes soon.
+        if (event.metas.length === event.read.limit && !this.retentionTimer) this.armRetention(RETENTION_AGAIN_MS);
+        this.dirty.add(event.key);
+        break;
+      }
+      case 'dedupChecked':
+        if (event.epoch !== this.epoch) return;
+        this.onDedupChecked(event);
+        break;
+      case 'sweep':
+        this.sweepTimer = undefined;
+        this.startSweep();
+        return;
+      case 'dedupScanned':
+        if (event.epoch !== this.epoch) return;
+        this.onDedupScanned(event);
+        break;
       default:
         if (this.status === 'loading') {
           if (this.backlog.length >= MAX_BACKLOG && 'reply' in event) {
@@ -185,7 +252,10 @@ export class ShardCore {
     if (this.timer) clearTimeout(this.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
+    for (const e of this.parkedSends) e.reply.reject(error);
+    this.parkedSends = [];
     for (const list of this.waiters.values()) for (const w of list) w.reply.reject(error);
     this.waiters.clear();
     for (const e of this.backlog) if ('reply' in e) e.reply.reject(error);
@@ -252,16 +322,79 @@ export class ShardCore {
     }
   }
 
-  private onSend(event: Extract<ShardRequest, { type: 'send' }>, now: number): void {
+  /** SENDs keep their order: one that must wait for a store read holds back those after it. */
+  private onSend(event: SendRequest, now: number): void {
+    if (this.parkedSends.length === 0 && this.keysToRead(event, now).length === 0) return this.enqueueSend(event, now);
+    this.parkedSends.push(event);
+    this.runParkedSends(now);
+  }
+
+  /** Idempotency keys of the request that may be in the store but are not in RAM. */
+  private keysToRead(event: SendRequest, now: number): string[] {
+    const dedup = this.queue.dedup;
+    if (dedup.mode === 'resident') return [];
+    const keys: string[] = [];
+    for (const item of event.items) {
+      const key = dedupKey(item.tenant, item.topic, item.idemKey);
+      if (!this.checked.has(key) && dedup.lookup(key, now) === undefined && dedup.mayBeStored(key)) keys.push(key);
+    }
+    return keys;
+  }
+
+  private runParkedSends(now: number): void {
+    while (this.parkedSends.length > 0 && !this.dedupReading) {
+      const head = this.parkedSends[0]!;
+      const keys = this.keysToRead(head, now);
+      if (keys.length === 0) {
+        this.parkedSends.shift();
+        this.enqueueSend(head, now);
+        continue;
+      }
+      this.dedupReading = true;
+      const epoch = this.epoch;
+      this.whenDurable(() => {
+        this.deps.store.getDedup(this.queue.shard, keys).then(
+          (entries) => this.deps.send({ type: 'dedupChecked', epoch, keys, entries }),
+          (error: unknown) => this.deps.send({ type: 'dedupChecked', epoch, keys, error }),
+        );
+      });
+    }
+    if (this.parkedSends.length === 0) this.checked.clear();
+  }
+
+  private onDedupChecked(event: Extract<ShardEvent, { type: 'dedupChecked' }>): void {
+    this.dedupReading = false;
+    const now = this.now();
+    if (event.entries === undefined) {
+      // The read failed: the SEND that needed it is refused (retryable); the rest go on.
+      const head = this.parkedSends.shift();
+      head?.reply.reject(new MailboxError('E_UNAVAILABLE', `storage: idempotency lookup failed (${toMailboxError(event.error).message})`, { retryAfterMs: 200 }));
+    } else {
+      event.keys.forEach((key, i) => {
+        const entry = event.entries![i];
+        this.checked.set(key, entry !== undefined && entry.expiresAt > now ? entry : undefined);
+      });
+    }
+    this.runParkedSends(now);
+  }
+
+  private enqueueSend(event: SendRequest, now: number): void {
     const results: SendOutcome[] = [];
     for (const item of event.items) {
+      if (this.checked.size > 0) {
+        // What the store said about this key goes into the RAM window right before the step that needs it.
+        const key = dedupKey(item.tenant, item.topic, item.idemKey);
+        const stored = this.checked.get(key);
+        if (stored !== undefined) this.queue.dedup.admit(key, stored, now);
+        this.checked.delete(key);
+      }
       try {
         const r = this.queue.enqueue(item, now, this.commits.ops);
         results.push(r);
         if (!r.duplicate) {
           this.dirty.add(topicKey(item.tenant, item.topic));
           if (this.hotBytes + item.payload.byteLength <= this.deps.hotPayloadBytes) {
-            this.hot.set(r.msgId, item.payload);
+            this.hot.set(r.msgId, ownBytes(item.payload));
             this.hotBytes += item.payload.byteLength;
           }
         }
@@ -279,13 +412,17 @@ export class ShardCore {
       return;
     }
     const leased = this.queue.lease(req, now, this.commits.ops);
-    if (leased.length > 0 || event.waitMs <= 0) {
+    const key = topicKey(req.tenant, req.topic);
+    this.pageIfDue(key);
+    const paging = leased.length === 0 && this.queue.hasSpilled(key);
+    if (leased.length > 0 || (event.waitMs <= 0 && !paging)) {
       this.deliverAfterCommit(leased, (d) => event.reply.resolve(d), event.reply);
       return;
     }
-    const key = topicKey(req.tenant, req.topic);
+    // Messages are in the store: wait for the page even when the RECV would not wait.
+    const waitMs = paging ? Math.max(event.waitMs, PAGE_WAIT_MS) : event.waitMs;
     const list = this.waiters.get(key) ?? [];
-    list.push({ req, reply: event.reply, deadline: now + event.waitMs });
+    list.push({ req, reply: event.reply, deadline: now + waitMs });
     this.waiters.set(key, list);
   }
 
@@ -343,6 +480,7 @@ export class ShardCore {
       }
       if (waiting && waiting.length === 0) this.waiters.delete(key);
       const subs = this.subs.get(key);
+      if ((waiting?.length ?? 0) > 0 || subs) this.pageIfDue(key);
       if (!subs) continue;
       let progress = true;
       while (progress && this.queue.hasReady(key)) {
@@ -360,8 +498,82 @@ export class ShardCore {
         // Round robin: the next pump starts with the next subscriber.
         if (subs.length > 1) subs.push(subs.shift()!);
       }
+      this.pageIfDue(key);
     }
     this.dirty.clear();
+  }
+
+  /** Reads the topic's next page from the store when its window runs low (paged store only). */
+  private pageIfDue(key: string): void {
+    if (!this.queue.needsPage(key)) return;
+    const read = this.queue.beginRead(key);
+    if (read !== undefined) this.readAfterCommit(key, read, 'paged');
+  }
+
+  /** A ready-range read of one topic, issued once every op before it is durable. */
+  private readAfterCommit(key: string, read: PageRead, type: 'paged' | 'retentionRead'): void {
+    const epoch = this.epoch;
+    const query: { after?: PageRead['after']; before?: string; limit: number } = { limit: read.limit };
+    if (read.after !== undefined) query.after = read.after;
+    if (read.before !== undefined) query.before = read.before;
+    this.whenDurable(() => {
+      this.deps.store.readyPage(this.queue.shard, read.tenant, read.topic, query).then(
+        (metas) => this.deps.send({ type, epoch, key, read, metas }),
+        (error: unknown) => this.deps.send({ type, epoch, key, read, error }),
+      );
+    });
+  }
+
+  /**
+   * One step of the sweep of stored idempotency records (paged store): expired ones are deleted,
+   * live ones go into a fresh Bloom filter, which replaces the old one when the sweep ends. Until
+   * the first sweep after a start ends, a key missing from RAM is looked up in the store.
+   */
+  private startSweep(): void {
+    if (this.queue.dedup.mode === 'resident' || this.sweeping || this.status !== 'running') return;
+    this.sweeping = true;
+    this.sweepAfter = undefined;
+    this.queue.dedup.beginSweep();
+    this.scanDedup();
+  }
+
+  private scanDedup(): void {
+    const epoch = this.epoch;
+    const query: { after?: string; limit: number } = { limit: SWEEP_PAGE };
+    if (this.sweepAfter !== undefined) query.after = this.sweepAfter;
+    this.deps.store.scanDedup(this.queue.shard, query).then(
+      (entries) => this.deps.send({ type: 'dedupScanned', epoch, entries }),
+      (error: unknown) => this.deps.send({ type: 'dedupScanned', epoch, error }),
+    );
+  }
+
+  private onDedupScanned(event: Extract<ShardEvent, { type: 'dedupScanned' }>): void {
+    const entries = event.entries;
+    if (entries === undefined) {
+      // Try again later; the old filter (or store lookups) stay in use meanwhile.
+      this.sweeping = false;
+      return this.armSweep(PROBE_EVERY_MS * 4);
+    }
+    const now = this.now();
+    const dedup = this.queue.dedup;
+    for (const [key, entry] of entries) {
+      if (entry.expiresAt > now) dedup.sweepSaw(key);
+      // A key used again since the read is in RAM with its new record: keep that one.
+      else if (key !== PROBE_KEY && dedup.lookup(key, now) === undefined) this.commits.ops.push({ op: 'delDedup', shard: this.queue.shard, key });
+    }
+    if (entries.length === SWEEP_PAGE) {
+      this.sweepAfter = entries[entries.length - 1]![0];
+      return this.scanDedup();
+    }
+    dedup.endSweep();
+    this.sweeping = false;
+    this.armSweep(Math.min(SWEEP_EVERY_MS, Math.max(1_000, Math.floor(dedup.windowMs / 2))));
+  }
+
+  private armSweep(inMs: number): void {
+    if (this.sweepTimer || this.status === 'dead') return;
+    this.sweepTimer = setTimeout(() => this.deps.send({ type: 'sweep' }), inMs);
+    this.sweepTimer.unref?.();
   }
 
   private boundByInflight(req: LeaseRequest): LeaseRequest {
@@ -426,6 +638,7 @@ export class ShardCore {
   private endTurn(): void {
     if (this.status !== 'running') return;
     if (this.dirty.size > 0) this.pump();
+    this.queue.flushCounters(this.commits.ops);
     this.commits.flush();
     this.armTimer();
   }
@@ -469,7 +682,13 @@ export class ShardCore {
     this.waiters.clear();
     this.hot.clear();
     this.hotBytes = 0;
+    for (const e of this.parkedSends) e.reply.reject(refusal);
+    this.parkedSends = [];
+    this.dedupReading = false;
+    this.checked.clear();
+    this.sweeping = false;
     this.q = this.deps.newQueue();
+    this.epoch++;
     this.status = 'loading';
     this.load();
     this.armProbe();
@@ -479,10 +698,20 @@ export class ShardCore {
   private purgeRetention(): void {
     const retention = this.deps.retention;
     if (!retention) return;
-    const purged = this.queue.purgeOlderThan(retentionCutoff(this.now(), retention.readyMs), this.commits.ops, RETENTION_BATCH);
+    const cutoff = retentionCutoff(this.now(), retention.readyMs);
+    const purged = this.queue.purgeOlderThan(cutoff, this.commits.ops, RETENTION_BATCH);
     for (const m of purged) this.dropHot(m.msgId);
     if (purged.length > 0) this.whenDurable(() => retention.purged(purged));
-    this.armRetention(purged.length >= RETENTION_BATCH ? RETENTION_AGAIN_MS : undefined);
+    // Messages left in the store are read (oldest first, up to the cutoff) and dropped in a later turn.
+    const spilled = this.queue.spilledTopics();
+    if (this.retentionOffset >= spilled.length) this.retentionOffset = 0;
+    for (const key of spilled.slice(this.retentionOffset, this.retentionOffset + RETENTION_TOPICS)) {
+      const read = this.queue.beginRead(key, RETENTION_READ);
+      if (read !== undefined) this.readAfterCommit(key, { ...read, before: idTimePrefix(cutoff) }, 'retentionRead');
+    }
+    this.retentionOffset += RETENTION_TOPICS;
+    const again = purged.length >= RETENTION_BATCH || this.retentionOffset < spilled.length;
+    this.armRetention(again ? RETENTION_AGAIN_MS : undefined);
   }
 
   private armRetention(inMs?: number): void {
@@ -521,3 +750,11 @@ export class ShardCore {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A payload off the wire is a view into its whole WebSocket frame (up to 1 MiB, a batch of
+ * messages): keeping the view would keep the frame alive. Kept payloads get their own bytes.
+ */
+function ownBytes(payload: Uint8Array): Uint8Array {
+  return payload.byteLength === payload.buffer.byteLength ? payload : Uint8Array.prototype.slice.call(payload);
+}

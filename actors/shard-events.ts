@@ -1,7 +1,7 @@
 /** The messages a shard actor understands. Requests carry their reply; the shard answers after commit. */
 import type { MailboxError } from '../src/errors.ts';
-import type { EnqueueInput, LeaseRequest } from '../src/domain/shard-queue.ts';
-import type { Delivery, DlqEntry, LeaseId, MsgId, SessionId } from '../src/domain/types.ts';
+import type { EnqueueInput, LeaseRequest, PageRead } from '../src/domain/shard-queue.ts';
+import type { DedupEntry, Delivery, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
 import type { ShardSnapshot } from '../src/store/store.ts';
 
 export interface Reply<T> {
@@ -49,6 +49,16 @@ export type ShardInternal =
   | { type: 'probed'; ok: boolean }
   /** Time for a retention pass (ready and delayed messages past `retention.readyMs`). */
   | { type: 'retention' }
+  /**
+   * Answers of the store reads a paged shard makes. `epoch` names the queue that asked: a
+   * rebuilt shard ignores answers meant for the queue it replaced.
+   */
+  | { type: 'paged'; epoch: number; key: string; read: PageRead; metas?: MessageMeta[]; error?: unknown }
+  | { type: 'retentionRead'; epoch: number; key: string; read: PageRead; metas?: MessageMeta[]; error?: unknown }
+  | { type: 'dedupChecked'; epoch: number; keys: string[]; entries?: Array<DedupEntry | undefined>; error?: unknown }
+  /** Time to sweep the stored idempotency records (drop expired ones, rebuild the filter), and a page of them. */
+  | { type: 'sweep' }
+  | { type: 'dedupScanned'; epoch: number; entries?: Array<[string, DedupEntry]>; error?: unknown }
   | { type: '$crash'; reason: string };
 
 export type ShardEvent = ShardRequest | ShardNotice | ShardInternal;

@@ -4,15 +4,17 @@
  * microtasks, and a kill (a timer) could only ever hit idle actors; with it, kills land while
  * batches are in flight and replies are owed, which is what the drills are for.
  *
- * Reads keep the Store contract: `loadShard` and `listDlq` wait for commits issued before them.
+ * Reads keep the Store contract: `loadShard`, `listDlq` and the paging reads wait for commits
+ * issued before them.
  */
-import type { DlqEntry, MsgId, ShardIndex, StoreOp } from '../src/domain/types.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp, TenantId, Topic } from '../src/domain/types.ts';
 import { MemoryStore } from '../src/store/memory.ts';
-import type { DlqQuery, ShardSnapshot, Store } from '../src/store/store.ts';
+import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from '../src/store/store.ts';
 import type { FaultableStore } from '../src/store/open-store.ts';
 
 export class LatencyStore implements Store {
   readonly kind = 'memory' as const;
+  readonly residency = 'all' as const;
   private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly inner: MemoryStore = new MemoryStore()) {}
@@ -52,6 +54,21 @@ export class LatencyStore implements Store {
 
   getDlqPayload(shard: ShardIndex, msgId: MsgId): Promise<Uint8Array | undefined> {
     return this.inner.getDlqPayload(shard, msgId);
+  }
+
+  async readyPage(shard: ShardIndex, tenant: TenantId, topic: Topic, query: ReadyPageQuery): Promise<MessageMeta[]> {
+    await this.tail;
+    return this.inner.readyPage(shard, tenant, topic, query);
+  }
+
+  async getDedup(shard: ShardIndex, keys: readonly string[]): Promise<Array<DedupEntry | undefined>> {
+    await this.tail;
+    return this.inner.getDedup(shard, keys);
+  }
+
+  async scanDedup(shard: ShardIndex, query: DedupScan): Promise<Array<[string, DedupEntry]>> {
+    await this.tail;
+    return this.inner.scanDedup(shard, query);
   }
 }
 

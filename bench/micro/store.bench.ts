@@ -28,7 +28,7 @@ const meta = (msgId: MsgId): MessageMeta => ({
 function storeCycle(store: () => Store): () => Promise<void> {
   let previous: MsgId[] = [];
   return async () => {
-    const ops: StoreOp[] = previous.map((msgId) => ({ op: 'delMsg', shard, msgId }));
+    const ops: StoreOp[] = previous.map((msgId) => ({ op: 'delMsg', shard, msgId, tenant: meta(msgId).tenant, topic: meta(msgId).topic, state: 'ready' }));
     const next: MsgId[] = [];
     for (let i = ops.length; i < 2 * HALF; i++) {
       const msgId = id(seq++);

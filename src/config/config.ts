@@ -30,8 +30,17 @@ export interface QueueConfig {
   shardCapacity: number;
   /** Open leases across the whole mailbox. */
   maxInflight: number;
-  /** Idempotency records one shard holds; at the bound SEND is refused (never evicted early). */
+  /**
+   * Idempotency records one shard holds. Amnesia: at the bound SEND is refused (never evicted
+   * early). LevelDB: records live on disk; this sizes the RAM filter that spares disk reads.
+   */
   dedupCapacity: number;
+  /** LevelDB only: ready messages of one topic kept in RAM; the rest wait on disk, paged in as consumers drain. */
+  readyWindow: number;
+  /** LevelDB only: ready messages one shard keeps in RAM as they arrive; past it new ones go to disk only. */
+  residentBudget: number;
+  /** LevelDB only: idempotency records one shard keeps in RAM (the newest); older keys are read from disk. */
+  dedupResident: number;
   /** Largest payload in bytes. */
   maxPayloadBytes: number;
   /** DLQ reprocess rate, messages per second. */
@@ -95,6 +104,9 @@ export const DEFAULT_CONFIG: MailboxConfig = {
     shardCapacity: 1_000_000,
     maxInflight: 100_000,
     dedupCapacity: 1_000_000,
+    readyWindow: 256,
+    residentBudget: 16_384,
+    dedupResident: 16_384,
     maxPayloadBytes: 1024 * 1024 - 1024,
     reprocessPerSecond: 1_000,
   },

@@ -1,9 +1,18 @@
 /**
  * The idempotency window: (tenant, topic, idemKey) → the first msgId and payload hash,
- * kept for the whole replay window. Never shortened by eviction: when full, new keys are
- * refused (E_SATURATED) rather than old ones forgotten early.
+ * kept for the whole replay window.
+ *
+ * Two modes:
+ * - `resident` (the RAM store): the window is the truth. Never shortened by eviction: when
+ *   full, new keys are refused (E_SATURATED) rather than old ones forgotten early.
+ * - `cache` (a paged store): the store holds every record; RAM keeps the newest ones and a
+ *   Bloom filter of everything stored. A key missing from RAM that the filter may hold is
+ *   looked up in the store first (`mayBeStored`); until the filter has been built by a sweep
+ *   of the store, every key missing from RAM may be stored. When full, the oldest RAM entry
+ *   is dropped (it stays in the store and the filter).
  */
 import { MailboxError } from '../errors.ts';
+import { BloomFilter } from './bloom-filter.ts';
 import { Fifo } from './fifo.ts';
 import type { DedupEntry, TenantId } from './types.ts';
 
@@ -20,10 +29,52 @@ export class DedupWindow {
    */
   private readonly order = new Fifo<{ key: string; expiresAt: number }>();
 
+  /** cache mode: keys the store may hold; undefined until the first sweep has built it. */
+  private stored: BloomFilter | undefined;
+  /** cache mode: the filter a sweep in progress is building. */
+  private rebuilding: BloomFilter | undefined;
+
   constructor(
     private readonly capacity: number,
     readonly windowMs: number,
+    readonly mode: 'resident' | 'cache' = 'resident',
+    /** cache mode: keys the store is expected to hold at most (sizes the filter). */
+    private readonly storedCapacity = capacity,
   ) {}
+
+  /** cache mode: whether `key`, absent from RAM, must be looked up in the store. */
+  mayBeStored(key: string): boolean {
+    if (this.mode === 'resident' || this.entries.has(key)) return false;
+    return this.stored === undefined || this.stored.mightContain(key);
+  }
+
+  /** cache mode: the store's record of `key`, read after `mayBeStored`; expired ones are ignored. */
+  admit(key: string, entry: DedupEntry, now: number): void {
+    if (entry.expiresAt <= now || this.entries.has(key)) return;
+    this.makeRoom();
+    this.entries.set(key, entry);
+    this.order.push({ key, expiresAt: entry.expiresAt });
+  }
+
+  /** cache mode: a sweep of the store starts; it reports each live key with `sweepSaw`. */
+  beginSweep(): void {
+    this.rebuilding = new BloomFilter(this.storedCapacity);
+  }
+
+  sweepSaw(key: string): void {
+    this.rebuilding?.add(key);
+  }
+
+  /** The sweep saw every stored key: its filter replaces the old one (dropping expired keys' bits). */
+  endSweep(): void {
+    if (this.rebuilding !== undefined) this.stored = this.rebuilding;
+    this.rebuilding = undefined;
+  }
+
+  /** Whether a sweep has built the filter, so keys it lacks need no store read. */
+  get filterReady(): boolean {
+    return this.mode === 'resident' || this.stored !== undefined;
+  }
 
   get size(): number {
     return this.entries.size;
@@ -37,7 +88,11 @@ export class DedupWindow {
 
   /** Adds a key; call `lookup` first. Throws E_SATURATED when the window is full. */
   add(key: string, msgId: DedupEntry['msgId'], payloadHash: string, now: number): DedupEntry {
-    if (this.entries.size >= this.capacity && !this.entries.has(key)) {
+    if (this.mode === 'cache') {
+      this.makeRoom();
+      this.stored?.add(key);
+      this.rebuilding?.add(key);
+    } else if (this.entries.size >= this.capacity && !this.entries.has(key)) {
       const oldest = this.order.peek();
       const waitMs = oldest ? Math.max(1, oldest.expiresAt - now) : 1000;
       throw new MailboxError('E_SATURATED', `idempotency window full (${this.capacity} keys)`, { retryAfterMs: Math.min(waitMs, 60_000) });
@@ -76,6 +131,16 @@ export class DedupWindow {
       }
     }
     return removed;
+  }
+
+  /** cache mode: drops the oldest RAM entries until one more fits (the store keeps them). */
+  private makeRoom(): void {
+    while (this.entries.size >= this.capacity) {
+      const head = this.order.shift();
+      if (head === undefined) return;
+      const entry = this.entries.get(head.key);
+      if (entry && entry.expiresAt === head.expiresAt) this.entries.delete(head.key);
+    }
   }
 
   /** The earliest expiry, for the shard's timer. */

@@ -48,12 +48,7 @@ export class IdGenerator {
   }
 
   private buildHead(): string {
-    let time = '';
-    let t = this.lastMs;
-    for (let i = 0; i < 10; i++) {
-      time = ALPHABET[t % 32]! + time;
-      t = Math.floor(t / 32);
-    }
+    const time = idTimePrefix(this.lastMs);
     let random = '';
     for (let i = 0; i < TAIL_START; i++) random += ALPHABET[this.random[i]!]!;
     return time + random;
@@ -78,4 +73,18 @@ const TAIL_START = 12;
 
 export function isUlid(value: string): boolean {
   return /^[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
+}
+
+/**
+ * The 10-character time part of any id made at wall-clock `ms`: every id made earlier sorts
+ * before it, so it bounds a range of ids by age (retention of ready messages left in the store).
+ */
+export function idTimePrefix(ms: number): string {
+  let time = '';
+  let t = Math.max(0, Math.floor(ms));
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET[t % 32]! + time;
+    t = Math.floor(t / 32);
+  }
+  return time;
 }

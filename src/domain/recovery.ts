@@ -6,13 +6,19 @@
  * - After a process start (`expire-leases`) no consumer can hold a lease any more: each open
  *   lease counts as a failed attempt with outcome `server_restart`.
  */
-import type { DedupEntry, MessageMeta, SessionId, StoreOp } from './types.ts';
+import type { DedupEntry, MessageMeta, MsgId, SessionId, StoreOp, TenantId, Topic } from './types.ts';
 import type { Settlement, ShardQueue } from './shard-queue.ts';
 
 export interface RecoveryInput {
-  messages: MessageMeta[];
+  /** Ready messages handed over at load (all of them for a RAM store, none for a paged one). */
+  ready: MessageMeta[];
+  /** Leased and delayed messages. */
+  held: MessageMeta[];
+  /** A paged store's live count per topic: what is not in RAM waits in the store, ready. */
+  topics: Array<{ tenant: TenantId; topic: Topic; live: number }>;
   dedup: Array<[string, DedupEntry]>;
   dlqDepth: number;
+  newestId?: MsgId;
 }
 
 export type LeaseRecovery = 'keep-leases' | 'expire-leases';
@@ -26,12 +32,19 @@ export function rebuildShard(
   out: StoreOp[],
 ): Settlement[] {
   // msgIds are time-sortable, so sorting restores each topic's FIFO order.
-  const messages = input.messages.slice().sort((a, b) => (a.msgId < b.msgId ? -1 : a.msgId > b.msgId ? 1 : 0));
-  for (const meta of messages) queue.restoreMessage(meta);
+  const ready = input.ready.slice().sort((a, b) => (a.msgId < b.msgId ? -1 : a.msgId > b.msgId ? 1 : 0));
+  for (const meta of input.held) queue.restoreMessage(meta);
+  for (const meta of ready) queue.restoreMessage(meta);
+  for (const t of input.topics) queue.restoreTopic(t.tenant, t.topic, t.live);
   // A fresh generator could issue ids that sort before stored ones within the same millisecond,
   // and the next rebuild (which sorts by msgId) would then break FIFO: start past the newest.
-  let newest = messages.length > 0 ? messages[messages.length - 1]!.msgId : undefined;
-  for (const [, entry] of input.dedup) if (newest === undefined || entry.msgId > newest) newest = entry.msgId;
+  let newest: MsgId | undefined = input.newestId;
+  const consider = (id: MsgId): void => {
+    if (newest === undefined || id > newest) newest = id;
+  };
+  for (const meta of input.held) consider(meta.msgId);
+  if (ready.length > 0) consider(ready[ready.length - 1]!.msgId);
+  for (const [, entry] of input.dedup) consider(entry.msgId);
   if (newest !== undefined) queue.advanceIdsPast(newest);
   queue.restoreDlqDepth(input.dlqDepth);
   for (const key of queue.dedup.restore(input.dedup, now)) out.push({ op: 'delDedup', shard: queue.shard, key });

@@ -3,6 +3,13 @@
  * leases ordered by deadline, the idempotency window and the DLQ moves. Pure: every step
  * takes `now` (ms, comparable with stored wall-clock times) and appends the store mutations
  * it implies to `out`; the shard actor commits them and answers only after that commit.
+ *
+ * Paging (a paged store, see `ShardLimits.paging`): RAM holds at most a window of each
+ * topic's ready messages; the rest stay in the store ("spilled"), counted, and all sort
+ * after the topic's `cursor`. The shard reads the next page when a consumer draws the
+ * window down (`needsPage` / `beginRead` / `applyPage`), so RAM is bounded by configuration,
+ * not by queue depth. Held messages (leased, bounded by the in-flight limit, and delayed)
+ * stay in RAM.
  */
 import { MailboxError } from '../errors.ts';
 import { retryDelay, type BackoffPolicy } from './backoff.ts';
@@ -13,7 +20,7 @@ import type { IdGenerator } from './ids.ts';
 import { MinHeap } from './min-heap.ts';
 import { selectExpiredMessages } from './retention.ts';
 import type {
-  AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
+  AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MessageState, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
 } from './types.ts';
 
 /** Dead-lettered msgIds a shard remembers for refusing late ACKs. */
@@ -27,6 +34,27 @@ export interface ShardLimits {
   capacity: number;
   dedupCapacity: number;
   replayWindowMs: number;
+  /** Set for a paged store: RAM holds windows of ready messages and the newest idempotency keys. */
+  paging?: PagingLimits;
+}
+
+export interface PagingLimits {
+  /** Ready messages of one topic held in RAM at most; more stay in the store until paged in. */
+  readyWindow: number;
+  /** Ready messages a SEND may leave in RAM across the shard; past it new ones go to the store only. */
+  residentBudget: number;
+  /** Idempotency records kept in RAM; older ones are read from the store when a key may be there. */
+  dedupResident: number;
+}
+
+/** One page read of a topic's ready messages left in the store. */
+export interface PageRead {
+  tenant: TenantId;
+  topic: Topic;
+  after?: MsgId;
+  /** Only msgIds before this (a retention read: `idTimePrefix(cutoff)`). */
+  before?: string;
+  limit: number;
 }
 
 export interface EnqueueInput {
@@ -53,11 +81,26 @@ export type Settlement = { kind: 'requeued'; meta: MessageMeta; outcome: Attempt
 
 interface TopicQueue {
   key: string;
+  tenant: TenantId;
+  topic: Topic;
+  /** Ready messages in RAM, in delivery order. */
   ready: Fifo<MsgId>;
   leased: number;
   delayed: number;
   /** Open leases per owner on this topic: what a push subscription has outstanding. */
   byOwner: Map<SessionId, number>;
+  /** Ready messages left in the store, not in RAM; every one sorts after `cursor`. */
+  spilled: number;
+  /** The newest msgId of this topic that came into RAM as ready; undefined: page from the start. */
+  cursor: MsgId | undefined;
+  /** A page or retention read of this topic is in flight. */
+  reading: boolean;
+  /** Messages spilled since the read in flight began (it may or may not see them). */
+  spillsSinceRead: number;
+}
+
+function live(q: TopicQueue): number {
+  return q.ready.length + q.spilled + q.leased + q.delayed;
 }
 
 function countOwner(q: TopicQueue, owner: SessionId, delta: number): void {
@@ -88,7 +131,13 @@ export function topicKey(tenant: TenantId, topic: string): string {
   return `${tenant}\u0000${topic}`;
 }
 
+/** The delete op of a stored message (a store needs its topic and state to find the record). */
+function delMsg(shard: ShardIndex, meta: MessageMeta, state: MessageState = meta.state): StoreOp {
+  return { op: 'delMsg', shard, msgId: meta.msgId, tenant: meta.tenant, topic: meta.topic, state };
+}
+
 export class ShardQueue {
+  /** Every message in RAM: ready ones in a window, leased, delayed. */
   private readonly msgs = new Map<MsgId, MessageMeta>();
   private readonly topics = new Map<string, TopicQueue>();
   private readonly delayed = new MinHeap<MsgId>();
@@ -97,7 +146,14 @@ export class ShardQueue {
   readonly dedup: DedupWindow;
   /** Recently dead-lettered msgIds (bounded), so a late ACK of one is refused rather than reported done. */
   private readonly dead = new Map<MsgId, true>();
-  private counts = { ready: 0, delayed: 0, leased: 0, dlq: 0 };
+  /** `ready` counts spilled messages too; `resident` only the ready ones in RAM. */
+  private counts = { ready: 0, delayed: 0, leased: 0, dlq: 0, resident: 0 };
+  /** Topics whose live count changed since the last `flushCounters` (paged store only). */
+  private readonly liveChanged = new Set<TopicQueue>();
+  private infoChanged = false;
+  private newestId: MsgId | undefined;
+  private readonly window: number;
+  private readonly budget: number;
 
   constructor(
     readonly shard: ShardIndex,
@@ -105,11 +161,27 @@ export class ShardQueue {
     private readonly ids: IdGenerator,
     private readonly rng: Rng,
   ) {
-    this.dedup = new DedupWindow(limits.dedupCapacity, limits.replayWindowMs);
+    const paging = limits.paging;
+    this.window = paging?.readyWindow ?? Number.POSITIVE_INFINITY;
+    this.budget = paging?.residentBudget ?? Number.POSITIVE_INFINITY;
+    this.dedup = paging
+      ? new DedupWindow(paging.dedupResident, limits.replayWindowMs, 'cache', limits.dedupCapacity)
+      : new DedupWindow(limits.dedupCapacity, limits.replayWindowMs);
   }
 
   depths(): { ready: number; leased: number; delayed: number; dlq: number } {
-    return { ...this.counts };
+    const { ready, leased, delayed, dlq } = this.counts;
+    return { ready, leased, delayed, dlq };
+  }
+
+  /** Ready messages held in RAM (the rest of `depths().ready` is in the store). */
+  get residentReady(): number {
+    return this.counts.resident;
+  }
+
+  /** Messages in RAM of any state. */
+  get residentMessages(): number {
+    return this.msgs.size;
   }
 
   /** Open leases, without copying `depths()` (read on every lease for the global bound). */
@@ -131,7 +203,7 @@ export class ShardQueue {
       const topic = q.key.slice(q.key.indexOf('\u0000') + 1);
       const cls = classOf(topic);
       const d = out.get(cls) ?? { ready: 0, leased: 0 };
-      d.ready += q.ready.length + q.delayed;
+      d.ready += q.ready.length + q.spilled + q.delayed;
       d.leased += q.leased;
       out.set(cls, d);
     }
@@ -143,9 +215,106 @@ export class ShardQueue {
     return this.topics.get(key)?.byOwner.get(owner) ?? 0;
   }
 
-  /** Topic keys with ready messages waiting (for waking consumers). */
+  /** Ready messages in RAM for this topic (what a lease can take now). */
   hasReady(key: string): boolean {
     return (this.topics.get(key)?.ready.length ?? 0) > 0;
+  }
+
+  /** Ready messages of this topic wait in the store (a page read would find them). */
+  hasSpilled(key: string): boolean {
+    return (this.topics.get(key)?.spilled ?? 0) > 0;
+  }
+
+  /** The topic's window is half drawn down and the store holds more: time to read a page. */
+  needsPage(key: string): boolean {
+    const q = this.topics.get(key);
+    return q !== undefined && q.spilled > 0 && !q.reading && q.ready.length <= this.window / 2;
+  }
+
+  /**
+   * Starts a page read: what to ask the store for. The caller issues it once every op before
+   * it is durable, and hands the answer to `applyPage`. Undefined when no read is due.
+   */
+  beginRead(key: string, limit?: number): PageRead | undefined {
+    const q = this.topics.get(key);
+    if (q === undefined || q.reading || q.spilled === 0) return undefined;
+    q.reading = true;
+    q.spillsSinceRead = 0;
+    const read: PageRead = { tenant: q.tenant, topic: q.topic, limit: limit ?? Math.max(1, Math.min(q.spilled, this.window - q.ready.length)) };
+    if (q.cursor !== undefined) read.after = q.cursor;
+    return read;
+  }
+
+  /**
+   * A page read answered: its messages join the window in msgId order. A read that came back
+   * short reached the end: only messages spilled since it began can still be in the store.
+   */
+  applyPage(key: string, read: PageRead, metas: readonly MessageMeta[]): void {
+    const q = this.topics.get(key);
+    if (q === undefined || !q.reading) return;
+    q.reading = false;
+    for (const meta of metas) {
+      if (q.cursor === undefined || meta.msgId > q.cursor) q.cursor = meta.msgId;
+      // A requeued message is in RAM and in the store's ready range at once.
+      if (this.msgs.has(meta.msgId) || meta.state !== 'ready') continue;
+      this.msgs.set(meta.msgId, meta);
+      q.ready.push(meta.msgId);
+      this.counts.resident++;
+      // From the store into RAM: still ready (a count that drifted low is corrected upwards).
+      if (q.spilled > 0) q.spilled--;
+      else this.counts.ready++;
+    }
+    if (metas.length < read.limit) this.setSpilled(q, Math.min(q.spilled, q.spillsSinceRead));
+    this.dropTopicIfEmpty(q);
+  }
+
+  /** A read failed: the topic may be read again. */
+  abortRead(key: string): void {
+    const q = this.topics.get(key);
+    if (q !== undefined) q.reading = false;
+  }
+
+  /**
+   * Retention of messages left in the store: `metas` were read (with `beginRead`, bounded
+   * `before` the cutoff) and are dropped unless they came into RAM meanwhile.
+   */
+  purgeSpilled(key: string, metas: readonly MessageMeta[], out: StoreOp[]): MessageMeta[] {
+    const q = this.topics.get(key);
+    if (q === undefined || !q.reading) return [];
+    q.reading = false;
+    const purged: MessageMeta[] = [];
+    for (const meta of metas) {
+      if (this.msgs.has(meta.msgId) || meta.state !== 'ready' || (q.cursor !== undefined && meta.msgId <= q.cursor) || q.spilled === 0) continue;
+      this.setSpilled(q, q.spilled - 1);
+      out.push(delMsg(this.shard, meta, 'ready'));
+      purged.push(meta);
+    }
+    if (purged.length > 0) this.markLive(q);
+    this.dropTopicIfEmpty(q);
+    return purged;
+  }
+
+  /** Topic keys whose ready messages partly wait in the store (for a retention pass). */
+  spilledTopics(): string[] {
+    const keys: string[] = [];
+    for (const q of this.topics.values()) if (q.spilled > 0 && !q.reading) keys.push(q.key);
+    return keys;
+  }
+
+  /**
+   * Appends the counters a paged store loads instead of every record: live messages per
+   * changed topic, and the shard's DLQ depth and newest msgId. Once per commit.
+   */
+  flushCounters(out: StoreOp[]): void {
+    if (this.limits.paging === undefined) return;
+    for (const q of this.liveChanged) out.push({ op: 'putTopic', shard: this.shard, tenant: q.tenant, topic: q.topic, live: live(q) });
+    this.liveChanged.clear();
+    if (this.infoChanged) {
+      const info: { dlqDepth: number; newestId?: MsgId } = { dlqDepth: this.counts.dlq };
+      if (this.newestId !== undefined) info.newestId = this.newestId;
+      out.push({ op: 'putShardInfo', shard: this.shard, info });
+      this.infoChanged = false;
+    }
   }
 
   /** SEND: dedup, capacity, then enqueue. Returns the msgId and whether it was a replay. */
@@ -170,8 +339,20 @@ export class ShardQueue {
       state: delay > 0 ? 'delayed' : 'ready', dueAt: delay > 0 ? now + delay : 0, history: [],
     };
     if (input.attrs) meta.attrs = input.attrs;
-    this.insert(meta);
-    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload: input.payload });
+    this.newestId = msgId;
+    this.infoChanged = this.limits.paging !== undefined;
+    const q = this.topicFor(meta.tenant, meta.topic);
+    if (meta.state === 'ready' && (q.spilled > 0 || q.ready.length >= this.window || this.counts.resident >= this.budget)) {
+      // Spilled: the store keeps it and RAM only counts it, so it is never copied or mutated here.
+      this.setSpilled(q, q.spilled + 1);
+      q.spillsSinceRead++;
+      out.push({ op: 'putMsg', shard: this.shard, meta, payload: input.payload });
+    } else {
+      this.insert(meta);
+      if (meta.state === 'ready') q.cursor = msgId;
+      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload: input.payload });
+    }
+    this.markLive(q);
     out.push({ op: 'putDedup', shard: this.shard, key, entry });
     return { msgId, duplicate: false };
   }
@@ -191,6 +372,7 @@ export class ShardQueue {
       q.ready.shift();
       bytes += meta.size;
       this.counts.ready--;
+      this.counts.resident--;
       q.leased++;
       this.counts.leased++;
       meta.attempt++;
@@ -201,7 +383,7 @@ export class ShardQueue {
       this.leases.push(meta.dueAt, id);
       this.ownerSet(req.owner).add(id);
       countOwner(q, req.owner, 1);
-      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'ready' });
       leased.push(meta);
     }
     return leased;
@@ -219,7 +401,7 @@ export class ShardQueue {
     }
     this.checkLease(meta, leaseId);
     this.remove(meta);
-    out.push({ op: 'delMsg', shard: this.shard, msgId });
+    out.push(delMsg(this.shard, meta, 'leased'));
     return meta;
   }
 
@@ -239,7 +421,7 @@ export class ShardQueue {
     if (meta.dueAt <= now) throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} has expired`);
     meta.dueAt = now + Math.min(ms, this.limits.maxVisibilityMs);
     this.leases.push(meta.dueAt, msgId);
-    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'leased' });
     return meta.dueAt;
   }
 
@@ -276,10 +458,12 @@ export class ShardQueue {
       q.delayed--;
       this.counts.delayed--;
       this.makeReady(meta, q);
-      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+      out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'delayed' });
       promoted.add(topicKey(meta.tenant, meta.topic));
     }
-    for (const key of this.dedup.expire(now, 10_000)) out.push({ op: 'delDedup', shard: this.shard, key });
+    // A paged store's records are swept from the store itself (the RAM window is only a cache).
+    const expired = this.dedup.expire(now, 10_000);
+    if (this.dedup.mode === 'resident') for (const key of expired) out.push({ op: 'delDedup', shard: this.shard, key });
     return { settled, promoted };
   }
 
@@ -298,7 +482,9 @@ export class ShardQueue {
     delete meta.owner;
     this.dead.delete(meta.msgId);
     this.insert(meta);
-    this.counts.dlq = Math.max(0, this.counts.dlq - 1);
+    // The cursor stays: older messages may still wait in the store, and a page read skips this one (in RAM).
+    this.markLive(this.topics.get(topicKey(meta.tenant, meta.topic))!);
+    this.setDlqDepth(this.counts.dlq - 1);
     out.push({ op: 'delDlq', shard: this.shard, msgId: meta.msgId });
     out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload });
     return meta;
@@ -307,7 +493,7 @@ export class ShardQueue {
   /** DLQ purge of one entry. */
   forgetDead(msgId: MsgId, out: StoreOp[]): void {
     this.dead.delete(msgId);
-    this.counts.dlq = Math.max(0, this.counts.dlq - 1);
+    this.setDlqDepth(this.counts.dlq - 1);
     out.push({ op: 'delDlq', shard: this.shard, msgId });
   }
 
@@ -322,14 +508,16 @@ export class ShardQueue {
       const key = topicKey(meta.tenant, meta.topic);
       if (meta.state === 'ready') {
         this.counts.ready--;
+        this.counts.resident--;
         touched.add(key);
       } else {
         // Its delayed-heap entry is skipped by tick() once the message is gone.
         this.topics.get(key)!.delayed--;
         this.counts.delayed--;
       }
+      this.markLive(this.topics.get(key)!);
       this.msgs.delete(meta.msgId);
-      out.push({ op: 'delMsg', shard: this.shard, msgId: meta.msgId });
+      out.push(delMsg(this.shard, meta));
     }
     for (const key of touched) {
       const q = this.topics.get(key)!;
@@ -347,11 +535,26 @@ export class ShardQueue {
   /** New ids (messages and leases) will sort after `msgId`, the newest the store knows. */
   advanceIdsPast(msgId: MsgId): void {
     this.ids.advancePast(msgId);
+    if (this.newestId === undefined || msgId > this.newestId) this.newestId = msgId;
   }
 
   /** Rebuilds from store records. Each message is inserted as stored (see recovery.ts). */
   restoreMessage(meta: MessageMeta): void {
     this.insert(meta);
+    const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+    if (meta.state === 'ready' && (q.cursor === undefined || meta.msgId > q.cursor)) q.cursor = meta.msgId;
+  }
+
+  /**
+   * A paged store's per-topic live counts: whatever of them is not in RAM is ready and waits in
+   * the store (after every msgId in RAM, since nothing of the topic has been paged yet).
+   */
+  restoreTopic(tenant: TenantId, topic: Topic, liveCount: number): void {
+    const q = this.topicFor(tenant, topic);
+    this.setSpilled(q, Math.max(0, liveCount - (q.ready.length + q.leased + q.delayed)));
+    // Paging starts from the beginning of the topic's range; RAM copies are skipped by applyPage.
+    q.cursor = undefined;
+    this.dropTopicIfEmpty(q);
   }
 
   restoreDlqDepth(depth: number): void {
@@ -375,11 +578,12 @@ export class ShardQueue {
     meta.history.push(reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason });
     if (meta.attempt >= this.limits.maxAttempts) {
       this.msgs.delete(meta.msgId);
+      this.markLive(q);
       this.dropTopicIfEmpty(q);
-      this.counts.dlq++;
+      this.setDlqDepth(this.counts.dlq + 1);
       this.rememberDead(meta.msgId);
       const entry: DlqEntry = { meta: copyMeta(meta), reason: outcome, deadAt: now };
-      out.push({ op: 'delMsg', shard: this.shard, msgId: meta.msgId });
+      out.push(delMsg(this.shard, meta, 'leased'));
       out.push({ op: 'putDlq', shard: this.shard, entry });
       return { kind: 'dead', entry };
     }
@@ -393,7 +597,7 @@ export class ShardQueue {
     } else {
       this.makeReady(meta, q);
     }
-    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta) });
+    out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'leased' });
     return { kind: 'requeued', meta, outcome };
   }
 
@@ -408,14 +612,38 @@ export class ShardQueue {
     }
   }
 
+  private topicFor(tenant: TenantId, topic: Topic): TopicQueue {
+    const key = topicKey(tenant, topic);
+    let q = this.topics.get(key);
+    if (!q) {
+      q = { key, tenant, topic, ready: new Fifo<MsgId>(), leased: 0, delayed: 0, byOwner: new Map(), spilled: 0, cursor: undefined, reading: false, spillsSinceRead: 0 };
+      this.topics.set(key, q);
+    }
+    return q;
+  }
+
+  private setSpilled(q: TopicQueue, n: number): void {
+    const next = Math.max(0, n);
+    this.counts.ready += next - q.spilled;
+    q.spilled = next;
+  }
+
+  private setDlqDepth(n: number): void {
+    this.counts.dlq = Math.max(0, n);
+    this.infoChanged = this.limits.paging !== undefined;
+  }
+
+  private markLive(q: TopicQueue): void {
+    if (this.limits.paging !== undefined) this.liveChanged.add(q);
+  }
+
   private insert(meta: MessageMeta): void {
     this.msgs.set(meta.msgId, meta);
-    const key = topicKey(meta.tenant, meta.topic);
-    let q = this.topics.get(key);
-    if (!q) this.topics.set(key, (q = { key, ready: new Fifo<MsgId>(), leased: 0, delayed: 0, byOwner: new Map() }));
+    const q = this.topicFor(meta.tenant, meta.topic);
     if (meta.state === 'ready') {
       q.ready.push(meta.msgId);
       this.counts.ready++;
+      this.counts.resident++;
     } else if (meta.state === 'delayed') {
       q.delayed++;
       this.counts.delayed++;
@@ -436,6 +664,7 @@ export class ShardQueue {
     meta.dueAt = 0;
     q.ready.push(meta.msgId);
     this.counts.ready++;
+    this.counts.resident++;
   }
 
   private unlease(meta: MessageMeta, q: TopicQueue): void {
@@ -454,11 +683,12 @@ export class ShardQueue {
     const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
     this.unlease(meta, q);
     this.msgs.delete(meta.msgId);
+    this.markLive(q);
     this.dropTopicIfEmpty(q);
   }
 
   private dropTopicIfEmpty(q: TopicQueue): void {
-    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0) this.topics.delete(q.key);
+    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0 && q.spilled === 0 && !q.reading) this.topics.delete(q.key);
   }
 
   private ownerSet(owner: SessionId): Set<MsgId> {

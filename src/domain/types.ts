@@ -97,11 +97,27 @@ export interface Delivery {
 /**
  * One store mutation. A shard turns each domain step into ops and commits them as one
  * atomic batch; the reply to the caller waits for that batch.
+ *
+ * `putMsg.was` is the state the stored record had before (absent for a new record) and
+ * `delMsg.state` the state it has: a store may keep ready and held (leased, delayed)
+ * messages apart, and needs both to find the record it replaces.
+ * `putTopic` and `putShardInfo` carry the counters a paged store reads at load instead of
+ * every message; a store that loads everything may ignore them.
  */
 export type StoreOp =
-  | { op: 'putMsg'; shard: ShardIndex; meta: MessageMeta; payload?: Uint8Array }
-  | { op: 'delMsg'; shard: ShardIndex; msgId: MsgId }
+  | { op: 'putMsg'; shard: ShardIndex; meta: MessageMeta; payload?: Uint8Array; was?: MessageState }
+  | { op: 'delMsg'; shard: ShardIndex; msgId: MsgId; tenant: TenantId; topic: Topic; state: MessageState }
   | { op: 'putDedup'; shard: ShardIndex; key: string; entry: DedupEntry }
   | { op: 'delDedup'; shard: ShardIndex; key: string }
   | { op: 'putDlq'; shard: ShardIndex; entry: DlqEntry; payload?: Uint8Array }
-  | { op: 'delDlq'; shard: ShardIndex; msgId: MsgId };
+  | { op: 'delDlq'; shard: ShardIndex; msgId: MsgId }
+  /** Live messages (ready, delayed and leased) of one topic; 0 removes the record. */
+  | { op: 'putTopic'; shard: ShardIndex; tenant: TenantId; topic: Topic; live: number }
+  | { op: 'putShardInfo'; shard: ShardIndex; info: ShardInfo };
+
+/** Per-shard facts a store keeps so a shard loads without reading every record. */
+export interface ShardInfo {
+  dlqDepth: number;
+  /** The newest msgId the shard issued: new ids must sort after it. */
+  newestId?: MsgId;
+}

@@ -85,6 +85,7 @@ export interface MetricHandles {
   integrityFailTotal: Counter<'stage'>;
   serviceRestartsTotal: Counter<'actor'>;
   retentionPurgedTotal: Counter<'kind'>;
+  residentMessages: Gauge<'shard'>;
 }
 
 type Inc = { inc(value?: number): void };
@@ -122,6 +123,7 @@ export class Metrics {
   readonly registry: Registry;
   readonly handles: MetricHandles;
   private depthProvider: DepthProvider | undefined;
+  private residentProvider: (() => Iterable<{ shard: number; value: number }>) | undefined;
   /** Samples of the scrape in progress, so the provider runs once per render. */
   private scrape: DepthSample[] | undefined;
 
@@ -188,6 +190,16 @@ export class Metrics {
       integrityFailTotal: new Counter({ name: 'integrity_fail_total', help: 'Payload hash mismatches, by stage.', labelNames: ['stage'], registers }),
       serviceRestartsTotal: new Counter({ name: 'service_restarts_total', help: 'Actor restarts performed by a supervisor, by actor path.', labelNames: ['actor'], registers }),
       retentionPurgedTotal: new Counter({ name: 'retention_purged_total', help: 'Records purged for being older than their retention (retention.readyMs / retention.dlqMs), by kind.', labelNames: ['kind'], registers }),
+      residentMessages: new Gauge({
+        name: 'resident_messages',
+        help: 'Messages a shard holds in RAM (ready window, leased, delayed); with LevelDB the rest of the backlog waits on disk.',
+        labelNames: ['shard'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of self.residentProvider?.() ?? []) this.set({ shard: String(s.shard) }, s.value);
+        },
+      }),
     };
     this.handles = h;
 
@@ -224,6 +236,11 @@ export class Metrics {
     } finally {
       this.scrape = undefined;
     }
+  }
+
+  /** Registers the function that reports each shard's messages in RAM at scrape time. */
+  setResidentProvider(provider: (() => Iterable<{ shard: number; value: number }>) | undefined): void {
+    this.residentProvider = provider;
   }
 
   /** Registers the function that reports queue depths at scrape time (the runtime's shards and DLQ). */

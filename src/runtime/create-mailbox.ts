@@ -151,6 +151,9 @@ export async function createMailbox(
             capacity: cfg.queue.shardCapacity,
             dedupCapacity: cfg.queue.dedupCapacity,
             replayWindowMs: cfg.queue.replayWindowMs,
+            ...(store.residency === 'paged'
+              ? { paging: { readyWindow: cfg.queue.readyWindow, residentBudget: cfg.queue.residentBudget, dedupResident: cfg.queue.dedupResident } }
+              : {}),
           }, new IdGenerator(rng), rng),
         store,
         clock,
@@ -302,6 +305,12 @@ export async function createMailbox(
         yield { queue: cls, shard: ref.index, kind: 'vis', value: d.leased };
       }
       yield { queue: 'all', shard: ref.index, kind: 'dlq', value: queue.depths().dlq };
+    }
+  });
+  metrics.setResidentProvider(function* () {
+    for (const ref of shards) {
+      const queue = ref.running?.queue;
+      if (queue) yield { shard: ref.index, value: queue.residentMessages };
     }
   });
   metrics.preinit({

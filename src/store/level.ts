@@ -7,14 +7,16 @@ import { mkdir, statfs } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import type { Durability } from '../config/config.ts';
-import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp } from '../domain/types.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, ShardInfo, StoreOp, TenantId, Topic } from '../domain/types.ts';
 import { MailboxError } from '../errors.ts';
 import { backupDb, restoreBackup, type BackupManifest } from './backup.ts';
 import { StoreFaults } from './faults.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { dedupKey, dlqKey, FORMAT_KEY, FORMAT_VERSION, keySuffix, metaKey, payloadKey, shardRange } from './keys.ts';
+import {
+  dedupKey, dlqKey, FORMAT_KEY, FORMAT_VERSION, infoKey, keySuffix, metaKey, parseSlot, payloadKey, readyRange, shardRange, topicCountKey,
+} from './keys.ts';
 import { payloadDrops, validateOps } from './ops.ts';
-import type { DlqQuery, ShardSnapshot, Store } from './store.ts';
+import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from './store.ts';
 
 export interface LevelStoreOptions {
   /** The LevelDB directory; created (with parents) on open. */
@@ -87,6 +89,7 @@ const packr = new Packr({ useRecords: false });
  */
 export class LevelStore implements Store {
   readonly kind = 'level' as const;
+  readonly residency = 'paged' as const;
   readonly faults = new StoreFaults();
   private db: Db | undefined;
   private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
@@ -176,30 +179,56 @@ export class LevelStore implements Store {
     return this.read(() => this.getDlqPayloadNow(shard, msgId));
   }
 
+  readyPage(shard: ShardIndex, tenant: TenantId, topic: Topic, query: ReadyPageQuery): Promise<MessageMeta[]> {
+    return this.read(async () => {
+      const db = this.live();
+      if (query.limit <= 0) return [];
+      const values = await db.values({ ...readyRange(shard, tenant, topic, query.after, query.before), limit: query.limit }).all();
+      return values.map((v) => packr.unpack(v) as MessageMeta);
+    });
+  }
+
+  getDedup(shard: ShardIndex, keys: readonly string[]): Promise<Array<DedupEntry | undefined>> {
+    return this.read(async () => {
+      if (keys.length === 0) return [];
+      const values = await this.live().getMany(keys.map((k) => dedupKey(shard, k)));
+      return values.map((v) => (v === undefined ? undefined : (packr.unpack(v) as DedupEntry)));
+    });
+  }
+
+  scanDedup(shard: ShardIndex, query: DedupScan): Promise<Array<[string, DedupEntry]>> {
+    return this.read(async () => {
+      if (query.limit <= 0) return [];
+      const range = shardRange('d', shard);
+      const gt = query.after === undefined ? range.gt : dedupKey(shard, query.after);
+      const entries = await this.live().iterator({ gt, lt: range.lt, limit: query.limit }).all();
+      return entries.map(([k, v]) => [keySuffix(k), packr.unpack(v) as DedupEntry]);
+    });
+  }
+
+  /** Held messages, per-topic counts and the shard info: never the ready backlog (see keys.ts). */
   private async loadShardNow(shard: ShardIndex): Promise<ShardSnapshot> {
     const db = this.live();
     await this.committer.flushed();
-    const messages: MessageMeta[] = [];
-    for await (const values of chunks(db.values(shardRange('m', shard)))) {
-      for (const v of values) messages.push(packr.unpack(v) as MessageMeta);
+    const held: MessageMeta[] = [];
+    for await (const values of chunks(db.values(shardRange('h', shard)))) {
+      for (const v of values) held.push(packr.unpack(v) as MessageMeta);
     }
-    const dedup: Array<[string, DedupEntry]> = [];
-    for await (const entries of chunks(db.iterator(shardRange('d', shard)))) {
-      for (const [k, v] of entries) dedup.push([keySuffix(k), packr.unpack(v) as DedupEntry]);
+    const topics: ShardSnapshot['topics'] = [];
+    for await (const entries of chunks(db.iterator(shardRange('t', shard)))) {
+      for (const [k, v] of entries) topics.push({ ...parseSlot(keySuffix(k)), live: Number(v.toString()) });
     }
-    let dlqDepth = 0;
-    for await (const keys of chunks(db.keys(shardRange('q', shard)))) dlqDepth += keys.length;
-    return { messages, dedup, dlqDepth };
+    const raw = await db.get(infoKey(shard));
+    const info = raw === undefined ? { dlqDepth: 0 } : (packr.unpack(raw) as ShardInfo);
+    const snapshot: ShardSnapshot = { ready: [], held, topics, dedup: [], dlqDepth: info.dlqDepth };
+    if (info.newestId !== undefined) snapshot.newestId = info.newestId;
+    return snapshot;
   }
 
   private async getPayloadsNow(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
     const db = this.live();
     if (ids.length === 0) return [];
-    // A payload key outlives its meta while the message sits in the DLQ: ask for both.
-    const keys: string[] = [];
-    for (const id of ids) keys.push(metaKey(shard, id), payloadKey(shard, id));
-    const values = await db.getMany(keys);
-    return ids.map((_, i) => (values[2 * i] === undefined ? undefined : values[2 * i + 1]));
+    return db.getMany(ids.map((id) => payloadKey(shard, id)));
   }
 
   private async listDlqNow(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
@@ -397,12 +426,20 @@ function toBatchOps(ops: readonly StoreOp[]): BatchOp[] {
   const out: BatchOp[] = [];
   for (const op of ops) {
     switch (op.op) {
-      case 'putMsg':
-        out.push({ type: 'put', key: metaKey(op.shard, op.meta.msgId), value: packr.pack(op.meta) });
-        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(op.shard, op.meta.msgId), value: view(op.payload) });
+      case 'putMsg': {
+        const { meta, shard } = op;
+        const key = metaKey(shard, meta, meta.state);
+        out.push({ type: 'put', key, value: packr.pack(meta) });
+        // Ready and held records live under different keys: a move deletes the old one.
+        if (op.was !== undefined) {
+          const old = metaKey(shard, meta, op.was);
+          if (old !== key) out.push({ type: 'del', key: old });
+        }
+        if (op.payload !== undefined) out.push({ type: 'put', key: payloadKey(shard, meta.msgId), value: view(op.payload) });
         break;
+      }
       case 'delMsg':
-        out.push({ type: 'del', key: metaKey(op.shard, op.msgId) });
+        out.push({ type: 'del', key: metaKey(op.shard, op, op.state) });
         break;
       case 'putDedup':
         out.push({ type: 'put', key: dedupKey(op.shard, op.key), value: packr.pack(op.entry) });
@@ -416,6 +453,14 @@ function toBatchOps(ops: readonly StoreOp[]): BatchOp[] {
         break;
       case 'delDlq':
         out.push({ type: 'del', key: dlqKey(op.shard, op.msgId) });
+        break;
+      case 'putTopic': {
+        const key = topicCountKey(op.shard, op.tenant, op.topic);
+        out.push(op.live > 0 ? { type: 'put', key, value: Buffer.from(String(op.live)) } : { type: 'del', key });
+        break;
+      }
+      case 'putShardInfo':
+        out.push({ type: 'put', key: infoKey(op.shard), value: packr.pack(op.info) });
         break;
     }
   }

@@ -2,12 +2,12 @@
  * The amnesia store: everything in RAM, nothing on disk. Payload buffers of acked or
  * purged messages are zero-filled when the store lets go of them.
  */
-import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp } from '../domain/types.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp, TenantId, Topic } from '../domain/types.ts';
 import { MailboxError } from '../errors.ts';
 import { cloneDedup, cloneDlqEntry, cloneMeta } from './clone.ts';
 import { StoreFaults } from './faults.ts';
 import { payloadDrops, validateOps } from './ops.ts';
-import type { DlqQuery, ShardSnapshot, Store } from './store.ts';
+import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from './store.ts';
 
 interface ShardData {
   msgs: Map<MsgId, MessageMeta>;
@@ -37,6 +37,8 @@ interface ShardData {
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
+  /** Everything is in RAM already: a shard takes all of it at load and never pages. */
+  readonly residency = 'all' as const;
   readonly faults = new StoreFaults();
   private readonly shards = new Map<number, ShardData>();
   private state: 'new' | 'open' | 'closed' = 'new';
@@ -67,19 +69,47 @@ export class MemoryStore implements Store {
   async loadShard(shard: ShardIndex): Promise<ShardSnapshot> {
     this.assertOpen();
     const data = this.shards.get(shard);
-    if (data === undefined) return { messages: [], dedup: [], dlqDepth: 0 };
-    const messages: MessageMeta[] = [];
-    for (const meta of data.msgs.values()) messages.push(cloneMeta(meta));
-    messages.sort(byMsgId);
-    const dedup: Array<[string, DedupEntry]> = [];
-    for (const [key, entry] of data.dedup) dedup.push([key, cloneDedup(entry)]);
-    return { messages, dedup, dlqDepth: data.dlq.size };
+    const snapshot: ShardSnapshot = { ready: [], held: [], topics: [], dedup: [], dlqDepth: data?.dlq.size ?? 0 };
+    if (data === undefined) return snapshot;
+    for (const meta of data.msgs.values()) (meta.state === 'ready' ? snapshot.ready : snapshot.held).push(cloneMeta(meta));
+    snapshot.ready.sort(byMsgId);
+    for (const [key, entry] of data.dedup) snapshot.dedup.push([key, cloneDedup(entry)]);
+    return snapshot;
   }
 
   async getPayloads(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
     this.assertOpen();
     const data = this.shards.get(shard);
-    return ids.map((id) => (data !== undefined && data.msgs.has(id) ? data.payloads.get(id) : undefined));
+    return ids.map((id) => data?.payloads.get(id));
+  }
+
+  /** A scan of the shard: the memory store is never paged by a running shard, only by tests and tools. */
+  async readyPage(shard: ShardIndex, tenant: TenantId, topic: Topic, query: ReadyPageQuery): Promise<MessageMeta[]> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    if (data === undefined || query.limit <= 0) return [];
+    const page = [...data.msgs.values()].filter(
+      (m) => m.state === 'ready' && m.tenant === tenant && m.topic === topic &&
+        (query.after === undefined || m.msgId > query.after) && (query.before === undefined || m.msgId < query.before),
+    );
+    return page.sort(byMsgId).slice(0, query.limit).map(cloneMeta);
+  }
+
+  async getDedup(shard: ShardIndex, keys: readonly string[]): Promise<Array<DedupEntry | undefined>> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    return keys.map((k) => {
+      const entry = data?.dedup.get(k);
+      return entry === undefined ? undefined : cloneDedup(entry);
+    });
+  }
+
+  async scanDedup(shard: ShardIndex, query: DedupScan): Promise<Array<[string, DedupEntry]>> {
+    this.assertOpen();
+    const data = this.shards.get(shard);
+    if (data === undefined || query.limit <= 0) return [];
+    const keys = [...data.dedup.keys()].filter((k) => query.after === undefined || k > query.after).sort();
+    return keys.slice(0, query.limit).map((k) => [k, cloneDedup(data.dedup.get(k)!)]);
   }
 
   async listDlq(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
@@ -135,6 +165,10 @@ export class MemoryStore implements Store {
           break;
         case 'delDlq':
           data.dlq.delete(op.msgId);
+          break;
+        case 'putTopic':
+        case 'putShardInfo':
+          // Counters for a paged store's load; this store counts what it holds.
           break;
       }
     }

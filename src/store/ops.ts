@@ -26,6 +26,7 @@ export function validateOps(ops: readonly StoreOp[]): void {
       case 'putMsg':
         if (op.meta === null || typeof op.meta !== 'object' || !isId(op.meta.msgId)) throw invalid(`op ${i} (putMsg): meta.msgId missing`);
         if (op.payload !== undefined && !(op.payload instanceof Uint8Array)) throw invalid(`op ${i} (putMsg): payload is not a Uint8Array`);
+        if (!isState(op.meta.state) || (op.was !== undefined && !isState(op.was))) throw invalid(`op ${i} (putMsg): state ${String(op.meta.state)} / was ${String(op.was)}`);
         break;
       case 'putDlq':
         if (op.entry === null || typeof op.entry !== 'object' || op.entry.meta === null || typeof op.entry.meta !== 'object' || !isId(op.entry.meta.msgId)) {
@@ -34,8 +35,16 @@ export function validateOps(ops: readonly StoreOp[]): void {
         if (op.payload !== undefined && !(op.payload instanceof Uint8Array)) throw invalid(`op ${i} (putDlq): payload is not a Uint8Array`);
         break;
       case 'delMsg':
+        if (!isId(op.msgId) || !isId(op.tenant) || !isId(op.topic) || !isState(op.state)) throw invalid(`op ${i} (delMsg): msgId, tenant, topic or state missing`);
+        break;
       case 'delDlq':
-        if (!isId(op.msgId)) throw invalid(`op ${i} (${op.op}): msgId missing`);
+        if (!isId(op.msgId)) throw invalid(`op ${i} (delDlq): msgId missing`);
+        break;
+      case 'putTopic':
+        if (!isId(op.tenant) || !isId(op.topic) || !Number.isInteger(op.live) || op.live < 0) throw invalid(`op ${i} (putTopic): tenant, topic or live count missing`);
+        break;
+      case 'putShardInfo':
+        if (op.info === null || typeof op.info !== 'object' || !Number.isInteger(op.info.dlqDepth)) throw invalid(`op ${i} (putShardInfo): info.dlqDepth missing`);
         break;
       case 'putDedup':
         if (!isId(op.key)) throw invalid(`op ${i} (putDedup): key missing`);
@@ -108,6 +117,10 @@ export function payloadDrops(ops: readonly StoreOp[]): Array<{ shard: ShardIndex
 
 function isShard(value: unknown): value is ShardIndex {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < MAX_SHARDS;
+}
+
+function isState(value: unknown): boolean {
+  return value === 'ready' || value === 'delayed' || value === 'leased';
 }
 
 function isId(value: unknown): value is string {

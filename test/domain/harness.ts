@@ -8,7 +8,7 @@ import { SeededRng } from '../../src/domain/clock.ts';
 import { IdGenerator } from '../../src/domain/ids.ts';
 import type { RecoveryInput } from '../../src/domain/recovery.ts';
 import { ShardQueue, type EnqueueInput, type ShardLimits } from '../../src/domain/shard-queue.ts';
-import type { DedupEntry, DlqEntry, MessageMeta, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic } from '../../src/domain/types.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, SessionId, ShardIndex, ShardInfo, StoreOp, TenantId, Topic } from '../../src/domain/types.ts';
 import { DEFAULT_TENANT } from '../../src/domain/types.ts';
 
 export const T0 = 1_700_000_000_000;
@@ -61,18 +61,46 @@ export class StoreModel {
   readonly payloads = new Map<MsgId, Uint8Array>();
   readonly dedup = new Map<string, DedupEntry>();
   readonly dlq = new Map<MsgId, DlqEntry>();
+  /** The counters of a paged store: live messages per topic key, and the shard info. */
+  readonly topicLive = new Map<string, { tenant: TenantId; topic: Topic; live: number }>();
+  info: ShardInfo | undefined;
 
   apply(ops: readonly StoreOp[]): void {
     applyOps(this, ops);
   }
 
-  /** The records a shard reads back on recovery (copies, never the stored objects). */
+  /** The records a RAM store hands a shard on recovery (copies, never the stored objects). */
   recoveryInput(): RecoveryInput {
+    const all = [...this.msgs.values()].map(cloneMeta);
     return {
-      messages: [...this.msgs.values()].map(cloneMeta),
+      ready: all.filter((m) => m.state === 'ready'),
+      held: all.filter((m) => m.state !== 'ready'),
+      topics: [],
       dedup: [...this.dedup.entries()].map(([k, e]) => [k, { ...e }] as [string, DedupEntry]),
       dlqDepth: this.dlq.size,
     };
+  }
+
+  /** What a paged store hands over: held messages and its counters, no ready message, no dedup record. */
+  pagedRecoveryInput(): RecoveryInput {
+    const input: RecoveryInput = {
+      ready: [],
+      held: [...this.msgs.values()].filter((m) => m.state !== 'ready').map(cloneMeta),
+      topics: [...this.topicLive.values()].map((t) => ({ ...t })),
+      dedup: [],
+      dlqDepth: this.info?.dlqDepth ?? 0,
+    };
+    if (this.info?.newestId !== undefined) input.newestId = this.info.newestId;
+    return input;
+  }
+
+  /** A paged store's ready range of one topic, in msgId order. */
+  readyPage(tenant: TenantId, topic: Topic, query: { after?: MsgId; before?: string; limit: number }): MessageMeta[] {
+    return [...this.msgs.values()]
+      .filter((m) => m.state === 'ready' && m.tenant === tenant && m.topic === topic && (query.after === undefined || m.msgId > query.after) && (query.before === undefined || m.msgId < query.before))
+      .sort((a, b) => (a.msgId < b.msgId ? -1 : 1))
+      .slice(0, query.limit)
+      .map(cloneMeta);
   }
 
   /** Depths as the stored records tell them. */
@@ -106,6 +134,15 @@ export function applyOps(store: StoreModel, ops: readonly StoreOp[]): void {
         break;
       case 'delDlq':
         store.dlq.delete(op.msgId);
+        break;
+      case 'putTopic': {
+        const key = `${op.tenant}\u0000${op.topic}`;
+        if (op.live === 0) store.topicLive.delete(key);
+        else store.topicLive.set(key, { tenant: op.tenant, topic: op.topic, live: op.live });
+        break;
+      }
+      case 'putShardInfo':
+        store.info = { ...op.info };
         break;
     }
   }

@@ -33,7 +33,7 @@ class Harness {
   /** Throws the queue away and rebuilds a fresh one from the store, as after a crash. */
   crash(now: number, mode: LeaseRecovery, alive: (owner: SessionId) => boolean = () => true, limits: Partial<ShardLimits> = {}, seed = 99) {
     const input = this.store.recoveryInput();
-    input.messages.reverse(); // a store may hand records back in any order
+    input.ready.reverse(); // a store may hand records back in any order
     this.q = makeQueue(limits, seed);
     return this.run((o) => rebuildShard(this.q, input, now, mode, alive, o));
   }

@@ -3,12 +3,18 @@
  * NACK / EXTEND / TICK / RELEASE_OWNER / REVIVE / CRASH-and-REBUILD steps, each committed to
  * an in-test store model (see harness.ts). A crash throws the queue away and rebuilds a fresh
  * one from the store model alone.
+ *
+ * Some scenarios page, as over LevelDB: tiny windows of ready messages in RAM, the rest read
+ * back page by page after each step, idempotency keys looked up in the store when the RAM
+ * cache may have dropped them, a sweep of stored keys on each tick, and a rebuild from the
+ * store's counters only — doing what the shard actor does around the queue.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { rebuildShard } from '../../src/domain/recovery.ts';
 import { topicKey, type ShardLimits, type ShardQueue } from '../../src/domain/shard-queue.ts';
+import { dedupKey } from '../../src/domain/dedup-window.ts';
 import type { LeaseId, MsgId, SessionId, StoreOp } from '../../src/domain/types.ts';
 import { MailboxError } from '../../src/errors.ts';
 import { LIMITS, StoreModel, T0, TENANT, hashOf, makeQueue, sendInput, session, topic } from './harness.ts';
@@ -47,7 +53,11 @@ const limitsArb: fc.Arbitrary<ShardLimits> = fc.record({
   capacity: fc.constantFrom(3, 6, 1_000),
   dedupCapacity: fc.constantFrom(4, 1_000),
   replayWindowMs: fc.constantFrom(300, 1_000),
-});
+  paging: fc.option(
+    fc.record({ readyWindow: fc.constantFrom(1, 2, 4), residentBudget: fc.constantFrom(1, 3, 100), dedupResident: fc.constantFrom(1, 2, 100) }),
+    { nil: undefined, freq: 2 },
+  ),
+}).map(({ paging, ...rest }) => (paging === undefined ? rest : { ...rest, paging }));
 
 const scenarioArb = fc.record({ seed: fc.integer({ min: 1, max: 2 ** 30 }), limits: limitsArb, cmds: fc.array(cmdArb, { minLength: 1, maxLength: 100, size: "max" }) });
 
@@ -81,6 +91,7 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
   /** What the model expects of each idemKey: the accepted msgId, hash and window end. */
   const dedup = new Map<string, { msgId: MsgId; hash: string; expiresAt: number }>();
 
+  const paged = limits.paging !== undefined;
   const commit = <T>(f: (out: StoreOp[]) => T): T => {
     const out: StoreOp[] = [];
     let result: T;
@@ -90,8 +101,21 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
       assert.deepEqual(out, [], 'a refused step emits no ops');
       throw err;
     }
+    q.flushCounters(out); // the shard actor does this once per commit
     store.apply(out);
     return result;
+  };
+
+  /** What the shard actor does once a step is durable: read the next page of every topic that needs one. */
+  const pageIn = (): void => {
+    if (!paged) return;
+    for (const t of TOPICS) {
+      const key = topicKey(TENANT, topic(t));
+      while (q.needsPage(key)) {
+        const read = q.beginRead(key)!;
+        q.applyPage(key, read, store.readyPage(read.tenant, read.topic, read));
+      }
+    }
   };
 
   const invariants = (): void => {
@@ -102,6 +126,7 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
       for (const id of accepted) {
         const m = q.get(id);
         if (m) counted[m.state]++;
+        else if (paged && store.msgs.get(id)?.state === 'ready') counted.ready++; // waits in the store
       }
       counted.dlq = store.dlq.size;
       assert.deepEqual(depths, counted, 'depths equal the messages in each state');
@@ -117,6 +142,7 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
           assert.equal(live, undefined, `${id} is gone from the store but live in the queue`);
           continue;
         }
+        if (live === undefined && paged && stored.state === 'ready') continue; // waits in the store for a page read
         assert.ok(live, `${id} is stored as ${stored.state} but unknown to the queue`);
         assert.equal(live.state, stored.state);
         assert.equal(live.attempt, stored.attempt);
@@ -132,6 +158,13 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         }
       }
       for (const id of store.msgs.keys()) assert.ok(accepted.has(id), `stored message ${id} was never accepted`);
+      if (paged) {
+        const perTopic = new Map<string, number>();
+        for (const m of store.msgs.values()) perTopic.set(topicKey(m.tenant, m.topic), (perTopic.get(topicKey(m.tenant, m.topic)) ?? 0) + 1);
+        const counters = new Map([...store.topicLive].map(([k, v]) => [k, v.live]));
+        assert.deepEqual(counters, perTopic, 'the stored per-topic counters equal the stored messages');
+        assert.equal(store.info?.dlqDepth ?? 0, store.dlq.size, 'the stored DLQ depth equals the stored DLQ');
+      }
       for (const [id, entry] of store.dlq) {
         assert.equal(entry.meta.attempt, limits.maxAttempts);
         assert.equal(entry.meta.history.length, entry.meta.attempt);
@@ -149,6 +182,12 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         const input = sendInput(t, text, { idemKey, ...(cmd.delayMs > 0 ? { delayMs: cmd.delayMs } : {}) });
         const seen = dedup.get(idemKey);
         const inWindow = seen !== undefined && seen.expiresAt > now;
+        // The shard actor reads a key the RAM cache lacks but the store may hold before the SEND.
+        const key = dedupKey(TENANT, input.topic, idemKey);
+        if (q.dedup.lookup(key, now) === undefined && q.dedup.mayBeStored(key)) {
+          const stored = store.dedup.get(key);
+          if (stored !== undefined) q.dedup.admit(key, { ...stored }, now);
+        }
         try {
           const res = commit((o) => q.enqueue(input, now, o));
           if (inWindow) {
@@ -197,6 +236,15 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         const { msgId, leaseId } = leases[cmd.pick % leases.length]!;
         const stored = store.msgs.get(msgId);
         const live = stored?.state === 'leased' && stored.leaseId === leaseId;
+        if (paged && stored?.state === 'ready' && q.get(msgId) === undefined) {
+          // Paged and not in RAM (only after a rebuild): the queue cannot tell a stale lease from a
+          // finished message without a read. A late ACK is answered as done and the message is
+          // delivered again (at-least-once); NACK and EXTEND find nothing to act on.
+          if (cmd.kind === 'ack') assert.equal(commit((o) => q.ack(msgId, leaseId, o)), undefined);
+          else if (cmd.kind === 'nack') expectThrow(() => commit((o) => q.nack(msgId, leaseId, {}, now, o)), 'E_NOT_FOUND', 'NACK of a message in the store');
+          else expectThrow(() => commit((o) => q.extend(msgId, leaseId, cmd.ms, now, o)), 'E_NOT_FOUND', 'EXTEND of a message in the store');
+          break;
+        }
         if (cmd.kind === 'ack') {
           if (!stored && store.dlq.has(msgId)) expectThrow(() => commit((o) => q.ack(msgId, leaseId, o)), 'E_STALE_LEASE', 'ACK of a dead-lettered message');
           else if (!stored) assert.equal(commit((o) => q.ack(msgId, leaseId, o)), undefined, 'a second ACK is a no-op');
@@ -224,6 +272,17 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         now += cmd.dt;
         if (cmd.tick) {
           commit((o) => q.tick(now, o));
+          if (paged) {
+            // The shard actor's sweep: expired stored keys go, live ones make the new filter.
+            q.dedup.beginSweep();
+            commit((o) => {
+              for (const [key, e] of store.dedup) {
+                if (e.expiresAt > now) q.dedup.sweepSaw(key);
+                else if (q.dedup.lookup(key, now) === undefined) o.push({ op: 'delDedup', shard: q.shard, key });
+              }
+            });
+            q.dedup.endSweep();
+          }
           for (const m of store.msgs.values()) {
             if (m.state !== 'ready') assert.ok(m.dueAt > now, `a ${m.state} message due at ${m.dueAt} survived a tick at ${now}`);
           }
@@ -252,8 +311,9 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         const dead: SessionId | undefined = cmd.deadOwner === undefined ? undefined : OWNERS[cmd.deadOwner];
         crashes++;
         q = makeQueue(limits, seed + crashes * 7_919);
-        const input = store.recoveryInput();
-        input.messages.reverse();
+        const input = paged ? store.pagedRecoveryInput() : store.recoveryInput();
+        input.ready.reverse();
+        input.held.reverse();
         commit((o) => rebuildShard(q, input, now, 'keep-leases', (owner) => owner !== dead, o));
         q.restoreDead([...store.dlq.keys()]); // as the shard actor does after a rebuild
         if (dead === undefined) {
@@ -264,6 +324,7 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         break;
       }
     }
+    pageIn();
     invariants();
   }
 }

@@ -177,7 +177,7 @@ describe('shard queue: settling a lease', () => {
     const [m] = lease(q, 'orders');
     const out: StoreOp[] = [];
     assert.equal(q.ack(id, m!.leaseId!, out)?.msgId, id);
-    assert.deepEqual(out, [{ op: 'delMsg', shard: SHARD, msgId: id }]);
+    assert.deepEqual(out, [{ op: 'delMsg', shard: SHARD, msgId: id, tenant: TENANT, topic: 'orders', state: 'leased' }]);
     assert.deepEqual(q.depths(), { ready: 0, leased: 0, delayed: 0, dlq: 0 });
     const again: StoreOp[] = [];
     assert.equal(q.ack(id, m!.leaseId!, again), undefined);
@@ -513,7 +513,7 @@ describe('shard queue: DLQ and store ops', () => {
     step((o) => (other = q.enqueue(sendInput('orders', 'bye'), T0 + 4, o)));
     step((o) => ([m] = q.lease(recv('orders'), T0 + 5, o)));
     ops = step((o) => q.ack(other.msgId, m.leaseId!, o));
-    assert.deepEqual(ops, [{ op: 'delMsg', shard: SHARD, msgId: other.msgId }]);
+    assert.deepEqual(ops, [{ op: 'delMsg', shard: SHARD, msgId: other.msgId, tenant: TENANT, topic: 'orders', state: 'leased' }]);
   });
 
   it('the meta an op carries is a snapshot that later steps do not change', () => {

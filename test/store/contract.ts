@@ -8,7 +8,7 @@ import type { MsgId, Topic } from '../../src/domain/types.ts';
 import { MailboxError } from '../../src/errors.ts';
 import type { StoreFaults } from '../../src/store/faults.ts';
 import type { Store } from '../../src/store/store.ts';
-import { dlqEntry, meta, msgId, payload, S0, S1 } from './fixtures.ts';
+import { dlqEntry, meta, msgId, payload, S0, S1, delMsg, storedMessages } from './fixtures.ts';
 
 export interface StoreHarness {
   store: Store & { faults: StoreFaults };
@@ -32,7 +32,7 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       const body = payload(100);
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(id, { attrs: { a: 'b' } }), payload: body }]);
       const snap = await h.store.loadShard(S0);
-      assert.deepEqual(snap.messages, [meta(id, { attrs: { a: 'b' } })]);
+      assert.deepEqual((await storedMessages(h.store, S0)), [meta(id, { attrs: { a: 'b' } })]);
       assert.equal(snap.dlqDepth, 0);
       const [got, missing] = await h.store.getPayloads(S0, [id, msgId()]);
       assert.deepEqual(Buffer.from(got!), Buffer.from(body));
@@ -46,15 +46,15 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
         { op: 'putMsg', shard: S0, meta: meta(a), payload: payload() },
         { op: 'putMsg', shard: S1, meta: meta(b), payload: payload() },
       ]);
-      assert.deepEqual((await h.store.loadShard(S0)).messages.map((m) => m.msgId), [a]);
-      assert.deepEqual((await h.store.loadShard(S1)).messages.map((m) => m.msgId), [b]);
+      assert.deepEqual((await storedMessages(h.store, S0)).map((m) => m.msgId), [a]);
+      assert.deepEqual((await storedMessages(h.store, S1)).map((m) => m.msgId), [b]);
       assert.deepEqual(await h.store.getPayloads(S1, [a]), [undefined]);
     });
 
     it('lists messages in ascending msgId order', async () => {
       const ids = [msgId(), msgId(), msgId()];
       await h.store.commit([...ids].reverse().map((id) => ({ op: 'putMsg' as const, shard: S0, meta: meta(id), payload: payload() })));
-      assert.deepEqual((await h.store.loadShard(S0)).messages.map((m) => m.msgId), ids);
+      assert.deepEqual((await storedMessages(h.store, S0)).map((m) => m.msgId), ids);
     });
 
     it('keeps the payload when a state change is committed without one', async () => {
@@ -62,8 +62,8 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       const body = payload(64);
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: body }]);
       const leased = meta(id, { state: 'leased', attempt: 1, dueAt: 1_700_000_030_000 });
-      await h.store.commit([{ op: 'putMsg', shard: S0, meta: leased }]);
-      assert.deepEqual((await h.store.loadShard(S0)).messages, [leased]);
+      await h.store.commit([{ op: 'putMsg', shard: S0, meta: leased, was: 'ready' }]);
+      assert.deepEqual((await storedMessages(h.store, S0)), [leased]);
       assert.deepEqual(Buffer.from((await h.store.getPayloads(S0, [id]))[0]!), Buffer.from(body));
     });
 
@@ -76,19 +76,19 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       const copy = Buffer.from(body);
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: m, payload: body }]);
       body.fill(7);
-      const loaded = (await h.store.loadShard(S0)).messages[0]!;
+      const loaded = (await storedMessages(h.store, S0))[0]!;
       assert.equal(loaded.state, 'ready');
       assert.equal(loaded.history.length, 0);
       loaded.history.push({ attempt: 1, outcome: 'expired', at: 2 });
-      assert.equal((await h.store.loadShard(S0)).messages[0]!.history.length, 0);
+      assert.equal((await storedMessages(h.store, S0))[0]!.history.length, 0);
       assert.deepEqual(Buffer.from((await h.store.getPayloads(S0, [id]))[0]!), copy);
     });
 
     it('deletes an acked message and its payload', async () => {
       const id = msgId();
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: payload() }]);
-      await h.store.commit([{ op: 'delMsg', shard: S0, msgId: id }]);
-      assert.deepEqual((await h.store.loadShard(S0)).messages, []);
+      await h.store.commit([delMsg(meta(id))]);
+      assert.deepEqual((await storedMessages(h.store, S0)), []);
       assert.deepEqual(await h.store.getPayloads(S0, [id]), [undefined]);
     });
 
@@ -98,13 +98,14 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       const m = meta(id, { attempt: 5, history: [{ attempt: 5, outcome: 'nacked', at: 3, reason: 'bad' }] });
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: m, payload: body }]);
       await h.store.commit([
-        { op: 'delMsg', shard: S0, msgId: id },
+        delMsg(meta(id)),
         { op: 'putDlq', shard: S0, entry: dlqEntry(m) },
+        { op: 'putShardInfo', shard: S0, info: { dlqDepth: 1 } },
       ]);
       const snap = await h.store.loadShard(S0);
-      assert.deepEqual(snap.messages, []);
+      assert.deepEqual((await storedMessages(h.store, S0)), []);
       assert.equal(snap.dlqDepth, 1);
-      assert.deepEqual(await h.store.getPayloads(S0, [id]), [undefined], 'no longer a live message');
+      assert.deepEqual(Buffer.from((await h.store.getPayloads(S0, [id]))[0]!), Buffer.from(body), 'one payload serves the DLQ entry');
       assert.deepEqual(Buffer.from((await h.store.getDlqPayload(S0, id))!), Buffer.from(body));
       assert.deepEqual(await h.store.listDlq(S0, { limit: 10 }), [dlqEntry(m)]);
     });
@@ -115,7 +116,7 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: body }]);
       await h.store.commit([
         { op: 'putDlq', shard: S0, entry: dlqEntry(meta(id)) },
-        { op: 'delMsg', shard: S0, msgId: id },
+        delMsg(meta(id)),
       ]);
       assert.deepEqual(Buffer.from((await h.store.getDlqPayload(S0, id))!), Buffer.from(body));
     });
@@ -124,11 +125,11 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       const id = msgId();
       const body = payload(40);
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: body }]);
-      await h.store.commit([{ op: 'delMsg', shard: S0, msgId: id }, { op: 'putDlq', shard: S0, entry: dlqEntry(meta(id)) }]);
+      await h.store.commit([delMsg(meta(id)), { op: 'putDlq', shard: S0, entry: dlqEntry(meta(id)) }]);
       await h.store.commit([{ op: 'delDlq', shard: S0, msgId: id }, { op: 'putMsg', shard: S0, meta: meta(id, { attempt: 0 }) }]);
       const snap = await h.store.loadShard(S0);
       assert.equal(snap.dlqDepth, 0);
-      assert.deepEqual(snap.messages.map((m) => m.msgId), [id]);
+      assert.deepEqual((await storedMessages(h.store, S0)).map((m) => m.msgId), [id]);
       assert.deepEqual(Buffer.from((await h.store.getPayloads(S0, [id]))[0]!), Buffer.from(body));
       assert.equal(await h.store.getDlqPayload(S0, id), undefined);
     });
@@ -149,8 +150,11 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
         { op: 'putDedup', shard: S0, key: 't:user:42:inbox:k2', entry },
       ]);
       await h.store.commit([{ op: 'delDedup', shard: S0, key: 't:user:42:inbox:k2' }]);
-      assert.deepEqual((await h.store.loadShard(S0)).dedup, [['t:user:42:inbox:k1', entry]]);
-      assert.deepEqual((await h.store.loadShard(S1)).dedup, []);
+      assert.deepEqual(await h.store.scanDedup(S0, { limit: 10 }), [['t:user:42:inbox:k1', entry]]);
+      assert.deepEqual(await h.store.getDedup(S0, ['t:user:42:inbox:k1', 't:user:42:inbox:k2']), [entry, undefined]);
+      assert.deepEqual(await h.store.scanDedup(S1, { limit: 10 }), []);
+      const snap = await h.store.loadShard(S0);
+      assert.deepEqual(snap.dedup, h.store.residency === 'all' ? [['t:user:42:inbox:k1', entry]] : [], 'a paged store hands none over at load');
     });
 
     it('lists the DLQ by topic and reason, in msgId order, page by page', async () => {
@@ -162,7 +166,7 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
         const topic = (i % 2 === 0 ? 'even' : 'odd') as Topic;
         ops.push({ op: 'putDlq' as const, shard: S0, entry: dlqEntry(meta(id, { topic }), { reason: i < 4 ? 'nacked' : 'expired' }), payload: payload() });
       }
-      await h.store.commit(ops.reverse());
+      await h.store.commit([...ops.reverse(), { op: 'putShardInfo', shard: S0, info: { dlqDepth: 7 } }]);
       const all = await h.store.listDlq(S0, { limit: 100 });
       assert.deepEqual(all.map((e) => e.meta.msgId), ids);
       const even = await h.store.listDlq(S0, { limit: 100, topic: 'even' });
@@ -186,7 +190,7 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
         (err: unknown) => err instanceof MailboxError && err.code === 'E_INTERNAL',
       );
       const snap = await h.store.loadShard(S0);
-      assert.deepEqual(snap.messages, []);
+      assert.deepEqual((await storedMessages(h.store, S0)), []);
       assert.deepEqual(snap.dedup, []);
       assert.deepEqual(await h.store.getPayloads(S0, [id]), [undefined]);
     });
@@ -197,16 +201,16 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
       h.store.faults.failWrites = 'full';
       const lost = msgId();
       await assert.rejects(
-        h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(lost), payload: payload() }, { op: 'delMsg', shard: S0, msgId: kept }]),
+        h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(lost), payload: payload() }, delMsg(meta(kept))]),
         (err: unknown) => err instanceof MailboxError && err.code === 'E_UNAVAILABLE' && err.retryable && /disk full/.test(err.message),
       );
       h.store.faults.clear();
       h.store.faults.failNext(1, 'io');
-      await assert.rejects(h.store.commit([{ op: 'delMsg', shard: S0, msgId: kept }]), { code: 'E_UNAVAILABLE' });
-      assert.deepEqual((await h.store.loadShard(S0)).messages.map((m) => m.msgId), [kept]);
+      await assert.rejects(h.store.commit([delMsg(meta(kept))]), { code: 'E_UNAVAILABLE' });
+      assert.deepEqual((await storedMessages(h.store, S0)).map((m) => m.msgId), [kept]);
       const later = msgId();
       await h.store.commit([{ op: 'putMsg', shard: S0, meta: meta(later), payload: payload() }]);
-      assert.deepEqual((await h.store.loadShard(S0)).messages.map((m) => m.msgId), [kept, later]);
+      assert.deepEqual((await storedMessages(h.store, S0)).map((m) => m.msgId), [kept, later]);
     });
 
     it('resolves commits in the order they were issued', async () => {
@@ -235,7 +239,7 @@ export function storeContract(name: string, create: () => Promise<StoreHarness>)
 
     it('refuses work once closed', async () => {
       await h.store.close();
-      await assert.rejects(h.store.commit([{ op: 'delMsg', shard: S0, msgId: msgId() }]), { code: 'E_UNAVAILABLE' });
+      await assert.rejects(h.store.commit([delMsg(meta(msgId()))]), { code: 'E_UNAVAILABLE' });
       await assert.rejects(h.store.loadShard(S0), { code: 'E_UNAVAILABLE' });
     });
   });

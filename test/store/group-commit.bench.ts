@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LevelStore } from '../../src/store/level.ts';
-import { meta, msgId, payload, S0, tempDir } from './fixtures.ts';
+import { meta, msgId, payload, S0, tempDir, delMsg } from './fixtures.ts';
 import type { Durability } from '../../src/config/config.ts';
 import type { MsgId } from '../../src/domain/types.ts';
 
@@ -40,7 +40,7 @@ async function run(durability: Durability): Promise<void> {
           const ack = issued % 2 === 0 && live.length > 0;
           const id = ack ? live.shift()! : msgId();
           const p = ack
-            ? store.commit([{ op: 'delMsg', shard: S0, msgId: id }])
+            ? store.commit([delMsg(meta(id))])
             : store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: body }]).then(() => void live.push(id));
           p.then(() => {
             inflight--;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeContract } from './contract.ts';
-import { dlqEntry, meta, msgId, payload, S0 } from './fixtures.ts';
+import { dlqEntry, meta, msgId, payload, S0, delMsg, storedMessages } from './fixtures.ts';
 
 storeContract('memory', async () => {
   const store = new MemoryStore();
@@ -28,7 +28,7 @@ describe('memory store', () => {
     await store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: payload(32) }]);
     const held = (await store.getPayloads(S0, [id]))[0]!;
     assert.ok(held.some((b) => b !== 0));
-    await store.commit([{ op: 'delMsg', shard: S0, msgId: id }]);
+    await store.commit([delMsg(meta(id))]);
     assert.ok(held.every((b) => b === 0));
   });
 
@@ -39,7 +39,7 @@ describe('memory store', () => {
     await store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: payload(32) }]);
     const held = (await store.getPayloads(S0, [id]))[0]!;
     const copy = Buffer.from(held);
-    await store.commit([{ op: 'delMsg', shard: S0, msgId: id }, { op: 'putDlq', shard: S0, entry: dlqEntry(meta(id)) }]);
+    await store.commit([delMsg(meta(id)), { op: 'putDlq', shard: S0, entry: dlqEntry(meta(id)) }]);
     assert.deepEqual(Buffer.from(held), copy);
     await store.commit([{ op: 'delDlq', shard: S0, msgId: id }]);
     assert.ok(held.every((b) => b === 0));
@@ -52,7 +52,7 @@ describe('memory store', () => {
     const mine = payload(32);
     const copy = Buffer.from(mine);
     await store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: mine }]);
-    await store.commit([{ op: 'delMsg', shard: S0, msgId: id }]);
+    await store.commit([delMsg(meta(id))]);
     assert.deepEqual(Buffer.from(mine), copy);
   });
 
@@ -61,7 +61,7 @@ describe('memory store', () => {
     await store.open();
     const id = msgId();
     void store.commit([{ op: 'putMsg', shard: S0, meta: meta(id), payload: payload() }]);
-    assert.equal((await store.loadShard(S0)).messages.length, 1);
+    assert.equal((await storedMessages(store, S0)).length, 1);
   });
 
   it('decides per commit when the fault switch is a function', async () => {
@@ -69,7 +69,7 @@ describe('memory store', () => {
     await store.open();
     store.faults.failWrites = (ops) => (ops.some((op) => op.op === 'delMsg') ? 'io' : false);
     await store.commit([{ op: 'putMsg', shard: S0, meta: meta(msgId()), payload: payload() }]);
-    await assert.rejects(store.commit([{ op: 'delMsg', shard: S0, msgId: msgId() }]), { code: 'E_UNAVAILABLE' });
+    await assert.rejects(store.commit([delMsg(meta(msgId()))]), { code: 'E_UNAVAILABLE' });
     assert.equal(store.faults.injected, 1);
   });
 
