@@ -23,7 +23,8 @@ function tag(workload: string): string {
   return `${workload.toLowerCase()}${process.pid.toString(36)}${Date.now().toString(36)}${(runSeq++).toString(36)}`;
 }
 
-function connect(server: MailboxServer, name: string, onError?: (e: Error) => void): Promise<MailboxClient> {
+/** One SDK client of the bench: its own socket, no reconnect, a wide in-flight window. */
+export function connect(server: MailboxServer, name: string, onError?: (e: Error) => void): Promise<MailboxClient> {
   return MailboxClient.connect(server.url, {
     token: server.token, reconnect: false, clientName: name, maxInflight: 100_000, ...(onError ? { onError } : {}),
   });

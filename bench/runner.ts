@@ -1,18 +1,20 @@
 /**
  * Orchestration of `mailbox bench`: one svc-mailbox server per store variant (its runs share
  * the process, as each peer's runs share one server), A and B interleaved run by run, the
- * fan-out last; then each peer the same way. Only one system is under load at a time.
+ * fan-out last; then each peer the same way; then, with `--figures durable`, the durable
+ * store's RAM and restart figures. Only one system is under load at a time.
  * Writes the results JSON, prints the tables and renders the HTML report.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { durableFigures } from './durable-figures.ts';
 import { mailboxFanout, mailboxLoad } from './mailbox.ts';
 import { peerGroups } from './peers/index.ts';
 import { Progress } from './progress.ts';
 import { startMailbox } from './server.ts';
-import { printSummary, problems } from './summary.ts';
+import { figuresProblems, printSummary, problems } from './summary.ts';
 import type { BenchOptions, BenchReport, RunResult } from './types.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -95,6 +97,8 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
       }
     }
   }
+  // Last, with nothing else under load: the durable store's RAM and restart figures.
+  const figures = opts.figures ? await durableFigures(opts.figures, opts, progress) : undefined;
   progress.end();
 
   const report: BenchReport = {
@@ -103,6 +107,7 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
     host: { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? '?', kernel: release() },
     options: opts,
     results,
+    ...(figures ? { durableFigures: figures } : {}),
   };
   const out = resolve(opts.json ?? join(BENCH_DIR, 'results', `${stamp()}.json`));
   mkdirSync(dirname(out), { recursive: true });
@@ -113,5 +118,5 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
     const { writeReport } = await import('./report.ts');
     process.stdout.write(`report:  ${writeReport(report)}\n`);
   }
-  return results.every((r) => problems(r).length === 0);
+  return results.every((r) => problems(r).length === 0) && (!figures || figuresProblems(figures).length === 0);
 }

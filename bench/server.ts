@@ -3,6 +3,9 @@
  * `node --import tsx src/cli/main.ts serve --listen … --metrics-addr …` on free loopback
  * ports, in a fresh temp data dir, LOG_LEVEL=warn. Started, probed on /readyz, asked for
  * its state dump, stopped with SIGTERM (SIGKILL after a grace period), temp dir removed.
+ * For the durable figures it can also be killed with SIGKILL and started again on the same
+ * data dir and ports (timed from spawn to /readyz 200), and — started with `exposeGc` —
+ * asked for a full GC before its RSS is read.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
@@ -10,20 +13,38 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep } from './lib.ts';
+import { deadline, now, sleep } from './lib.ts';
 import type { StoreVariant } from './types.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+/** `mailbox serve` plus a 'gc' IPC hook (see gc-server.ts). */
+const GC_SERVER = join(ROOT, 'bench', 'gc-server.ts');
+const READY_POLL_MS = 25;
+
+export interface ServerMemory {
+  /** VmRSS of the server process, read from /proc/<pid>/status after the GC. */
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Memory of C++ objects bound to JS, ArrayBuffers (payload buffers) included. */
+  externalBytes: number;
+}
 
 export interface MailboxServer {
-  pid: number;
+  /** PID of the current process (a new one after `crashRestart`). */
+  readonly pid: number;
   url: string;
   adminUrl: string;
   token: string;
   variant: StoreVariant;
+  /** Ms from spawn to the first /readyz 200 of the current process. */
+  readonly readyMs: number;
   /** Queue depths summed over shards, from /debug/tree. */
   depths(): Promise<{ ready: number; delayed: number; leased: number; dlq: number }>;
+  /** kill -9, then the same command again on the same data dir and ports; resolves with ms from spawn to /readyz 200. */
+  crashRestart(): Promise<number>;
+  /** Full GC in the server, then its RSS and heap (only for a server started with `exposeGc`). */
+  memory(): Promise<ServerMemory>;
   /** Last lines the server wrote on stderr/stdout (for failure messages). */
   log(): string;
   stop(): Promise<void>;
@@ -34,6 +55,12 @@ export interface StartOptions {
   /** Pass `--cpu-prof --cpu-prof-dir DIR` to the child. */
   cpuProfDir?: string;
   extraEnv?: Record<string, string>;
+  /** Run with `--expose-gc` and an IPC channel, so that `memory()` can ask for a full GC. */
+  exposeGc?: boolean;
+  /** `--max-old-space-size` of the child (MiB). */
+  maxOldSpaceMiB?: number;
+  /** Longest wait for /readyz 200 after a spawn (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 /** A port the kernel just handed out on 127.0.0.1 (free at the time of asking). */
@@ -47,6 +74,13 @@ export async function freePort(): Promise<number> {
       s.close(() => resolvePort(port));
     });
   });
+}
+
+/** Resident set size of a process in bytes (/proc/<pid>/status VmRSS, reported in kB). */
+export function vmRssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  if (line === undefined) throw new Error(`/proc/${pid}/status has no VmRSS line`);
+  return Number(line.split(/\s+/)[1]) * 1024;
 }
 
 interface TreeNode {
@@ -69,61 +103,106 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   const tmp = mkdtempSync(join(tmpdir(), 'mailbox-bench-'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const tokenFile = join(tmp, 'admin.token');
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...options.extraEnv };
+  // The server's configuration is the defaults, these flags and `extraEnv`: nothing from the caller's MAILBOX_*.
+  const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('MAILBOX_') || k === 'RON_CONFIG' || k === 'AMNESIA') delete env[k];
-  env.LOG_LEVEL = 'warn';
-  env.MAILBOX_AUTH__ADMIN_TOKEN_FILE = tokenFile;
+  Object.assign(env, { LOG_LEVEL: 'warn' }, options.extraEnv, { MAILBOX_AUTH__ADMIN_TOKEN_FILE: tokenFile });
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--metrics-addr', `127.0.0.1:${adminPort}`];
   if (options.variant === 'amnesia') args.push('--amnesia');
   else {
     args.push('--data-dir', join(tmp, 'data'), '--durability', options.variant === 'level+sync' ? 'sync' : 'relaxed');
   }
   const nodeArgs = ['--import', 'tsx'];
+  if (options.exposeGc) nodeArgs.push('--expose-gc');
+  if (options.maxOldSpaceMiB) nodeArgs.push(`--max-old-space-size=${Math.round(options.maxOldSpaceMiB)}`);
   if (options.cpuProfDir) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir));
   }
-  // No config file: the bench server runs on defaults plus these flags, whatever mailbox.config.ts says.
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const script = options.exposeGc ? GC_SERVER : MAIN;
+  const stdio: Array<'ignore' | 'pipe' | 'ipc'> = ['ignore', 'pipe', 'pipe', ...(options.exposeGc ? ['ipc' as const] : [])];
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+
+  let child: ChildProcess | undefined;
+  let exited: number | null | undefined;
+  let exit: Promise<void> = Promise.resolve();
   let tail = '';
+  let readyMs = 0;
   const keep = (b: Buffer): void => {
     tail = (tail + b.toString('utf8')).slice(-4000);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let exited: number | null | undefined;
-  const exit = new Promise<void>((r) => child.once('exit', (code) => ((exited = code), r())));
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
+
+  /** Spawns the server and waits for /readyz 200; resolves with ms from spawn to ready. */
+  const launch = async (): Promise<number> => {
+    const t0 = now();
+    // No config file: the bench server runs on defaults plus these flags, whatever mailbox.config.ts says.
+    const c = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd: ROOT, env, stdio });
+    child = c;
+    exited = undefined;
+    c.stdout?.on('data', keep);
+    c.stderr?.on('data', keep);
+    exit = new Promise<void>((r) => c.once('exit', (code) => ((exited = code), r())));
+    for (;;) {
+      if (exited !== undefined) throw new Error(`svc-mailbox exited (code ${exited}) before ready:\n${tail}`);
+      if (now() - t0 > readyTimeoutMs) throw new Error(`svc-mailbox not ready within ${Math.round(readyTimeoutMs / 1000)} s:\n${tail}`);
+      const ok = await fetch(`${adminUrl}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      await sleep(READY_POLL_MS);
+    }
+    readyMs = now() - t0;
+    return readyMs;
+  };
+
+  const kill9 = async (): Promise<void> => {
+    if (exited === undefined && child?.pid) {
+      child.kill('SIGKILL');
+      await exit;
+    }
+  };
 
   const stop = async (): Promise<void> => {
-    if (exited === undefined && child.pid) {
+    if (exited === undefined && child?.pid) {
       child.kill('SIGTERM');
-      const gone = await Promise.race([exit.then(() => true), sleep(15_000).then(() => false)]);
-      if (!gone) {
-        child.kill('SIGKILL');
-        await exit;
-      }
+      // A cleared timer, not sleep(): a pending 15 s timer would hold the bench process open that long.
+      let grace: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([exit.then(() => true), new Promise<false>((r) => (grace = setTimeout(() => r(false), 15_000)))]);
+      clearTimeout(grace);
+      if (!gone) await kill9();
     }
     rmSync(tmp, { recursive: true, force: true });
   };
 
+  const memory = async (): Promise<ServerMemory> => {
+    const c = child;
+    if (!c?.send || !c.pid) throw new Error('memory(): the server was not started with exposeGc');
+    type Reply = { heapUsed: number; external: number };
+    const reply = new Promise<Reply>((r) => c.once('message', (m) => r(m as Reply)));
+    c.send('gc');
+    const { heapUsed, external } = await deadline(reply, 300_000, 'full GC in the server');
+    return { rssBytes: vmRssBytes(c.pid), heapUsedBytes: heapUsed, externalBytes: external };
+  };
+
   try {
-    const t0 = Date.now();
-    for (;;) {
-      if (exited !== undefined) throw new Error(`svc-mailbox exited (code ${exited}) before ready:\n${tail}`);
-      if (Date.now() - t0 > 30_000) throw new Error(`svc-mailbox not ready within 30 s:\n${tail}`);
-      const ok = await fetch(`${adminUrl}/readyz`).then((r) => r.status === 200, () => false);
-      if (ok) break;
-      await sleep(100);
-    }
+    await launch();
     const token = readFileSync(tokenFile, 'utf8').trim();
     return {
-      pid: child.pid!,
+      get pid() {
+        return child!.pid!;
+      },
       url: `ws://127.0.0.1:${port}`,
       adminUrl,
       token,
       variant: options.variant,
+      get readyMs() {
+        return readyMs;
+      },
       depths: async () => sumDepths((await (await fetch(`${adminUrl}/debug/tree`)).json()) as TreeNode),
+      crashRestart: async () => {
+        await kill9();
+        return launch();
+      },
+      memory,
       log: () => tail,
       stop,
     };

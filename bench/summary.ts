@@ -4,7 +4,7 @@
  * svc-mailbox beside the peer of the same durability class, each target marked met or not.
  */
 import { spread, type Spread } from './lib.ts';
-import type { BenchReport, RunResult } from './types.ts';
+import type { BenchReport, DurableFigures, RunResult } from './types.ts';
 
 /** What is wrong with a run (empty = every id arrived, nothing left on the server). */
 export function problems(r: RunResult): string[] {
@@ -16,6 +16,14 @@ export function problems(r: RunResult): string[] {
     if (left.length) out.push(`left on server: ${left.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   }
   return out;
+}
+
+/** What is wrong with the durable figures (empty = both measured, every message back after kill -9). */
+export function figuresProblems(f: DurableFigures): string[] {
+  return [
+    ...(f.rss.error ? [`RSS: ${f.rss.error.split('\n')[0]}`] : []),
+    ...(f.restart.error ? [`restart: ${f.restart.error.split('\n')[0]}`] : []),
+  ];
 }
 
 const fmtInt = (x: number): string => Math.round(x).toLocaleString('en-US');
@@ -166,6 +174,42 @@ export function ratioTable(report: BenchReport): string[] {
   return lines;
 }
 
+/** The RAM budget of issue #4: 5,000,000 queued 1 KiB messages in at most this much RSS. */
+const RSS_TARGET_MiB = 300;
+const fmtMiB = (x: number | undefined): string => (x === undefined ? '–' : `${x < 1000 ? x.toFixed(1) : fmtInt(x)} MiB`);
+
+/** `--figures durable`: one row per figure, with what it rests on. */
+export function durableFiguresTable(report: BenchReport): string[] {
+  const f = report.durableFigures;
+  if (!f) return [];
+  const lines = ['| figure | value | detail |', '|---|---|---|'];
+  const level = groups(report.results).find((g) => g.system === 'svc-mailbox' && g.variant === 'level+sync');
+  const a = throughput(level);
+  const n = level?.A[0]?.n;
+  lines.push(`| durable send+recv+ack, msgs/s (workload A, level+sync) | ${fmtSpread(a, fmtInt)} | ${a ? `${a.n} run(s) of ${fmtInt(n ?? 0)} × ${level?.A[0]?.size ?? f.payload} B` : 'not run (--store level --durability sync --workload A)'} |`);
+  const { rss, restart } = f;
+  const b = rss.beforeWarmUp;
+  if (b) lines.push(`| RSS, fresh server | ${fmtMiB(b.rssMiB)} | JS heap ${fmtMiB(b.heapUsedMiB)}, external ${fmtMiB(b.externalMiB)}; after a full GC, before the warm-up (not in the slope) |`);
+  for (const p of rss.points) lines.push(`| RSS, ${fmtInt(p.messages)} queued | ${fmtMiB(p.rssMiB)} | JS heap ${fmtMiB(p.heapUsedMiB)}, external ${fmtMiB(p.externalMiB)}; after a full GC${p.messages === 0 ? ` and a warm-up of ${fmtInt(rss.warmUpMessages)} sent, received, acked` : ''} |`);
+  if (rss.bytesPerMessage !== undefined) {
+    lines.push(`| RSS per queued message | ${fmtInt(rss.bytesPerMessage)} B | least squares over ${rss.points.length} points (JS heap ${fmtInt(rss.heapBytesPerMessage ?? 0)} B); ${fmtInt(rss.lastHalfBytesPerMessage ?? 0)} B from N/2 to N; ${f.payload} B payloads, ${f.topics} topics, filled at ${fmtInt(rss.fillPerSec ?? 0)} msgs/s (${f.variant}) |`);
+    const last = rss.points.at(-1);
+    const measured = last?.messages === 5_000_000;
+    const at5M = measured ? last.rssMiB : rss.projectedMiBAt5M ?? 0;
+    const how = measured ? 'measured' : `first point + slope × 5,000,000; measured up to ${fmtInt(rss.messages)}`;
+    lines.push(`| RSS at 5,000,000 queued${measured ? '' : ' (projected)'} | ${fmtMiB(at5M)} | target ≤ ${RSS_TARGET_MiB} MiB: ${at5M <= RSS_TARGET_MiB ? 'met' : 'NOT met'} (${how}) |`);
+  }
+  if (rss.error) lines.push(`| RSS | FAILED | ${rss.error.split('\n')[0]} |`);
+  if (restart.emptyReadyMs.length) {
+    lines.push(`| spawn → /readyz 200 after kill -9, empty store | ${fmtMs(spread(restart.emptyReadyMs)!.median)} ms | median of ${restart.emptyReadyMs.length}: ${restart.emptyReadyMs.map(fmtMs).join(', ')} ms |`);
+  }
+  if (restart.readyMs !== undefined) {
+    lines.push(`| spawn → /readyz 200 after kill -9, ${fmtInt(restart.messages)} on disk | ${fmtMs(restart.readyMs)} ms | ${fmtInt(restart.readyAfter ?? 0)} of ${fmtInt(restart.messages)} ready after; RSS after rebuild ${fmtMiB(restart.rssAfterMiB)} |`);
+  }
+  if (restart.error) lines.push(`| restart | FAILED | ${restart.error.split('\n')[0]} |`);
+  return lines;
+}
+
 export function printSummary(report: BenchReport): void {
   const out = [
     '',
@@ -176,5 +220,7 @@ export function printSummary(report: BenchReport): void {
   const fan = fanoutTable(report);
   if (fan.length) out.push('', '## Fan-out (one sendBatch to distinct topics → every confirmation)', '', ...fan);
   out.push('', '## Ratios (matching durability classes)', '', ...ratioTable(report));
+  const figures = durableFiguresTable(report);
+  if (figures.length) out.push('', '## Durable store figures (--figures durable)', '', ...figures);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -44,8 +44,18 @@ export interface BenchOptions {
   /** Skip the mailbox (peers only). */
   skipMailbox: boolean;
   report: boolean;
-  /** Hard stop for one run (seconds). */
+  /** Hard stop for one run (seconds); in the figures mode, the longest a fill may go without progress. */
   timeoutS: number;
+  /** `--figures durable`: also measure the durable store's RAM per queued message and restart time. */
+  figures?: FiguresOptions;
+}
+
+export interface FiguresOptions {
+  kind: 'durable';
+  /** Messages queued while RSS is sampled (at 0, ¼, ½, ¾ and all of them). */
+  messages: number;
+  /** Messages on disk when the server is killed with SIGKILL and started again. */
+  restartMessages: number;
 }
 
 export interface RunResult {
@@ -83,6 +93,63 @@ export interface BenchReport {
   host: { cpus: number; model: string; kernel: string };
   options: BenchOptions;
   results: RunResult[];
+  /** `--figures durable` only. */
+  durableFigures?: DurableFigures;
+}
+
+/** One RSS sample of the server, taken after a full GC. */
+export interface RssPoint {
+  /** Messages queued (sent, confirmed, not received) when the sample was taken. */
+  messages: number;
+  /** VmRSS from /proc/<pid>/status. */
+  rssMiB: number;
+  heapUsedMiB: number;
+  /** process.memoryUsage().external: ArrayBuffers (payloads) and other memory outside the JS heap. */
+  externalMiB: number;
+}
+
+/** The durable store's figures: RAM per queued message and time to ready after kill -9. */
+export interface DurableFigures {
+  /** Store and durability the fills ran with (relaxed fills faster; RAM and rebuild are the same). */
+  variant: StoreVariant;
+  payload: number;
+  topics: number;
+  producers: number;
+  /** The server's V8 old-space ceiling (MiB), raised so that the store, not V8's default, sets the limit. */
+  maxOldSpaceMiB: number;
+  /** Configuration the figures' servers get on top of the defaults. */
+  serverEnv: Record<string, string>;
+  rss: {
+    messages: number;
+    /** Sent, received and acked before the first sample, so one-time costs stay out of the slope. */
+    warmUpMessages: number;
+    /** The fresh server, before the warm-up (not part of the slope). */
+    beforeWarmUp?: RssPoint;
+    /** At 0, N/4, N/2, 3N/4 and N queued, the first one after the warm-up. */
+    points: RssPoint[];
+    /** Least-squares slope of VmRSS over queued messages. */
+    bytesPerMessage?: number;
+    /** (RSS at N − RSS at N/2) / (N/2): the slope once one-time growth (buffers, caches) is behind. */
+    lastHalfBytesPerMessage?: number;
+    heapBytesPerMessage?: number;
+    /** First point + slope × 5,000,000 (the measured value when messages = 5,000,000). */
+    projectedMiBAt5M?: number;
+    fillSeconds?: number;
+    fillPerSec?: number;
+    error?: string;
+  };
+  restart: {
+    messages: number;
+    /** Spawn → /readyz 200 after kill -9 of a server with an empty store, each try. */
+    emptyReadyMs: number[];
+    /** Spawn → /readyz 200 after kill -9 with `messages` on disk. */
+    readyMs?: number;
+    /** Ready messages the restarted server reports (should equal `messages`). */
+    readyAfter?: number;
+    rssAfterMiB?: number;
+    fillSeconds?: number;
+    error?: string;
+  };
 }
 
 /** One system+variant driver: runs one workload once. */

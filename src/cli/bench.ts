@@ -2,11 +2,12 @@
  * `mailbox bench [options]`: load runs against a real svc-mailbox server (and, with
  * --peers, against NATS JetStream, Redis Streams and RabbitMQ on this machine), the ratio
  * table, a JSON file and an HTML report. `--micro` runs the tinybench micro-benchmarks,
- * `--report FILE` only renders the HTML report of an earlier results file.
+ * `--report FILE` only renders the HTML report of an earlier results file; `--figures durable`
+ * adds the durable store's RAM-per-message and restart-after-kill-9 figures.
  * The harness itself lives in bench/ (see bench/README.md).
  */
 import { parseArgs, stringOption, type ParsedArgs } from './args.ts';
-import type { BenchOptions, StoreVariant, Workload } from '../../bench/types.ts';
+import type { BenchOptions, FiguresOptions, StoreVariant, Workload } from '../../bench/types.ts';
 
 const USAGE = `usage: mailbox bench [options]
 
@@ -24,10 +25,15 @@ const USAGE = `usage: mailbox bench [options]
   --json FILE           results file (default bench/results/<stamp>.json)
   --quick               small N for a smoke run
   --server-cpu-prof DIR pass --cpu-prof to the server child (one .cpuprofile per server)
-  --timeout 120         seconds one run may take
+  --timeout 120         seconds one run may take (figures: a fill without a confirmed SEND)
   --no-report           do not write bench/report/index.html
   --report FILE         only render the HTML report of FILE
   --micro               tinybench micro-benchmarks (bench/micro)
+  --figures durable     the durable store's figures: send+recv+ack msgs/s (workload A on
+                        level+sync, so --store defaults to level and --workload to A), RSS per
+                        queued message, spawn → /readyz 200 after kill -9
+  --figures-messages 5000000          messages queued while RSS is sampled (0, ¼, ½, ¾, all)
+  --figures-restart-messages 1000000  messages on disk at the kill -9 restart
 `;
 
 const BOOLEANS = new Set(['peers', 'quick', 'micro', 'no-mailbox', 'no-report', 'help']);
@@ -40,10 +46,16 @@ function num(args: ParsedArgs, key: string, dflt: number): number {
   return n;
 }
 
-function stores(args: ParsedArgs): StoreVariant[] {
+function count(args: ParsedArgs, key: string, dflt: number): number {
+  const n = num(args, key, dflt);
+  if (!Number.isSafeInteger(n)) throw new Error(`--${key} must be a whole number, got ${n}`);
+  return n;
+}
+
+function stores(args: ParsedArgs, dflt: string): StoreVariant[] {
   const durability = stringOption(args, 'durability') ?? 'sync';
   if (durability !== 'sync' && durability !== 'relaxed') throw new Error('--durability must be sync or relaxed');
-  const raw = stringOption(args, 'store') ?? 'amnesia,level';
+  const raw = stringOption(args, 'store') ?? dflt;
   const names = raw === 'all' ? ['amnesia', 'level+sync', 'level+relaxed'] : raw.split(',').map((s) => s.trim()).filter(Boolean);
   return names.map((s): StoreVariant => {
     if (s === 'amnesia') return 'amnesia';
@@ -53,8 +65,8 @@ function stores(args: ParsedArgs): StoreVariant[] {
   });
 }
 
-function workloads(args: ParsedArgs): Workload[] {
-  const w = (stringOption(args, 'workload') ?? 'all').toLowerCase();
+function workloads(args: ParsedArgs, dflt: string): Workload[] {
+  const w = (stringOption(args, 'workload') ?? dflt).toLowerCase();
   const map: Record<string, Workload[]> = { a: ['A'], b: ['B'], fanout: ['fanout'], both: ['A', 'B'], all: ['A', 'B', 'fanout'] };
   const out = w.split(',').flatMap((part) => {
     const v = map[part.trim()];
@@ -64,9 +76,22 @@ function workloads(args: ParsedArgs): Workload[] {
   return [...new Set(out)];
 }
 
+function figures(args: ParsedArgs, quick: boolean): FiguresOptions | undefined {
+  const kind = stringOption(args, 'figures');
+  if (kind === undefined) {
+    for (const k of ['figures-messages', 'figures-restart-messages']) if (args.options.has(k)) throw new Error(`--${k} needs --figures durable`);
+    return undefined;
+  }
+  if (kind !== 'durable') throw new Error(`--figures: ${JSON.stringify(kind)} is not durable`);
+  const messages = count(args, 'figures-messages', quick ? 20_000 : 5_000_000);
+  if (messages < 4) throw new Error('--figures-messages must be at least 4 (RSS is sampled at every quarter)');
+  return { kind, messages, restartMessages: count(args, 'figures-restart-messages', quick ? 20_000 : 1_000_000) };
+}
+
 export function benchOptions(argv: readonly string[]): BenchOptions {
   const args = parseArgs(argv, BOOLEANS);
   const quick = args.options.get('quick') === true;
+  const figuresOpts = figures(args, quick);
   const onlyPeers = stringOption(args, 'only-peers');
   const duration = stringOption(args, 'duration');
   const opts: BenchOptions = {
@@ -77,8 +102,9 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
     topics: num(args, 'topics', 1),
     prefetch: num(args, 'prefetch', 1000),
     window: num(args, 'window', 1000),
-    stores: stores(args),
-    workloads: workloads(args),
+    // The figures' throughput row is workload A on the durable store.
+    stores: stores(args, figuresOpts ? 'level' : 'amnesia,level'),
+    workloads: workloads(args, figuresOpts ? 'A' : 'all'),
     runs: num(args, 'runs', quick ? 1 : 3),
     peers: args.options.get('peers') === true || onlyPeers !== undefined,
     rate: num(args, 'rate', 2000),
@@ -99,6 +125,7 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
   if (json) opts.json = json;
   const prof = stringOption(args, 'server-cpu-prof');
   if (prof) opts.serverCpuProf = prof;
+  if (figuresOpts) opts.figures = figuresOpts;
   return opts;
 }
 

@@ -13,7 +13,7 @@ const USAGE = `usage: mailbox <command> [options]
   backup     hot snapshot of a running LevelDB store        mailbox backup --out DIR
   restore    put a snapshot back (service stopped)          mailbox restore --from DIR [--data-dir D]
   chaos      run the chaos drills                           mailbox chaos [drill …]
-  bench      benchmarks against a real server (and peers)   mailbox bench [--peers]
+  bench      benchmarks against a real server (and peers)   mailbox bench [--peers] [--figures durable]
 `;
 
 type Command = (argv: string[]) => Promise<void>;

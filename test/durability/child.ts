@@ -131,16 +131,6 @@ export class ChildServer {
     if (!gone) await this.kill9();
   }
 
-  /** Sends an IPC message (for children started with a script that listens, see figures.ts). */
-  ask<T>(message: unknown): Promise<T> {
-    const child = this.child;
-    if (!child?.send) return Promise.reject(new Error('no IPC channel'));
-    return new Promise<T>((resolveReply) => {
-      child.once('message', (reply) => resolveReply(reply as T));
-      child.send(message as never);
-    });
-  }
-
   /** Queue depths summed over shards, from the state dump. */
   async depths(): Promise<{ ready: number; delayed: number; leased: number; dlq: number }> {
     type Node = { depths?: { ready: number; delayed: number; leased: number; dlq: number }; children?: Node[] };
