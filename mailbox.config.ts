@@ -34,8 +34,9 @@ export default defineConfig({
     dedupCapacity: 1_000_000,
     // LevelDB keeps the backlog on disk; RAM holds these windows (bounded by configuration, not depth).
     readyWindow: 256,
-    residentBudget: 16_384,
-    dedupResident: 16_384,
+    residentBudget: 4_096,
+    dedupResident: 8_192,
+    hotPayloadBytes: 4 * 1024 * 1024,
     // 1 MiB frame minus 1 KiB for the OAP/1 header and body envelope.
     maxPayloadBytes: 1024 * 1024 - 1024,
     // Reprocessing the DLQ must not flood consumers that just recovered.

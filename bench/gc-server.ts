@@ -11,6 +11,6 @@ process.on('message', (message) => {
   gc?.();
   gc?.();
   const m = process.memoryUsage();
-  process.send?.({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers });
+  process.send?.({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers });
 });
 await import('../src/cli/main.ts');

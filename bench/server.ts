@@ -26,8 +26,12 @@ export interface ServerMemory {
   /** VmRSS of the server process, read from /proc/<pid>/status after the GC. */
   rssBytes: number;
   heapUsedBytes: number;
+  /** V8 heap committed (used + free space V8 keeps). */
+  heapTotalBytes: number;
   /** Memory of C++ objects bound to JS, ArrayBuffers (payload buffers) included. */
   externalBytes: number;
+  /** ArrayBuffer backing stores alone (payloads, frames, the idempotency filter). */
+  arrayBuffersBytes: number;
 }
 
 export interface MailboxServer {
@@ -176,11 +180,11 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   const memory = async (): Promise<ServerMemory> => {
     const c = child;
     if (!c?.send || !c.pid) throw new Error('memory(): the server was not started with exposeGc');
-    type Reply = { heapUsed: number; external: number };
+    type Reply = { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
     const reply = new Promise<Reply>((r) => c.once('message', (m) => r(m as Reply)));
     c.send('gc');
-    const { heapUsed, external } = await deadline(reply, 300_000, 'full GC in the server');
-    return { rssBytes: vmRssBytes(c.pid), heapUsedBytes: heapUsed, externalBytes: external };
+    const { heapUsed, heapTotal, external, arrayBuffers } = await deadline(reply, 300_000, 'full GC in the server');
+    return { rssBytes: vmRssBytes(c.pid), heapUsedBytes: heapUsed, heapTotalBytes: heapTotal, externalBytes: external, arrayBuffersBytes: arrayBuffers };
   };
 
   try {

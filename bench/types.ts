@@ -104,8 +104,10 @@ export interface RssPoint {
   /** VmRSS from /proc/<pid>/status. */
   rssMiB: number;
   heapUsedMiB: number;
-  /** process.memoryUsage().external: ArrayBuffers (payloads) and other memory outside the JS heap. */
-  externalMiB: number;
+  /** V8 heap committed (used plus the free space V8 keeps). */
+  heapTotalMiB: number;
+  /** process.memoryUsage().arrayBuffers: payloads, frames and the idempotency filters. */
+  arrayBuffersMiB: number;
 }
 
 /** The durable store's figures: RAM per queued message and time to ready after kill -9. */

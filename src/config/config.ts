@@ -41,6 +41,8 @@ export interface QueueConfig {
   residentBudget: number;
   /** LevelDB only: idempotency records one shard keeps in RAM (the newest); older keys are read from disk. */
   dedupResident: number;
+  /** LevelDB only: bytes of fresh payloads one shard keeps in RAM so a prompt delivery needs no disk read. */
+  hotPayloadBytes: number;
   /** Largest payload in bytes. */
   maxPayloadBytes: number;
   /** DLQ reprocess rate, messages per second. */
@@ -105,8 +107,9 @@ export const DEFAULT_CONFIG: MailboxConfig = {
     maxInflight: 100_000,
     dedupCapacity: 1_000_000,
     readyWindow: 256,
-    residentBudget: 16_384,
-    dedupResident: 16_384,
+    residentBudget: 4_096,
+    dedupResident: 8_192,
+    hotPayloadBytes: 4 * 1024 * 1024,
     maxPayloadBytes: 1024 * 1024 - 1024,
     reprocessPerSecond: 1_000,
   },

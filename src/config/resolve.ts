@@ -37,6 +37,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'queue.readyWindow': { kind: 'int', min: 1, max: 1_000_000 },
   'queue.residentBudget': { kind: 'int', min: 1, max: 100_000_000 },
   'queue.dedupResident': { kind: 'int', min: 1, max: 100_000_000 },
+  'queue.hotPayloadBytes': { kind: 'int', min: 0, max: 1_073_741_824 },
   'queue.maxPayloadBytes': { kind: 'int', min: 1, max: 1024 * 1024 - 1024 },
   'queue.reprocessPerSecond': { kind: 'int', min: 1, max: 1_000_000 },
   'quota.sendPerSecond': { kind: 'int', min: 0, max: 100_000_000 },

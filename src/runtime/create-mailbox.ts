@@ -161,7 +161,7 @@ export async function createMailbox(
         leaseRecovery: booted ? 'keep-leases' : 'expire-leases',
         isOwnerAlive: (owner) => sessions.has(owner),
         inflightAvailable,
-        hotPayloadBytes: store.kind === 'level' ? 16 * 1024 * 1024 : 0,
+        hotPayloadBytes: store.kind === 'level' ? cfg.queue.hotPayloadBytes : 0,
         retention: {
           readyMs: cfg.retention.readyMs,
           purged: (messages) => {

@@ -48,7 +48,8 @@ test('mailbox bench --figures durable reports throughput, RSS per queued message
     for (const p of [f.rss.beforeWarmUp, ...f.rss.points]) {
       assertPositive(p.rssMiB, `RSS at ${p.messages}`);
       assertPositive(p.heapUsedMiB, `heap at ${p.messages}`);
-      assertPositive(p.externalMiB, `external at ${p.messages}`);
+      assertPositive(p.heapTotalMiB, `heapTotal at ${p.messages}`);
+      assertPositive(p.arrayBuffersMiB, `arrayBuffers at ${p.messages}`);
     }
     // The slope of 2,000 messages may be anything, RSS noise included; it must be a number.
     assert.ok(Number.isFinite(f.rss.bytesPerMessage), 'bytesPerMessage is finite');
