@@ -77,7 +77,10 @@ const RETENTION_READ = 1_000;
 const PAGE_WAIT_MS = 2_000;
 /** Stored idempotency records one sweep step reads. */
 const SWEEP_PAGE = 4_096;
-/** Sweeps of the stored idempotency records run this often at least (and twice per replay window). */
+/**
+ * Sweeps of the stored idempotency records (each reads all of them) run twice per replay
+ * window, but no more often than this: an expired record may linger that long, harmlessly.
+ */
 const SWEEP_EVERY_MS = 60_000;
 
 type SendRequest = Extract<ShardRequest, { type: 'send' }>;
@@ -567,7 +570,7 @@ export class ShardCore {
     }
     dedup.endSweep();
     this.sweeping = false;
-    this.armSweep(Math.min(SWEEP_EVERY_MS, Math.max(1_000, Math.floor(dedup.windowMs / 2))));
+    this.armSweep(Math.max(SWEEP_EVERY_MS, Math.floor(dedup.windowMs / 2)));
   }
 
   private armSweep(inMs: number): void {

@@ -145,4 +145,46 @@ describe('retention in a running mailbox', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('purges a backlog that waits on disk (past the RAM window) without paging it in, and counts it', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailbox-retention-paged-'));
+    const config = {
+      dataDir: join(dir, 'data'), durability: 'relaxed' as const, shards: 2, logLevel: 'silent' as const,
+      retention: { readyMs: 1_000, dlqMs: 1_000 }, queue: { readyWindow: 2, residentBudget: 2 },
+    };
+    const mb = await createMailbox(config);
+    try {
+      const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+      const inputs = Array.from({ length: 60 }, (_, i) => ({ topic: `deep:${i % 3}`, idemKey: `d${i}`, payload: bytes(`d${i}`) }));
+      for (const r of await mb.sendBatch(inputs)) assert.ok(!(r instanceof Error));
+      assert.ok((await metricValue(mb, 'resident_messages{shard="0"}')) + (await metricValue(mb, 'resident_messages{shard="1"}')) <= 4, 'most of it waits on disk');
+      let purged = 0;
+      assert.ok(
+        await (async () => {
+          const end = Date.now() + 20_000;
+          while (Date.now() < end) {
+            purged = await metricValue(mb, 'retention_purged_total{kind="ready"}');
+            if (purged >= 60) return true;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return false;
+        })(),
+        `all 60 purged (${purged})`,
+      );
+      assert.equal(purged, 60, 'each counted once');
+      for (let t = 0; t < 3; t++) assert.deepEqual(await mb.recv({ topic: `deep:${t}`, maxMessages: 100 }), []);
+    } finally {
+      await mb.stop().catch(() => {});
+    }
+    // Nothing is left on disk: a restart counts no backlog.
+    const again = await createMailbox(config);
+    try {
+      let ready = 0;
+      for (const line of (await again.metrics.render()).split('\n')) if (line.startsWith('queue_depth{') && line.includes('kind="ready"')) ready += Number(line.split(' ').pop());
+      assert.equal(ready, 0);
+    } finally {
+      await again.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
