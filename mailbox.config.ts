@@ -33,7 +33,7 @@ export default defineConfig({
     maxInflight: 100_000,
     dedupCapacity: 1_000_000,
     // LevelDB keeps the backlog on disk; RAM holds these windows (bounded by configuration, not depth).
-    readyWindow: 256,
+    readyWindow: 2_048,
     residentBudget: 4_096,
     dedupResident: 8_192,
     hotPayloadBytes: 4 * 1024 * 1024,

@@ -14,12 +14,13 @@ import type { Clock } from '../src/domain/clock.ts';
 import { sha256Hex } from '../src/domain/payload-hash.ts';
 import { rebuildShard, type LeaseRecovery } from '../src/domain/recovery.ts';
 import { retentionCutoff, retentionIntervalMs } from '../src/domain/retention.ts';
-import { dedupKey } from '../src/domain/dedup-window.ts';
 import { idTimePrefix } from '../src/domain/ids.ts';
 import { ShardQueue, topicKey, type LeaseRequest, type PageRead, type Settlement } from '../src/domain/shard-queue.ts';
-import type { DedupEntry, Delivery, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
+import type { Delivery, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
 import type { Store } from '../src/store/store.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
+import { DedupSweep } from './dedup-sweep.ts';
+import { SendGate, type SendRequest } from './send-gate.ts';
 import type { AckOutcome, Reply, SendOutcome, ShardEvent, ShardRequest, ShardSubscription } from './shard-events.ts';
 
 export interface ShardHooks {
@@ -75,15 +76,7 @@ const RETENTION_TOPICS = 64;
 const RETENTION_READ = 1_000;
 /** A RECV that finds its topic's window empty but messages in the store waits this much longer for the page. */
 const PAGE_WAIT_MS = 2_000;
-/** Stored idempotency records one sweep step reads. */
-const SWEEP_PAGE = 4_096;
-/**
- * Sweeps of the stored idempotency records (each reads all of them) run twice per replay
- * window, but no more often than this: an expired record may linger that long, harmlessly.
- */
-const SWEEP_EVERY_MS = 60_000;
 
-type SendRequest = Extract<ShardRequest, { type: 'send' }>;
 
 export class ShardCore {
   status: 'loading' | 'running' | 'dead' = 'loading';
@@ -102,17 +95,8 @@ export class ShardCore {
   private leaseRecovery: LeaseRecovery;
   /** Names the current queue; answers to reads made for an earlier one are dropped. */
   private epoch = 0;
-  /** SENDs waiting, in arrival order, for idempotency keys to be read from the store. */
-  private parkedSends: SendRequest[] = [];
-  private dedupReading = false;
-  /**
-   * Keys the store was asked about for the parked SENDs: its live record, or undefined when it
-   * holds none. Kept here, not in the RAM cache, which may be smaller than one batch.
-   */
-  private readonly checked = new Map<string, DedupEntry | undefined>();
-  private sweeping = false;
-  private sweepAfter: string | undefined;
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly gate: SendGate;
+  private readonly sweep: DedupSweep;
   /** Where the next retention pass resumes in the list of topics with a stored backlog. */
   private retentionOffset = 0;
   private readonly anchorWall: number;
@@ -127,6 +111,32 @@ export class ShardCore {
       (ops) => deps.store.commit(ops),
       (batch, error) => deps.send(error === undefined ? { type: 'committed', batch } : { type: 'commitFailed', batch, error }),
     );
+    this.gate = new SendGate({
+      dedup: () => this.q.dedup,
+      read: (keys) => {
+        const epoch = this.epoch;
+        this.whenDurable(() => {
+          this.deps.store.getDedup(this.q.shard, keys).then(
+            (entries) => this.deps.send({ type: 'dedupChecked', epoch, keys, entries }),
+            (error: unknown) => this.deps.send({ type: 'dedupChecked', epoch, keys, error }),
+          );
+        });
+      },
+      enqueue: (event, now) => this.enqueueSend(event, now),
+    });
+    this.sweep = new DedupSweep({
+      dedup: () => this.q.dedup,
+      scan: (after, limit) => {
+        const epoch = this.epoch;
+        this.deps.store.scanDedup(this.q.shard, after === undefined ? { limit } : { after, limit }).then(
+          (entries) => this.deps.send({ type: 'dedupScanned', epoch, entries }),
+          (error: unknown) => this.deps.send({ type: 'dedupScanned', epoch, error }),
+        );
+      },
+      drop: (key) => this.commits.ops.push({ op: 'delDedup', shard: this.q.shard, key }),
+      due: () => this.deps.send({ type: 'sweep' }),
+      reserved: (key) => key === PROBE_KEY,
+    });
     this.anchorWall = deps.clock.wall();
     this.anchorMono = deps.clock.now();
     this.startedAt = deps.clock.now();
@@ -175,7 +185,7 @@ export class ShardCore {
         this.queue.restoreDead(event.dead);
         this.status = 'running';
         this.armRetention();
-        this.startSweep();
+        this.sweep.start();
         this.deps.hooks.up();
         for (const key of this.subs.keys()) this.dirty.add(key);
         const backlog = this.backlog;
@@ -225,15 +235,14 @@ export class ShardCore {
       }
       case 'dedupChecked':
         if (event.epoch !== this.epoch) return;
-        this.onDedupChecked(event);
+        this.gate.answered(event.keys, event.entries, event.error, this.now());
         break;
       case 'sweep':
-        this.sweepTimer = undefined;
-        this.startSweep();
+        if (this.status === 'running') this.sweep.start();
         return;
       case 'dedupScanned':
         if (event.epoch !== this.epoch) return;
-        this.onDedupScanned(event);
+        this.sweep.page(event.entries, this.now());
         break;
       default:
         if (this.status === 'loading') {
@@ -255,10 +264,9 @@ export class ShardCore {
     if (this.timer) clearTimeout(this.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
-    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweep.stop();
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
-    for (const e of this.parkedSends) e.reply.reject(error);
-    this.parkedSends = [];
+    this.gate.reset(error);
     for (const list of this.waiters.values()) for (const w of list) w.reply.reject(error);
     this.waiters.clear();
     for (const e of this.backlog) if ('reply' in e) e.reply.reject(error);
@@ -325,72 +333,15 @@ export class ShardCore {
     }
   }
 
-  /** SENDs keep their order: one that must wait for a store read holds back those after it. */
+  /** SENDs keep their order: one that must wait for a store read holds back those after it (send-gate.ts). */
   private onSend(event: SendRequest, now: number): void {
-    if (this.parkedSends.length === 0 && this.keysToRead(event, now).length === 0) return this.enqueueSend(event, now);
-    this.parkedSends.push(event);
-    this.runParkedSends(now);
-  }
-
-  /** Idempotency keys of the request that may be in the store but are not in RAM. */
-  private keysToRead(event: SendRequest, now: number): string[] {
-    const dedup = this.queue.dedup;
-    if (dedup.mode === 'resident') return [];
-    const keys: string[] = [];
-    for (const item of event.items) {
-      const key = dedupKey(item.tenant, item.topic, item.idemKey);
-      if (!this.checked.has(key) && dedup.lookup(key, now) === undefined && dedup.mayBeStored(key)) keys.push(key);
-    }
-    return keys;
-  }
-
-  private runParkedSends(now: number): void {
-    while (this.parkedSends.length > 0 && !this.dedupReading) {
-      const head = this.parkedSends[0]!;
-      const keys = this.keysToRead(head, now);
-      if (keys.length === 0) {
-        this.parkedSends.shift();
-        this.enqueueSend(head, now);
-        continue;
-      }
-      this.dedupReading = true;
-      const epoch = this.epoch;
-      this.whenDurable(() => {
-        this.deps.store.getDedup(this.queue.shard, keys).then(
-          (entries) => this.deps.send({ type: 'dedupChecked', epoch, keys, entries }),
-          (error: unknown) => this.deps.send({ type: 'dedupChecked', epoch, keys, error }),
-        );
-      });
-    }
-    if (this.parkedSends.length === 0) this.checked.clear();
-  }
-
-  private onDedupChecked(event: Extract<ShardEvent, { type: 'dedupChecked' }>): void {
-    this.dedupReading = false;
-    const now = this.now();
-    if (event.entries === undefined) {
-      // The read failed: the SEND that needed it is refused (retryable); the rest go on.
-      const head = this.parkedSends.shift();
-      head?.reply.reject(new MailboxError('E_UNAVAILABLE', `storage: idempotency lookup failed (${toMailboxError(event.error).message})`, { retryAfterMs: 200 }));
-    } else {
-      event.keys.forEach((key, i) => {
-        const entry = event.entries![i];
-        this.checked.set(key, entry !== undefined && entry.expiresAt > now ? entry : undefined);
-      });
-    }
-    this.runParkedSends(now);
+    this.gate.offer(event, now);
   }
 
   private enqueueSend(event: SendRequest, now: number): void {
     const results: SendOutcome[] = [];
     for (const item of event.items) {
-      if (this.checked.size > 0) {
-        // What the store said about this key goes into the RAM window right before the step that needs it.
-        const key = dedupKey(item.tenant, item.topic, item.idemKey);
-        const stored = this.checked.get(key);
-        if (stored !== undefined) this.queue.dedup.admit(key, stored, now);
-        this.checked.delete(key);
-      }
+      if (this.gate.holdsAnswers) this.gate.admit(item, now);
       try {
         const r = this.queue.enqueue(item, now, this.commits.ops);
         results.push(r);
@@ -527,58 +478,6 @@ export class ShardCore {
     });
   }
 
-  /**
-   * One step of the sweep of stored idempotency records (paged store): expired ones are deleted,
-   * live ones go into a fresh Bloom filter, which replaces the old one when the sweep ends. Until
-   * the first sweep after a start ends, a key missing from RAM is looked up in the store.
-   */
-  private startSweep(): void {
-    if (this.queue.dedup.mode === 'resident' || this.sweeping || this.status !== 'running') return;
-    this.sweeping = true;
-    this.sweepAfter = undefined;
-    this.queue.dedup.beginSweep();
-    this.scanDedup();
-  }
-
-  private scanDedup(): void {
-    const epoch = this.epoch;
-    const query: { after?: string; limit: number } = { limit: SWEEP_PAGE };
-    if (this.sweepAfter !== undefined) query.after = this.sweepAfter;
-    this.deps.store.scanDedup(this.queue.shard, query).then(
-      (entries) => this.deps.send({ type: 'dedupScanned', epoch, entries }),
-      (error: unknown) => this.deps.send({ type: 'dedupScanned', epoch, error }),
-    );
-  }
-
-  private onDedupScanned(event: Extract<ShardEvent, { type: 'dedupScanned' }>): void {
-    const entries = event.entries;
-    if (entries === undefined) {
-      // Try again later; the old filter (or store lookups) stay in use meanwhile.
-      this.sweeping = false;
-      return this.armSweep(PROBE_EVERY_MS * 4);
-    }
-    const now = this.now();
-    const dedup = this.queue.dedup;
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt > now) dedup.sweepSaw(key);
-      // A key used again since the read is in RAM with its new record: keep that one.
-      else if (key !== PROBE_KEY && dedup.lookup(key, now) === undefined) this.commits.ops.push({ op: 'delDedup', shard: this.queue.shard, key });
-    }
-    if (entries.length === SWEEP_PAGE) {
-      this.sweepAfter = entries[entries.length - 1]![0];
-      return this.scanDedup();
-    }
-    dedup.endSweep();
-    this.sweeping = false;
-    this.armSweep(Math.max(SWEEP_EVERY_MS, Math.floor(dedup.windowMs / 2)));
-  }
-
-  private armSweep(inMs: number): void {
-    if (this.sweepTimer || this.status === 'dead') return;
-    this.sweepTimer = setTimeout(() => this.deps.send({ type: 'sweep' }), inMs);
-    this.sweepTimer.unref?.();
-  }
-
   private boundByInflight(req: LeaseRequest): LeaseRequest {
     const available = this.deps.inflightAvailable();
     return available >= req.maxMessages ? req : { ...req, maxMessages: Math.max(0, available) };
@@ -685,11 +584,8 @@ export class ShardCore {
     this.waiters.clear();
     this.hot.clear();
     this.hotBytes = 0;
-    for (const e of this.parkedSends) e.reply.reject(refusal);
-    this.parkedSends = [];
-    this.dedupReading = false;
-    this.checked.clear();
-    this.sweeping = false;
+    this.gate.reset(refusal);
+    this.sweep.abandon();
     this.q = this.deps.newQueue();
     this.epoch++;
     this.status = 'loading';

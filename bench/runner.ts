@@ -48,7 +48,11 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
       progress.note(`starting svc-mailbox (${variant})`);
       let server;
       try {
-        server = await startMailbox({ variant, ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}) });
+        server = await startMailbox({
+          variant,
+          ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}),
+          ...(opts.serverEnv ? { extraEnv: opts.serverEnv } : {}),
+        });
       } catch (err) {
         for (const w of opts.workloads) record(failed('svc-mailbox', variant, w, 1, err));
         continue;

@@ -25,6 +25,10 @@ const READY_POLL_MS = 25;
 export interface ServerMemory {
   /** VmRSS of the server process, read from /proc/<pid>/status after the GC. */
   rssBytes: number;
+  /** The anonymous part of it (heaps, malloc) … */
+  rssAnonBytes: number;
+  /** … and the file-backed part (code, LevelDB tables mapped for reading: page cache the kernel can reclaim). */
+  rssFileBytes: number;
   heapUsedBytes: number;
   /** V8 heap committed (used + free space V8 keeps). */
   heapTotalBytes: number;
@@ -61,8 +65,6 @@ export interface StartOptions {
   extraEnv?: Record<string, string>;
   /** Run with `--expose-gc` and an IPC channel, so that `memory()` can ask for a full GC. */
   exposeGc?: boolean;
-  /** `--max-old-space-size` of the child (MiB). */
-  maxOldSpaceMiB?: number;
   /** Longest wait for /readyz 200 after a spawn (default 30 s). */
   readyTimeoutMs?: number;
 }
@@ -82,8 +84,13 @@ export async function freePort(): Promise<number> {
 
 /** Resident set size of a process in bytes (/proc/<pid>/status VmRSS, reported in kB). */
 export function vmRssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  if (line === undefined) throw new Error(`/proc/${pid}/status has no VmRSS line`);
+  return procStatusBytes(pid, 'VmRSS');
+}
+
+/** One kB figure of /proc/<pid>/status (VmRSS, RssAnon, RssFile…), in bytes. */
+export function procStatusBytes(pid: number, field: string): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  if (line === undefined) throw new Error(`/proc/${pid}/status has no ${field} line`);
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
@@ -110,7 +117,8 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   // The server's configuration is the defaults, these flags and `extraEnv`: nothing from the caller's MAILBOX_*.
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('MAILBOX_') || k === 'RON_CONFIG' || k === 'AMNESIA') delete env[k];
-  Object.assign(env, { LOG_LEVEL: 'warn' }, options.extraEnv, { MAILBOX_AUTH__ADMIN_TOKEN_FILE: tokenFile });
+  // glibc's malloc as `npm start` sets it (see docs/OPERATIONS.md, Memory).
+  Object.assign(env, { LOG_LEVEL: 'warn', MALLOC_MMAP_THRESHOLD_: '131072' }, options.extraEnv, { MAILBOX_AUTH__ADMIN_TOKEN_FILE: tokenFile });
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--metrics-addr', `127.0.0.1:${adminPort}`];
   if (options.variant === 'amnesia') args.push('--amnesia');
   else {
@@ -118,7 +126,6 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   }
   const nodeArgs = ['--import', 'tsx'];
   if (options.exposeGc) nodeArgs.push('--expose-gc');
-  if (options.maxOldSpaceMiB) nodeArgs.push(`--max-old-space-size=${Math.round(options.maxOldSpaceMiB)}`);
   if (options.cpuProfDir) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir));
@@ -184,7 +191,7 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
     const reply = new Promise<Reply>((r) => c.once('message', (m) => r(m as Reply)));
     c.send('gc');
     const { heapUsed, heapTotal, external, arrayBuffers } = await deadline(reply, 300_000, 'full GC in the server');
-    return { rssBytes: vmRssBytes(c.pid), heapUsedBytes: heapUsed, heapTotalBytes: heapTotal, externalBytes: external, arrayBuffersBytes: arrayBuffers };
+    return { rssBytes: vmRssBytes(c.pid), rssAnonBytes: procStatusBytes(c.pid, 'RssAnon'), rssFileBytes: procStatusBytes(c.pid, 'RssFile'), heapUsedBytes: heapUsed, heapTotalBytes: heapTotal, externalBytes: external, arrayBuffersBytes: arrayBuffers };
   };
 
   try {

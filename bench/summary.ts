@@ -189,8 +189,8 @@ export function durableFiguresTable(report: BenchReport): string[] {
   lines.push(`| durable send+recv+ack, msgs/s (workload A, level+sync) | ${fmtSpread(a, fmtInt)} | ${a ? `${a.n} run(s) of ${fmtInt(n ?? 0)} × ${level?.A[0]?.size ?? f.payload} B` : 'not run (--store level --durability sync --workload A)'} |`);
   const { rss, restart } = f;
   const b = rss.beforeWarmUp;
-  if (b) lines.push(`| RSS, fresh server | ${fmtMiB(b.rssMiB)} | JS heap ${fmtMiB(b.heapUsedMiB)} of ${fmtMiB(b.heapTotalMiB)}, ArrayBuffers ${fmtMiB(b.arrayBuffersMiB)}; after a full GC, before the warm-up (not in the slope) |`);
-  for (const p of rss.points) lines.push(`| RSS, ${fmtInt(p.messages)} queued | ${fmtMiB(p.rssMiB)} | JS heap ${fmtMiB(p.heapUsedMiB)} of ${fmtMiB(p.heapTotalMiB)}, ArrayBuffers ${fmtMiB(p.arrayBuffersMiB)}; after a full GC${p.messages === 0 ? ` and a warm-up of ${fmtInt(rss.warmUpMessages)} sent, received, acked` : ''} |`);
+  if (b) lines.push(`| RSS, fresh server | ${fmtMiB(b.rssMiB)} | anon ${fmtMiB(b.rssAnonMiB)}, file ${fmtMiB(b.rssFileMiB)}; JS heap ${fmtMiB(b.heapUsedMiB)} of ${fmtMiB(b.heapTotalMiB)}, ArrayBuffers ${fmtMiB(b.arrayBuffersMiB)}; after a full GC, before the warm-up (not in the slope) |`);
+  for (const p of rss.points) lines.push(`| RSS, ${fmtInt(p.messages)} queued | ${fmtMiB(p.rssMiB)} | anon ${fmtMiB(p.rssAnonMiB)}, file ${fmtMiB(p.rssFileMiB)}; JS heap ${fmtMiB(p.heapUsedMiB)} of ${fmtMiB(p.heapTotalMiB)}, ArrayBuffers ${fmtMiB(p.arrayBuffersMiB)}; after a full GC${p.messages === 0 ? ` and a warm-up of ${fmtInt(rss.warmUpMessages)} sent, received, acked` : ''} |`);
   if (rss.bytesPerMessage !== undefined) {
     lines.push(`| RSS per queued message | ${fmtInt(rss.bytesPerMessage)} B | least squares over ${rss.points.length} points (JS heap ${fmtInt(rss.heapBytesPerMessage ?? 0)} B); ${fmtInt(rss.lastHalfBytesPerMessage ?? 0)} B from N/2 to N; ${f.payload} B payloads, ${f.topics} topics, filled at ${fmtInt(rss.fillPerSec ?? 0)} msgs/s (${f.variant}) |`);
     const last = rss.points.at(-1);

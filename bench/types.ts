@@ -41,6 +41,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Directory for the server's `--cpu-prof` output. */
   serverCpuProf?: string;
+  /** MAILBOX_* settings for the svc-mailbox server under test (`--server-env`). */
+  serverEnv?: Record<string, string>;
   /** Skip the mailbox (peers only). */
   skipMailbox: boolean;
   report: boolean;
@@ -101,8 +103,10 @@ export interface BenchReport {
 export interface RssPoint {
   /** Messages queued (sent, confirmed, not received) when the sample was taken. */
   messages: number;
-  /** VmRSS from /proc/<pid>/status. */
+  /** VmRSS from /proc/<pid>/status, and its anonymous and file-backed parts (RssAnon, RssFile). */
   rssMiB: number;
+  rssAnonMiB: number;
+  rssFileMiB: number;
   heapUsedMiB: number;
   /** V8 heap committed (used plus the free space V8 keeps). */
   heapTotalMiB: number;
@@ -117,8 +121,6 @@ export interface DurableFigures {
   payload: number;
   topics: number;
   producers: number;
-  /** The server's V8 old-space ceiling (MiB), raised so that the store, not V8's default, sets the limit. */
-  maxOldSpaceMiB: number;
   /** Configuration the figures' servers get on top of the defaults. */
   serverEnv: Record<string, string>;
   rss: {

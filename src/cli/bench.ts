@@ -29,6 +29,7 @@ const USAGE = `usage: mailbox bench [options]
   --no-report           do not write bench/report/index.html
   --report FILE         only render the HTML report of FILE
   --micro               tinybench micro-benchmarks (bench/micro)
+  --server-env K=V,…    MAILBOX_* settings for the svc-mailbox server (e.g. MAILBOX_QUEUE__READY_WINDOW=1024)
   --figures durable     the durable store's figures: send+recv+ack msgs/s (workload A on
                         level+sync, so --store defaults to level and --workload to A), RSS per
                         queued message, spawn → /readyz 200 after kill -9
@@ -125,8 +126,21 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
   if (json) opts.json = json;
   const prof = stringOption(args, 'server-cpu-prof');
   if (prof) opts.serverCpuProf = prof;
+  const serverEnv = stringOption(args, 'server-env');
+  if (serverEnv) opts.serverEnv = parseServerEnv(serverEnv);
   if (figuresOpts) opts.figures = figuresOpts;
   return opts;
+}
+
+/** `--server-env K=V,K=V`: settings for the svc-mailbox server under test (MAILBOX_* variables). */
+function parseServerEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq < 1 || !pair.startsWith('MAILBOX_')) throw new Error(`--server-env: expected MAILBOX_NAME=value, got ${JSON.stringify(pair)}`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 export async function bench(argv: readonly string[]): Promise<void> {

@@ -106,7 +106,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
     shardCapacity: 1_000_000,
     maxInflight: 100_000,
     dedupCapacity: 1_000_000,
-    readyWindow: 256,
+    readyWindow: 2_048,
     residentBudget: 4_096,
     dedupResident: 8_192,
     hotPayloadBytes: 4 * 1024 * 1024,
