@@ -23,6 +23,13 @@ import type {
   AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MessageState, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
 } from './types.ts';
 
+/**
+ * Page reads fill windows freely while the shard holds fewer ready messages in RAM than this
+ * many times its resident budget; past it, only empty windows get a page of SMALL_PAGE.
+ */
+const PAGING_CEILING = 4;
+const SMALL_PAGE = 32;
+
 /** Dead-lettered msgIds a shard remembers for refusing late ACKs. */
 export const DEAD_MEMORY = 100_000;
 
@@ -225,10 +232,15 @@ export class ShardQueue {
     return (this.topics.get(key)?.spilled ?? 0) > 0;
   }
 
-  /** The topic's window is half drawn down and the store holds more: time to read a page. */
+  /**
+   * The topic's window is half drawn down and the store holds more: time to read a page. Past
+   * the shard's paging ceiling (many consumed topics at once) only an empty window is refilled,
+   * a small page at a time, so RAM stays bounded and every consumer still makes progress.
+   */
   needsPage(key: string): boolean {
     const q = this.topics.get(key);
-    return q !== undefined && q.spilled > 0 && !q.reading && q.ready.length <= this.window / 2;
+    if (q === undefined || q.spilled === 0 || q.reading || q.ready.length > this.window / 2) return false;
+    return q.ready.length === 0 || this.counts.resident < this.budget * PAGING_CEILING;
   }
 
   /**
@@ -240,7 +252,8 @@ export class ShardQueue {
     if (q === undefined || q.reading || q.spilled === 0) return undefined;
     q.reading = true;
     q.spillsSinceRead = 0;
-    const read: PageRead = { tenant: q.tenant, topic: q.topic, limit: limit ?? Math.max(1, Math.min(q.spilled, this.window - q.ready.length)) };
+    const room = this.counts.resident < this.budget * PAGING_CEILING ? this.window - q.ready.length : Math.min(SMALL_PAGE, this.window);
+    const read: PageRead = { tenant: q.tenant, topic: q.topic, limit: limit ?? Math.max(1, Math.min(q.spilled, room)) };
     if (q.cursor !== undefined) read.after = q.cursor;
     return read;
   }

@@ -158,3 +158,27 @@ describe('shard queue: paging', () => {
     assert.equal(s.q.dedup.mayBeStored(`${TENANT}\u0000orders\u0000never-sent`), false);
   });
 });
+
+describe('shard queue: paging ceiling', () => {
+  it('past four times the resident budget only empty windows are refilled, a small page at a time', () => {
+    const s = setup({ readyWindow: 100, residentBudget: 2, dedupResident: 2 });
+    const topics = ['a', 'b', 'c', 'd'];
+    for (const t of topics) for (let i = 0; i < 50; i++) s.send(t, `${t}${i}`);
+    assert.equal(s.q.residentReady, 2, 'arrivals stop at the budget');
+    for (const t of topics) s.pageIn(t);
+    // 'a' holds the budget's two and pages its whole backlog in (under the ceiling of 8 when it
+    // asked); then the ceiling is passed and the others get one small page each.
+    assert.equal(s.q.residentReady, 50 + 3 * 32);
+    for (const t of topics) {
+      const got: string[] = [];
+      for (;;) {
+        s.pageIn(t);
+        const [m] = s.lease(t);
+        if (m === undefined) break;
+        got.push(m.idemKey);
+        s.run((o) => s.q.ack(m.msgId, m.leaseId!, o));
+      }
+      assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => `${t}${i}`), `${t} drains in order`);
+    }
+  });
+});
