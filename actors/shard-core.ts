@@ -382,19 +382,37 @@ export class ShardCore {
 
   private onAck(event: Extract<ShardRequest, { type: 'ack' }>): void {
     const results: AckOutcome[] = [];
-    for (const { msgId, leaseId } of event.items) {
+    /** Items whose message is not in RAM: gone (acked), or, with a paged store, waiting on disk. */
+    const unknown: number[] = [];
+    for (const [i, { msgId, leaseId }] of event.items.entries()) {
       try {
         const meta = this.queue.ack(msgId, leaseId, this.commits.ops);
         if (meta) {
           this.dropHot(msgId);
           if (this.subs.size > 0) this.dirty.add(topicKey(meta.tenant, meta.topic));
-        }
+        } else if (this.deps.store.residency === 'paged') unknown.push(i);
         results.push(null);
       } catch (err) {
         results.push(toMailboxError(err));
       }
     }
-    this.answer(event.reply, results);
+    if (unknown.length === 0) return this.answer(event.reply, results);
+    // A late ACK (a lease from before a rebuild) of a message that waits on disk must not be told
+    // its work counted: the message is still queued. Its payload says whether it is.
+    this.whenDurable(() => {
+      const ids = unknown.map((i) => event.items[i]!.msgId);
+      this.deps.store.getPayloads(this.queue.shard, ids).then(
+        (payloads) => {
+          unknown.forEach((i, j) => {
+            if (payloads[j] !== undefined) {
+              results[i] = new MailboxError('E_STALE_LEASE', `lease ${event.items[i]!.leaseId} ended: message ${ids[j]} is queued again`);
+            }
+          });
+          event.reply.resolve(results);
+        },
+        (err: unknown) => event.reply.reject(toMailboxError(err)),
+      );
+    }, event.reply);
   }
 
   private onWake(now: number): void {

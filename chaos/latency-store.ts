@@ -14,10 +14,13 @@ import type { FaultableStore } from '../src/store/open-store.ts';
 
 export class LatencyStore implements Store {
   readonly kind = 'memory' as const;
-  readonly residency = 'all' as const;
   private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly inner: MemoryStore = new MemoryStore()) {}
+
+  get residency(): MemoryStore['residency'] {
+    return this.inner.residency;
+  }
 
   get faults(): MemoryStore['faults'] {
     return this.inner.faults;
@@ -72,9 +75,9 @@ export class LatencyStore implements Store {
   }
 }
 
-/** A fresh latency store, typed as the runtime's store option wants it. */
-export function latencyStore(): FaultableStore {
-  return new LatencyStore();
+/** A fresh latency store, typed as the runtime's store option wants it; `paged` loads like LevelDB. */
+export function latencyStore(options: { paged?: boolean } = {}): FaultableStore {
+  return new LatencyStore(new MemoryStore(options));
 }
 
 function noop(): void {}

@@ -55,8 +55,8 @@ export function chaosConfig(o: Pick<ChaosOptions, 'shards' | 'maxAttempts'>, ext
  * A store with disk-like latency (see latency-store.ts), and: shard flapping sheds every write while a kill loop runs (that is the readiness test's
  * subject); these drills want writes under fire, so flapping does not degrade them.
  */
-export function chaosRuntime(): RuntimeOptions {
-  return { readiness: { flapThreshold: 1_000_000 }, store: latencyStore() };
+export function chaosRuntime(options: { paged?: boolean } = {}): RuntimeOptions {
+  return { readiness: { flapThreshold: 1_000_000 }, store: latencyStore(options) };
 }
 
 export interface ChaosReport {

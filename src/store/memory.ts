@@ -2,7 +2,7 @@
  * The amnesia store: everything in RAM, nothing on disk. Payload buffers of acked or
  * purged messages are zero-filled when the store lets go of them.
  */
-import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp, TenantId, Topic } from '../domain/types.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, ShardInfo, StoreOp, TenantId, Topic } from '../domain/types.ts';
 import { MailboxError } from '../errors.ts';
 import { cloneDedup, cloneDlqEntry, cloneMeta } from './clone.ts';
 import { StoreFaults } from './faults.ts';
@@ -11,6 +11,9 @@ import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from '
 
 interface ShardData {
   msgs: Map<MsgId, MessageMeta>;
+  /** Live messages per topic and the shard info, as a paged store keeps them (see `paged`). */
+  topics: Map<string, { tenant: TenantId; topic: Topic; live: number }>;
+  info: ShardInfo | undefined;
   /** Shared by a live message and its DLQ entry (see the payload rule in ops.ts). */
   payloads: Map<MsgId, Uint8Array>;
   dedup: Map<string, DedupEntry>;
@@ -37,13 +40,21 @@ interface ShardData {
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
-  /** Everything is in RAM already: a shard takes all of it at load and never pages. */
-  readonly residency = 'all' as const;
+  /**
+   * `all` (the amnesia store): everything is in RAM already, so a shard takes all of it at load
+   * and never pages. `paged` makes this store load like LevelDB (held messages and counters
+   * only), so drills and tests can run the paging paths fast and without a disk.
+   */
+  readonly residency: 'all' | 'paged';
   readonly faults = new StoreFaults();
   private readonly shards = new Map<number, ShardData>();
   private state: 'new' | 'open' | 'closed' = 'new';
   private commits = 0;
   private opsApplied = 0;
+
+  constructor(options: { paged?: boolean } = {}) {
+    this.residency = options.paged ? 'paged' : 'all';
+  }
 
   async open(): Promise<void> {
     this.state = 'open';
@@ -71,6 +82,13 @@ export class MemoryStore implements Store {
     const data = this.shards.get(shard);
     const snapshot: ShardSnapshot = { ready: [], held: [], topics: [], dedup: [], dlqDepth: data?.dlq.size ?? 0 };
     if (data === undefined) return snapshot;
+    if (this.residency === 'paged') {
+      for (const meta of data.msgs.values()) if (meta.state !== 'ready') snapshot.held.push(cloneMeta(meta));
+      for (const t of data.topics.values()) snapshot.topics.push({ ...t });
+      snapshot.dlqDepth = data.info?.dlqDepth ?? 0;
+      if (data.info?.newestId !== undefined) snapshot.newestId = data.info.newestId;
+      return snapshot;
+    }
     for (const meta of data.msgs.values()) (meta.state === 'ready' ? snapshot.ready : snapshot.held).push(cloneMeta(meta));
     snapshot.ready.sort(byMsgId);
     for (const [key, entry] of data.dedup) snapshot.dedup.push([key, cloneDedup(entry)]);
@@ -166,9 +184,14 @@ export class MemoryStore implements Store {
         case 'delDlq':
           data.dlq.delete(op.msgId);
           break;
-        case 'putTopic':
+        case 'putTopic': {
+          const key = `${op.tenant}\u0000${op.topic}`;
+          if (op.live === 0) data.topics.delete(key);
+          else data.topics.set(key, { tenant: op.tenant, topic: op.topic, live: op.live });
+          break;
+        }
         case 'putShardInfo':
-          // Counters for a paged store's load; this store counts what it holds.
+          data.info = op.info;
           break;
       }
     }
@@ -187,7 +210,7 @@ export class MemoryStore implements Store {
   private shard(index: number): ShardData {
     let data = this.shards.get(index);
     if (data === undefined) {
-      data = { msgs: new Map(), payloads: new Map(), dedup: new Map(), dlq: new Map() };
+      data = { msgs: new Map(), topics: new Map(), info: undefined, payloads: new Map(), dedup: new Map(), dlq: new Map() };
       this.shards.set(index, data);
     }
     return data;

@@ -238,8 +238,8 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         const live = stored?.state === 'leased' && stored.leaseId === leaseId;
         if (paged && stored?.state === 'ready' && q.get(msgId) === undefined) {
           // Paged and not in RAM (only after a rebuild): the queue cannot tell a stale lease from a
-          // finished message without a read. A late ACK is answered as done and the message is
-          // delivered again (at-least-once); NACK and EXTEND find nothing to act on.
+          // finished message without a read, so it reports none; the shard actor then reads the
+          // store and refuses the ACK (see ShardCore.onAck). NACK and EXTEND find nothing to act on.
           if (cmd.kind === 'ack') assert.equal(commit((o) => q.ack(msgId, leaseId, o)), undefined);
           else if (cmd.kind === 'nack') expectThrow(() => commit((o) => q.nack(msgId, leaseId, {}, now, o)), 'E_NOT_FOUND', 'NACK of a message in the store');
           else expectThrow(() => commit((o) => q.extend(msgId, leaseId, cmd.ms, now, o)), 'E_NOT_FOUND', 'EXTEND of a message in the store');

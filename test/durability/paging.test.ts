@@ -9,8 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { metricValue } from '../../chaos/inspect.ts';
-import { createMailbox, type Delivery, type MailboxRuntime } from '../../src/index.ts';
+import { metricValue, shardServing, topicsOnShard, waitUntil } from '../../chaos/inspect.ts';
+import { createMailbox, MailboxError, type Delivery, type MailboxRuntime } from '../../src/index.ts';
 
 const SHARDS = 2;
 const TOPICS = ['page:a', 'page:b', 'page:c'];
@@ -28,13 +28,13 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function open(): Promise<MailboxRuntime> {
+function open(queue: { backoffBaseMs?: number; backoffMaxMs?: number } = {}): Promise<MailboxRuntime> {
   return createMailbox({
     dataDir,
     durability: 'relaxed',
     shards: SHARDS,
     logLevel: 'silent',
-    queue: { readyWindow: WINDOW, residentBudget: BUDGET, dedupResident: 4, replayWindowMs: 600_000 },
+    queue: { readyWindow: WINDOW, residentBudget: BUDGET, dedupResident: 4, replayWindowMs: 600_000, ...queue },
   });
 }
 
@@ -141,6 +141,29 @@ test('a subscription is fed from disk page by page as it acks', { timeout: 60_00
     await done;
     await Promise.all(acks);
     assert.deepEqual(got, inputs.map((i) => `sub/${i.idemKey.slice(4)}`));
+  } finally {
+    await mb.stop();
+  }
+});
+
+test('a late ACK of a message that waits on disk after a rebuild is refused, not reported done', { timeout: 30_000 }, async () => {
+  // No backoff: an expired lease makes the message ready at once, not delayed (held in RAM).
+  const mb = await open({ backoffBaseMs: 0, backoffMaxMs: 0 });
+  try {
+    const [topic] = topicsOnShard(0, SHARDS, 1, 'late');
+    const sent = await mb.send({ topic: topic!, idemKey: 'late-1', payload: bytes('late') });
+    const [first] = await mb.recv({ topic: topic!, maxMessages: 1, visibilityMs: 50 });
+    assert.equal(first?.msgId, sent.msgId);
+    await new Promise((r) => setTimeout(r, 300)); // the lease expires: the message is ready again
+    await mb.kill('/root/shards/shard-0', 'test: rebuild from the store');
+    assert.ok(await waitUntil(() => shardServing(mb, 0), 10_000), 'the shard is back');
+    // The rebuilt shard holds the message on disk only (nothing is paged in before a consumer asks).
+    assert.equal(await metricValue(mb, 'resident_messages{shard="0"}'), 0);
+    await assert.rejects(mb.ack(first!.msgId, first!.leaseId), (e: unknown) => e instanceof MailboxError && e.code === 'E_STALE_LEASE');
+    const [again] = await mb.recv({ topic: topic!, maxMessages: 1, visibilityMs: 30_000 });
+    assert.equal(again?.msgId, sent.msgId, 'the message is delivered again');
+    await mb.ack(again!.msgId, again!.leaseId);
+    await mb.ack(again!.msgId, again!.leaseId); // a repeated ACK of a finished message still succeeds
   } finally {
     await mb.stop();
   }
