@@ -5,6 +5,8 @@ export interface DrillOptions {
   /** Messages to push through (each drill picks its default). */
   messages?: number;
   seed?: number;
+  /** Run over a store that loads like LevelDB, with tiny windows, so rebuilds page the backlog back in. */
+  paged?: boolean;
   log?: (line: string) => void;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The drill runner: `npm run chaos [-- name…] [--duration=ms] [--messages=n] [--seed=n]`.
+ * The drill runner: `npm run chaos [-- name…] [--duration=ms] [--messages=n] [--seed=n] [--paged]`.
  * Runs every drill (or those named), prints drill | promise | kept | details, and exits 1 if
  * any promise was broken.
  */
@@ -18,6 +18,7 @@ function parseArgs(argv: readonly string[]): { names: string[]; opts: DrillOptio
     const [key, value] = arg.startsWith('--') ? arg.slice(2).split('=', 2) : [undefined, undefined];
     if (key === undefined) names.push(arg);
     else if (key === 'verbose') verbose = true;
+    else if (key === 'paged') opts.paged = true;
     else if (key === 'duration' || key === 'messages' || key === 'seed') {
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) throw new Error(`--${key} needs a non-negative integer, got ${JSON.stringify(value)}`);

@@ -1,5 +1,5 @@
 /**
- * `mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--verbose] [--list]`
+ * `mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list]`
  *
  * Runs chaos/run.ts's drills in this process (the same runner as `npm run chaos`): each drill
  * builds its own in-process mailbox (amnesia), injects its faults, and reports whether its
@@ -11,7 +11,7 @@ import { MailboxError } from '../errors.ts';
 import { intOption, parseArgs } from './args.ts';
 
 export async function chaos(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, new Set(['verbose', 'list']));
+  const args = parseArgs(argv, new Set(['verbose', 'list', 'paged']));
   // Imported here: chaos/run.ts only runs its own main() when it is the entry script.
   const { DRILLS, runDrills } = await import('../../chaos/run.ts');
   if (args.options.get('list') === true) {
@@ -19,7 +19,7 @@ export async function chaos(argv: string[]): Promise<void> {
     return;
   }
   for (const key of args.options.keys()) {
-    if (!['duration', 'messages', 'seed', 'verbose', 'list'].includes(key)) throw new MailboxError('E_SCHEMA', `unknown option --${key}`);
+    if (!['duration', 'messages', 'seed', 'verbose', 'list', 'paged'].includes(key)) throw new MailboxError('E_SCHEMA', `unknown option --${key}`);
   }
   const opts: DrillOptions = {};
   for (const [flag, field] of [['duration', 'durationMs'], ['messages', 'messages'], ['seed', 'seed']] as const) {
@@ -28,6 +28,7 @@ export async function chaos(argv: string[]): Promise<void> {
     if (n < 0) throw new MailboxError('E_SCHEMA', `--${flag} needs a non-negative integer`);
     opts[field] = n;
   }
+  if (args.options.get('paged') === true) opts.paged = true;
   const names = args.positionals;
   const unknown = names.filter((n) => !DRILLS.some((d) => d.name === n));
   if (unknown.length > 0) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMailbox } from '../../src/index.ts';
-import { chaosConfig, chaosRuntime, DEFAULT_CHAOS, runChaos, shardNodes } from '../../chaos/workload.ts';
+import { chaosConfig, chaosRuntime, DEFAULT_CHAOS, PAGED_WINDOWS, runChaos, shardNodes } from '../../chaos/workload.ts';
 
 /**
  * `paged`: the store loads like LevelDB (held messages and counters only) and the windows are
@@ -13,8 +13,7 @@ for (const paged of [false, true]) {
     { timeout: 120_000 },
     async (t) => {
       const o = { ...DEFAULT_CHAOS, messages: 20_000, topics: 200, shards: 8, chaosMs: 5_000, settleTimeoutMs: 60_000 };
-      const windows = { queue: { readyWindow: 16, residentBudget: 32, dedupResident: 16 } };
-      const mb = await createMailbox(chaosConfig(o, paged ? windows : {}), chaosRuntime({ paged }));
+      const mb = await createMailbox(chaosConfig(o, paged ? PAGED_WINDOWS : {}), chaosRuntime({ paged }));
       try {
         const r = await runChaos(mb, o, (line) => t.diagnostic(line));
         const summary =
