@@ -50,7 +50,8 @@ export interface DlqQuery {
  * Contract every implementation keeps:
  * - `commit` applies its ops atomically (all or none) and resolves once they are as
  *   durable as the configured durability promises; commits resolve in the order issued.
- * - `loadShard` and the reads observe every commit that resolved before they were called.
+ * - `loadShard` and the reads observe every commit that resolved before they were called (a
+ *   shard issues its page and idempotency reads only once its own earlier ops are durable).
  * - A failed commit rejects with a MailboxError `E_UNAVAILABLE` and leaves nothing behind.
  * - Ops belong to the store once passed to `commit`: the caller never mutates them (or
  *   anything they reference) afterwards, so a store may keep them without copying. Reads
