@@ -165,6 +165,18 @@ describe('level store', () => {
     assert.ok(s1.length < (await storedMessages(store, S1)).length, 'writes after the snapshot are not in it');
   });
 
+  it('refuses a data directory of another store format with E_CONFIG, naming both formats', async () => {
+    const { store, dir } = await fresh();
+    await store.close();
+    // A format-1 directory (before ready messages were paged per topic): only the marker matters.
+    const { ClassicLevel } = await import('classic-level');
+    const raw = new ClassicLevel<string, string>(join(dir, 'db'));
+    await raw.put('_/format', '1');
+    await raw.close();
+    const again = new LevelStore({ dir: join(dir, 'db'), durability: 'sync' });
+    await assert.rejects(again.open(), (err: unknown) => err instanceof MailboxError && err.code === 'E_CONFIG' && /format 1, this build reads 2/.test(err.message));
+  });
+
   it('refuses to back up into a directory that is not empty', async () => {
     const { store, dir } = await fresh();
     await assert.rejects(store.backup(dir), { code: 'E_CONFIG' });
