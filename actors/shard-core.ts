@@ -74,6 +74,8 @@ const RETENTION_AGAIN_MS = 100;
 /** Topics whose stored backlog one retention pass reads at most, and messages per topic read. */
 const RETENTION_TOPICS = 64;
 const RETENTION_READ = 1_000;
+/** A page read that failed is tried again after this long. */
+const PAGE_RETRY_MS = 500;
 /** A RECV that finds its topic's window empty but messages in the store waits this much longer for the page. */
 const PAGE_WAIT_MS = 2_000;
 
@@ -97,6 +99,9 @@ export class ShardCore {
   private epoch = 0;
   private readonly gate: SendGate;
   private readonly sweep: DedupSweep;
+  /** Topics whose page read failed, read again at the next wake. */
+  private readonly pagesToRetry = new Set<string>();
+  private pageRetryTimer: NodeJS.Timeout | undefined;
   /** Where the next retention pass resumes in the list of topics with a stored backlog. */
   private retentionOffset = 0;
   private readonly anchorWall: number;
@@ -214,8 +219,13 @@ export class ShardCore {
         break;
       case 'paged':
         if (event.epoch !== this.epoch) return;
-        if (event.metas === undefined) this.queue.abortRead(event.key);
-        else this.queue.applyPage(event.key, event.read, event.metas);
+        if (event.metas === undefined) {
+          // Retried a little later, not at once: a broken store would make it spin.
+          this.queue.abortRead(event.key);
+          this.retryPageLater(event.key);
+          break;
+        }
+        this.queue.applyPage(event.key, event.read, event.metas);
         this.dirty.add(event.key);
         break;
       case 'retentionRead': {
@@ -264,6 +274,7 @@ export class ShardCore {
     if (this.timer) clearTimeout(this.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
+    if (this.pageRetryTimer) clearTimeout(this.pageRetryTimer);
     this.sweep.stop();
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
     this.gate.reset(error);
@@ -416,6 +427,8 @@ export class ShardCore {
   }
 
   private onWake(now: number): void {
+    for (const key of this.pagesToRetry) this.dirty.add(key);
+    this.pagesToRetry.clear();
     const { settled, promoted } = this.queue.tick(now, this.commits.ops);
     for (const s of settled) this.afterSettle(s);
     for (const key of promoted) this.dirty.add(key);
@@ -473,6 +486,16 @@ export class ShardCore {
       this.pageIfDue(key);
     }
     this.dirty.clear();
+  }
+
+  private retryPageLater(key: string): void {
+    this.pagesToRetry.add(key);
+    if (this.pageRetryTimer || this.status === 'dead') return;
+    this.pageRetryTimer = setTimeout(() => {
+      this.pageRetryTimer = undefined;
+      this.deps.send({ type: 'wake' });
+    }, PAGE_RETRY_MS);
+    // Kept referenced: a consumer waits for these messages (dispose clears it).
   }
 
   /** Reads the topic's next page from the store when its window runs low (paged store only). */
