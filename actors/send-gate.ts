@@ -17,12 +17,20 @@ export interface SendGateDeps {
   dedup(): DedupWindow;
   /** Reads `keys` once every op before is durable; the answer comes back through `answered`. */
   read(keys: string[]): void;
-  /** Runs a SEND whose keys are all known (the shard's normal path). */
-  enqueue(event: SendRequest, now: number): void;
+  /**
+   * Runs a SEND whose keys are all known (the shard's normal path). `keys` are its items'
+   * idempotency keys, computed once here (cache mode only), for `admit` and the queue.
+   */
+  enqueue(event: SendRequest, keys: readonly string[] | undefined, now: number): void;
+}
+
+interface Parked {
+  event: SendRequest;
+  keys: string[];
 }
 
 export class SendGate {
-  private parked: SendRequest[] = [];
+  private parked: Parked[] = [];
   private reading = false;
   /**
    * What the store said about keys of the parked SENDs: the live record, or undefined when it
@@ -34,8 +42,10 @@ export class SendGate {
 
   /** A SEND arrives: runs now, or waits behind a read (its own or an earlier SEND's). */
   offer(event: SendRequest, now: number): void {
-    if (this.parked.length === 0 && this.keysToRead(event, now).length === 0) return this.deps.enqueue(event, now);
-    this.parked.push(event);
+    if (this.deps.dedup().mode === 'resident') return this.deps.enqueue(event, undefined, now);
+    const keys = event.items.map((item) => dedupKey(item.tenant, item.topic, item.idemKey));
+    if (this.parked.length === 0 && !this.mustRead(keys, now)) return this.deps.enqueue(event, keys, now);
+    this.parked.push({ event, keys });
     this.run(now);
   }
 
@@ -44,7 +54,7 @@ export class SendGate {
     this.reading = false;
     if (entries === undefined) {
       // The SEND that needed the read is refused (retryable); the ones behind it go on.
-      this.parked.shift()?.reply.reject(
+      this.parked.shift()?.event.reply.reject(
         new MailboxError('E_UNAVAILABLE', `storage: idempotency lookup failed (${toMailboxError(error).message})`, { retryAfterMs: 200 }),
       );
     } else {
@@ -56,14 +66,13 @@ export class SendGate {
     this.run(now);
   }
 
-  /** Whether `admit` has anything to do (so the hot path skips building keys). */
+  /** Whether `admit` has anything to do. */
   get holdsAnswers(): boolean {
     return this.checked.size > 0;
   }
 
   /** Right before a SEND item runs: the store's record of its key joins the RAM window. */
-  admit(item: { tenant: SendRequest['items'][number]['tenant']; topic: string; idemKey: string }, now: number): void {
-    const key = dedupKey(item.tenant, item.topic, item.idemKey);
+  admit(key: string, now: number): void {
     const stored = this.checked.get(key);
     if (stored !== undefined) this.deps.dedup().admit(key, stored, now);
     this.checked.delete(key);
@@ -71,7 +80,7 @@ export class SendGate {
 
   /** The shard restarts or rebuilds: every parked SEND is refused, answers in flight are void. */
   reset(error: MailboxError): void {
-    for (const e of this.parked) e.reply.reject(error);
+    for (const p of this.parked) p.event.reply.reject(error);
     this.parked = [];
     this.reading = false;
     this.checked.clear();
@@ -80,27 +89,30 @@ export class SendGate {
   private run(now: number): void {
     while (this.parked.length > 0 && !this.reading) {
       const head = this.parked[0]!;
-      const keys = this.keysToRead(head, now);
-      if (keys.length === 0) {
+      const missing = this.keysToRead(head.keys, now);
+      if (missing.length === 0) {
         this.parked.shift();
-        this.deps.enqueue(head, now);
+        this.deps.enqueue(head.event, head.keys, now);
         continue;
       }
       this.reading = true;
-      this.deps.read(keys);
+      this.deps.read(missing);
     }
     if (this.parked.length === 0) this.checked.clear();
   }
 
-  /** Keys of the SEND that may be in the store but are not in RAM, nor answered yet. */
-  private keysToRead(event: SendRequest, now: number): string[] {
+  /** Whether any key may be in the store but is neither in RAM nor answered yet (no array built). */
+  private mustRead(keys: readonly string[], now: number): boolean {
+    for (const key of keys) if (this.unknown(key, now)) return true;
+    return false;
+  }
+
+  private keysToRead(keys: readonly string[], now: number): string[] {
+    return keys.filter((key) => this.unknown(key, now));
+  }
+
+  private unknown(key: string, now: number): boolean {
     const dedup = this.deps.dedup();
-    if (dedup.mode === 'resident') return [];
-    const keys: string[] = [];
-    for (const item of event.items) {
-      const key = dedupKey(item.tenant, item.topic, item.idemKey);
-      if (!this.checked.has(key) && dedup.lookup(key, now) === undefined && dedup.mayBeStored(key)) keys.push(key);
-    }
-    return keys;
+    return !this.checked.has(key) && dedup.lookup(key, now) === undefined && dedup.mayBeStored(key);
   }
 }

@@ -127,7 +127,7 @@ export class ShardCore {
           );
         });
       },
-      enqueue: (event, now) => this.enqueueSend(event, now),
+      enqueue: (event, keys, now) => this.enqueueSend(event, keys, now),
     });
     this.sweep = new DedupSweep({
       dedup: () => this.q.dedup,
@@ -349,12 +349,14 @@ export class ShardCore {
     this.gate.offer(event, now);
   }
 
-  private enqueueSend(event: SendRequest, now: number): void {
+  private enqueueSend(event: SendRequest, keys: readonly string[] | undefined, now: number): void {
     const results: SendOutcome[] = [];
-    for (const item of event.items) {
-      if (this.gate.holdsAnswers) this.gate.admit(item, now);
+    for (let i = 0; i < event.items.length; i++) {
+      const item = event.items[i]!;
+      const key = keys?.[i];
+      if (key !== undefined && this.gate.holdsAnswers) this.gate.admit(key, now);
       try {
-        const r = this.queue.enqueue(item, now, this.commits.ops);
+        const r = this.queue.enqueue(item, now, this.commits.ops, key);
         results.push(r);
         if (!r.duplicate) {
           this.dirty.add(topicKey(item.tenant, item.topic));
@@ -395,7 +397,8 @@ export class ShardCore {
     const results: AckOutcome[] = [];
     /** Items whose message is not in RAM: gone (acked), or, with a paged store, waiting on disk. */
     const unknown: number[] = [];
-    for (const [i, { msgId, leaseId }] of event.items.entries()) {
+    for (let i = 0; i < event.items.length; i++) {
+      const { msgId, leaseId } = event.items[i]!;
       try {
         const meta = this.queue.ack(msgId, leaseId, this.commits.ops);
         if (meta) {

@@ -330,9 +330,8 @@ export class ShardQueue {
     }
   }
 
-  /** SEND: dedup, capacity, then enqueue. Returns the msgId and whether it was a replay. */
-  enqueue(input: EnqueueInput, now: number, out: StoreOp[]): { msgId: MsgId; duplicate: boolean } {
-    const key = dedupKey(input.tenant, input.topic, input.idemKey);
+  /** SEND: dedup, capacity, then enqueue. Returns the msgId and whether it was a replay. `key`: the item's dedupKey, when the caller has it already. */
+  enqueue(input: EnqueueInput, now: number, out: StoreOp[], key = dedupKey(input.tenant, input.topic, input.idemKey)): { msgId: MsgId; duplicate: boolean } {
     const seen = this.dedup.lookup(key, now);
     if (seen) {
       if (seen.payloadHash !== input.payloadHash) {
