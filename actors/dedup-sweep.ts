@@ -26,8 +26,6 @@ export interface DedupSweepDeps {
   drop(key: string): void;
   /** The sweep is due: the shard calls `start` in its own turn. */
   due(): void;
-  /** Keys the sweep must never touch (the shard's storage probe). */
-  reserved(key: string): boolean;
 }
 
 export class DedupSweep {
@@ -60,7 +58,7 @@ export class DedupSweep {
     for (const [key, entry] of entries) {
       if (entry.expiresAt > now) dedup.sweepSaw(key);
       // A key used again since the read is in RAM with its new record: keep that one.
-      else if (!this.deps.reserved(key) && dedup.lookup(key, now) === undefined) this.deps.drop(key);
+      else if (dedup.lookup(key, now) === undefined) this.deps.drop(key);
     }
     if (entries.length === SWEEP_PAGE) {
       this.after = entries[entries.length - 1]![0];

@@ -140,7 +140,6 @@ export class ShardCore {
       },
       drop: (key) => this.commits.ops.push({ op: 'delDedup', shard: this.q.shard, key }),
       due: () => this.deps.send({ type: 'sweep' }),
-      reserved: (key) => key === PROBE_KEY,
     });
     this.anchorWall = deps.clock.wall();
     this.anchorMono = deps.clock.now();

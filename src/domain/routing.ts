@@ -10,8 +10,13 @@ export function fnv1a32(text: string): number {
   return h >>> 0;
 }
 
+/** One string naming a topic of a tenant: the key of a shard's per-topic state and of routing. */
+export function topicKey(tenant: TenantId, topic: string): string {
+  return `${tenant}\u0000${topic}`;
+}
+
 export function shardFor(tenant: TenantId, topic: Topic, shards: number): ShardIndex {
-  return (fnv1a32(`${tenant}\u0000${topic}`) % shards) as ShardIndex;
+  return (fnv1a32(topicKey(tenant, topic)) % shards) as ShardIndex;
 }
 
 /** The `queue` label of a topic: its class, the part before the first `:` (bounded cardinality). */

@@ -18,6 +18,7 @@ import { DedupWindow, dedupKey } from './dedup-window.ts';
 import { Fifo } from './fifo.ts';
 import type { IdGenerator } from './ids.ts';
 import { MinHeap } from './min-heap.ts';
+import { topicKey } from './routing.ts';
 import { selectExpiredMessages } from './retention.ts';
 import type {
   AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MessageState, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
@@ -134,9 +135,7 @@ export function shardOfLease(leaseId: string, shards: number): ShardIndex | unde
   return Number.isInteger(n) && n >= 0 && n < shards ? (n as ShardIndex) : undefined;
 }
 
-export function topicKey(tenant: TenantId, topic: string): string {
-  return `${tenant}\u0000${topic}`;
-}
+export { topicKey };
 
 /** The delete op of a stored message (a store needs its topic and state to find the record). */
 function delMsg(shard: ShardIndex, meta: MessageMeta, state: MessageState = meta.state): StoreOp {
@@ -240,7 +239,7 @@ export class ShardQueue {
   needsPage(key: string): boolean {
     const q = this.topics.get(key);
     if (q === undefined || q.spilled === 0 || q.reading || q.ready.length > this.window / 2) return false;
-    return q.ready.length === 0 || this.counts.resident < this.budget * PAGING_CEILING;
+    return q.ready.length === 0 || this.belowPagingCeiling();
   }
 
   /**
@@ -252,7 +251,7 @@ export class ShardQueue {
     if (q === undefined || q.reading || q.spilled === 0) return undefined;
     q.reading = true;
     q.spillsSinceRead = 0;
-    const room = this.counts.resident < this.budget * PAGING_CEILING ? this.window - q.ready.length : Math.min(SMALL_PAGE, this.window);
+    const room = this.belowPagingCeiling() ? this.window - q.ready.length : Math.min(SMALL_PAGE, this.window);
     const read: PageRead = { tenant: q.tenant, topic: q.topic, limit: limit ?? Math.max(1, Math.min(q.spilled, room)) };
     if (q.cursor !== undefined) read.after = q.cursor;
     return read;
@@ -279,6 +278,10 @@ export class ShardQueue {
     }
     if (metas.length < read.limit) this.setSpilled(q, Math.min(q.spilled, q.spillsSinceRead));
     this.dropTopicIfEmpty(q);
+  }
+
+  private belowPagingCeiling(): boolean {
+    return this.counts.resident < this.budget * PAGING_CEILING;
   }
 
   /** A read failed: the topic may be read again. */

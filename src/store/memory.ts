@@ -2,6 +2,7 @@
  * The amnesia store: everything in RAM, nothing on disk. Payload buffers of acked or
  * purged messages are zero-filled when the store lets go of them.
  */
+import { topicKey } from '../domain/routing.ts';
 import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, ShardInfo, StoreOp, TenantId, Topic } from '../domain/types.ts';
 import { MailboxError } from '../errors.ts';
 import { cloneDedup, cloneDlqEntry, cloneMeta } from './clone.ts';
@@ -185,7 +186,7 @@ export class MemoryStore implements Store {
           data.dlq.delete(op.msgId);
           break;
         case 'putTopic': {
-          const key = `${op.tenant}\u0000${op.topic}`;
+          const key = topicKey(op.tenant, op.topic);
           if (op.live === 0) data.topics.delete(key);
           else data.topics.set(key, { tenant: op.tenant, topic: op.topic, live: op.live });
           break;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { SeededRng } from '../../src/domain/clock.ts';
 import { IdGenerator } from '../../src/domain/ids.ts';
 import type { RecoveryInput } from '../../src/domain/recovery.ts';
-import { ShardQueue, type EnqueueInput, type ShardLimits } from '../../src/domain/shard-queue.ts';
+import { ShardQueue, topicKey, type EnqueueInput, type ShardLimits } from '../../src/domain/shard-queue.ts';
 import type { DedupEntry, DlqEntry, MessageMeta, MsgId, SessionId, ShardIndex, ShardInfo, StoreOp, TenantId, Topic } from '../../src/domain/types.ts';
 import { DEFAULT_TENANT } from '../../src/domain/types.ts';
 
@@ -136,7 +136,7 @@ export function applyOps(store: StoreModel, ops: readonly StoreOp[]): void {
         store.dlq.delete(op.msgId);
         break;
       case 'putTopic': {
-        const key = `${op.tenant}\u0000${op.topic}`;
+        const key = topicKey(op.tenant, op.topic);
         if (op.live === 0) store.topicLive.delete(key);
         else store.topicLive.set(key, { tenant: op.tenant, topic: op.topic, live: op.live });
         break;
