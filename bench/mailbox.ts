@@ -10,7 +10,7 @@
  */
 import { MailboxClient } from '../src/client/index.ts';
 import {
-  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, percentiles, readSeq, readTs, round, sleep,
+  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, percentiles, readSeq, readTs, sleep,
 } from './lib.ts';
 import type { MailboxServer } from './server.ts';
 import type { BenchOptions, RunResult } from './types.ts';

@@ -6,7 +6,7 @@
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import {
-  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, readSeq, readTs, round,
+  Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, readSeq, readTs,
 } from '../lib.ts';
 import type { BenchOptions, RunResult } from '../types.ts';
 

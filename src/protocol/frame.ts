@@ -2,7 +2,6 @@
  * Whole frames: header + capability + body bytes. Bodies here are already-encoded msgpack.
  */
 import { MailboxError } from '../errors.ts';
-import type { TenantId } from '../domain/types.ts';
 import { chunkFrames, type MessageParams } from './chunks.ts';
 import { decodeHeader, writeHeader, type FrameHeader } from './header.ts';
 import { CHUNK_SIZE, HEADER_SIZE, MAX_CAP } from './limits.ts';
@@ -14,17 +13,8 @@ export interface DecodedFrame {
   body: Uint8Array;
 }
 
-/** What `encodeFrame` writes. `flags` are the frame's full flags, chunk bits included. */
-export interface FrameParams {
-  flags: number;
-  /** 0 on requests and events (default); a status on responses. */
-  code?: number;
-  op: number;
-  tenant: TenantId;
-  corrId: bigint;
-  cap?: Uint8Array;
-  body: Uint8Array;
-}
+/** What `encodeFrame` writes: the fields of a message, but `flags` are the frame's full flags, chunk bits included. */
+export type FrameParams = MessageParams;
 
 const EMPTY = new Uint8Array(0);
 

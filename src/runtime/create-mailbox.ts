@@ -17,7 +17,7 @@ import { topicClass } from '../domain/routing.ts';
 import { MailboxError } from '../errors.ts';
 import { EventBus } from '../bus/bus.ts';
 import { MAILBOX_TOPICS, type MailboxEvents } from '../bus/events.ts';
-import { createMetrics, type Metrics, type RequeueReason } from '../observability/metrics.ts';
+import { createMetrics, type RequeueReason } from '../observability/metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createStore, type FaultableStore } from '../store/open-store.ts';
 import { Supervisor } from '../../supervisors/supervisor.ts';
