@@ -1,12 +1,7 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BenchReport } from '../../bench/types.ts';
+import { test } from 'node:test';
+import { runBench } from './run-bench.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const QUEUED = 2_000;
 const RESTART = 2_000;
 
@@ -17,54 +12,40 @@ function assertPositive(value: unknown, what: string): void {
 
 // Structure only: the numbers of a tiny run on a shared machine say nothing about the store.
 test('mailbox bench --figures durable reports throughput, RSS per queued message and restart time in the JSON and the table', { timeout: 60_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mailbox-figures-smoke-'));
-  try {
-    const json = join(dir, 'out.json');
-    const args = [
-      '--import', 'tsx', 'src/cli/main.ts', 'bench', '--figures', 'durable', '--figures-messages', String(QUEUED),
-      '--figures-restart-messages', String(RESTART), '--count', '1000', '--runs', '1', '--json', json, '--no-report', '--timeout', '30',
-    ];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    assert.equal(code, 0, `bench exited ${code}\n${stdout}\n${stderr}`);
-    const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
+  const { report, stdout } = await runBench([
+    '--figures', 'durable', '--figures-messages', String(QUEUED), '--figures-restart-messages', String(RESTART),
+    '--count', '1000', '--runs', '1', '--timeout', '30',
+  ]);
 
-    assert.deepEqual(report.options.stores, ['level+sync'], 'the figures default to the durable store');
-    assert.deepEqual(report.options.workloads, ['A']);
-    const a = report.results.filter((r) => r.system === 'svc-mailbox' && r.variant === 'level+sync' && r.workload === 'A');
-    assert.equal(a.length, 1);
-    assertPositive(a[0]!.msgsPerSec, 'workload A msgs/s');
+  assert.deepEqual(report.options.stores, ['level+sync'], 'the figures default to the durable store');
+  assert.deepEqual(report.options.workloads, ['A']);
+  const a = report.results.filter((r) => r.system === 'svc-mailbox' && r.variant === 'level+sync' && r.workload === 'A');
+  assert.equal(a.length, 1);
+  assertPositive(a[0]!.msgsPerSec, 'workload A msgs/s');
 
-    const f = report.durableFigures;
-    assert.ok(f, 'durableFigures is in the results file');
-    assert.equal(f.rss.error, undefined);
-    assert.equal(f.restart.error, undefined);
-    assert.deepEqual(f.rss.points.map((p) => p.messages), [0, QUEUED / 4, QUEUED / 2, (3 * QUEUED) / 4, QUEUED]);
-    assert.ok(f.rss.beforeWarmUp, 'the fresh server is sampled before the warm-up');
-    for (const p of [f.rss.beforeWarmUp, ...f.rss.points]) {
-      assertPositive(p.rssMiB, `RSS at ${p.messages}`);
-      assertPositive(p.heapUsedMiB, `heap at ${p.messages}`);
-      assertPositive(p.heapTotalMiB, `heapTotal at ${p.messages}`);
-      assertPositive(p.arrayBuffersMiB, `arrayBuffers at ${p.messages}`);
-    }
-    // The slope of 2,000 messages may be anything, RSS noise included; it must be a number.
-    assert.ok(Number.isFinite(f.rss.bytesPerMessage), 'bytesPerMessage is finite');
-    assert.ok(Number.isFinite(f.rss.projectedMiBAt5M), 'projectedMiBAt5M is finite');
-    assertPositive(f.rss.fillPerSec, 'fill msgs/s');
-    assert.equal(f.restart.emptyReadyMs.length, 3);
-    for (const ms of f.restart.emptyReadyMs) assertPositive(ms, 'empty-store ready ms');
-    assertPositive(f.restart.readyMs, 'ready ms with messages on disk');
-    assert.equal(f.restart.readyAfter, RESTART, 'every message is back after kill -9');
-    assertPositive(f.restart.rssAfterMiB, 'RSS after rebuild');
-
-    assert.match(stdout, /## Durable store figures/);
-    assert.match(stdout, /\| RSS per queued message \| -?[\d,]+ B \|/);
-    assert.match(stdout, new RegExp(`\\| spawn → /readyz 200 after kill -9, ${RESTART.toLocaleString('en-US')} on disk \\| [\\d.]+ ms \\|`));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const f = report.durableFigures;
+  assert.ok(f, 'durableFigures is in the results file');
+  assert.equal(f.rss.error, undefined);
+  assert.equal(f.restart.error, undefined);
+  assert.deepEqual(f.rss.points.map((p) => p.messages), [0, QUEUED / 4, QUEUED / 2, (3 * QUEUED) / 4, QUEUED]);
+  assert.ok(f.rss.beforeWarmUp, 'the fresh server is sampled before the warm-up');
+  for (const p of [f.rss.beforeWarmUp, ...f.rss.points]) {
+    assertPositive(p.rssMiB, `RSS at ${p.messages}`);
+    assertPositive(p.heapUsedMiB, `heap at ${p.messages}`);
+    assertPositive(p.heapTotalMiB, `heapTotal at ${p.messages}`);
+    assertPositive(p.arrayBuffersMiB, `arrayBuffers at ${p.messages}`);
   }
+  // The slope of 2,000 messages may be anything, RSS noise included; it must be a number.
+  assert.ok(Number.isFinite(f.rss.bytesPerMessage), 'bytesPerMessage is finite');
+  assert.ok(Number.isFinite(f.rss.projectedMiBAt5M), 'projectedMiBAt5M is finite');
+  assertPositive(f.rss.fillPerSec, 'fill msgs/s');
+  assert.equal(f.restart.emptyReadyMs.length, 3);
+  for (const ms of f.restart.emptyReadyMs) assertPositive(ms, 'empty-store ready ms');
+  assertPositive(f.restart.readyMs, 'ready ms with messages on disk');
+  assert.equal(f.restart.readyAfter, RESTART, 'every message is back after kill -9');
+  assertPositive(f.restart.rssAfterMiB, 'RSS after rebuild');
+
+  assert.match(stdout, /## Durable store figures/);
+  assert.match(stdout, /\| RSS per queued message \| -?[\d,]+ B \|/);
+  assert.match(stdout, new RegExp(`\\| spawn → /readyz 200 after kill -9, ${RESTART.toLocaleString('en-US')} on disk \\| [\\d.]+ ms \\|`));
 });

@@ -22,12 +22,18 @@ class FlakyPages extends MemoryStore {
   }
 }
 
-test('a page read that fails is tried again, and a RECV still gets the messages waiting in the store', { timeout: 20_000 }, async () => {
+/** A one-shard mailbox with windows of 2 and six messages m0…m5 on `topic`, four of them in the store only. */
+async function sixOnDisk(topic: string): Promise<{ store: FlakyPages; mb: Awaited<ReturnType<typeof createMailbox>> }> {
   const store = new FlakyPages({ paged: true });
   const mb = await createMailbox({ amnesia: true, shards: 1, logLevel: 'silent', queue: { readyWindow: 2, residentBudget: 2 } }, { store });
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  for (let i = 0; i < 6; i++) await mb.send({ topic, idemKey: `k${i}`, payload: bytes(`m${i}`) });
+  return { store, mb };
+}
+
+test('a page read that fails is tried again, and a RECV still gets the messages waiting in the store', { timeout: 20_000 }, async () => {
+  const { store, mb } = await sixOnDisk('flaky');
   try {
-    const bytes = (s: string) => new TextEncoder().encode(s);
-    for (let i = 0; i < 6; i++) await mb.send({ topic: 'flaky', idemKey: `k${i}`, payload: bytes(`m${i}`) });
     store.failNext = 2;
     const got: string[] = [];
     for (let tries = 0; got.length < 6 && tries < 50; tries++) {
@@ -45,11 +51,8 @@ test('a page read that fails is tried again, and a RECV still gets the messages 
 });
 
 test('a subscription whose page read fails gets the rest once the store answers again, with no other traffic', { timeout: 20_000 }, async () => {
-  const store = new FlakyPages({ paged: true });
-  const mb = await createMailbox({ amnesia: true, shards: 1, logLevel: 'silent', queue: { readyWindow: 2, residentBudget: 2 } }, { store });
+  const { store, mb } = await sixOnDisk('flaky-sub');
   try {
-    const bytes = (s: string) => new TextEncoder().encode(s);
-    for (let i = 0; i < 6; i++) await mb.send({ topic: 'flaky-sub', idemKey: `k${i}`, payload: bytes(`m${i}`) });
     // More failures than the two ACKs of the first window can retrigger: the retry timer must.
     store.failNext = 4;
     const got: string[] = [];
