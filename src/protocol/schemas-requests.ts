@@ -9,7 +9,7 @@ import {
   type Obj, type StrRule,
 } from './fields.ts';
 import {
-  MAX_BATCH, MAX_CLIENT_BYTES, MAX_CREDIT, MAX_DLQ_LIST, MAX_DURATION_MS, MAX_IDEM_KEY_BYTES, MAX_LEASE_ID_BYTES,
+  MAX_BATCH, MAX_CLIENT_BYTES, MAX_CREDIT, MAX_DLQ_LIST, MAX_DURATION_MS, MAX_IDEM_KEY_BYTES, MAX_INT31, MAX_LEASE_ID_BYTES,
   MAX_MESSAGES, MAX_PAYLOAD, MAX_REASON_BYTES, MAX_SUBSCRIPTION_ID_BYTES, MAX_TOPIC_BYTES, MAX_VERSIONS,
 } from './limits.ts';
 import type {
@@ -79,7 +79,7 @@ export function decodeRecv(v: unknown, path = ''): RecvRequest {
   };
   const visibilityMs = optInt(o, 'visibilityMs', path, 1, MAX_DURATION_MS);
   if (visibilityMs !== undefined) out.visibilityMs = visibilityMs;
-  const maxBytes = optInt(o, 'maxBytes', path, 1, MAX_DURATION_MS);
+  const maxBytes = optInt(o, 'maxBytes', path, 1, MAX_INT31);
   if (maxBytes !== undefined) out.maxBytes = maxBytes;
   const waitMs = optInt(o, 'waitMs', path, 0, MAX_DURATION_MS);
   if (waitMs !== undefined) out.waitMs = waitMs;
