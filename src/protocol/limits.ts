@@ -24,9 +24,9 @@ export const MAX_MESSAGES = 1000;
 export const MAX_DLQ_LIST = 1000;
 /** Most credit a SUBSCRIBE `prefetch` or a CREDIT `n` grants at once. */
 export const MAX_CREDIT = 1000;
-/** Durations (`delayMs`, `visibilityMs`, `waitMs`, `ms`) are at most this (≈ 24.8 days). */
 /** The largest signed 32-bit integer: the ceiling of counts and sizes the wire carries as ints. */
 export const MAX_INT31 = 2_147_483_647;
+/** Durations (`delayMs`, `visibilityMs`, `waitMs`, `ms`) are at most this (≈ 24.8 days). */
 export const MAX_DURATION_MS = MAX_INT31;
 
 export const MAX_TOPIC_BYTES = 256;
