@@ -6,34 +6,55 @@
 import { MailboxError, toMailboxError } from '../errors.ts';
 import type { ShardRef } from '../../actors/shard-ref.ts';
 
+interface Group<T> {
+  items: T[];
+  slots: number[];
+}
+
 export async function scatter<I, T, O>(
   inputs: readonly I[],
   route: (input: I) => { ref: ShardRef; item: T },
   request: (ref: ShardRef, items: T[]) => Promise<O[]>,
 ): Promise<Array<O | MailboxError>> {
   const results = new Array<O | MailboxError>(inputs.length);
-  const byShard = new Map<ShardRef, { items: T[]; slots: number[] }>();
-  inputs.forEach((input, i) => {
+  // Most batches (and every single SEND or ACK) land on one shard: no map until a second one shows up.
+  let firstRef: ShardRef | undefined;
+  let first: Group<T> | undefined;
+  let others: Map<ShardRef, Group<T>> | undefined;
+  for (let i = 0; i < inputs.length; i++) {
+    let routed: { ref: ShardRef; item: T };
     try {
-      const { ref, item } = route(input);
-      let group = byShard.get(ref);
-      if (!group) byShard.set(ref, (group = { items: [], slots: [] }));
-      group.items.push(item);
-      group.slots.push(i);
+      routed = route(inputs[i]!);
     } catch (err) {
       results[i] = toMailboxError(err);
+      continue;
     }
-  });
-  await Promise.all(
-    [...byShard].map(async ([ref, group]) => {
-      let outcomes: Array<O | MailboxError>;
-      try {
-        outcomes = await request(ref, group.items);
-      } catch (err) {
-        outcomes = group.items.map(() => toMailboxError(err));
-      }
-      outcomes.forEach((o, j) => (results[group.slots[j]!] = o));
-    }),
-  );
+    let group: Group<T> | undefined;
+    if (first === undefined) {
+      firstRef = routed.ref;
+      group = first = { items: [], slots: [] };
+    } else if (routed.ref === firstRef) {
+      group = first;
+    } else {
+      others ??= new Map();
+      group = others.get(routed.ref);
+      if (!group) others.set(routed.ref, (group = { items: [], slots: [] }));
+    }
+    group.items.push(routed.item);
+    group.slots.push(i);
+  }
+  const settle = async (ref: ShardRef, group: Group<T>): Promise<void> => {
+    let outcomes: Array<O | MailboxError>;
+    try {
+      outcomes = await request(ref, group.items);
+    } catch (err) {
+      outcomes = group.items.map(() => toMailboxError(err));
+    }
+    for (let j = 0; j < outcomes.length; j++) results[group.slots[j]!] = outcomes[j]!;
+  };
+  if (first !== undefined) {
+    if (others === undefined) await settle(firstRef!, first);
+    else await Promise.all([settle(firstRef!, first), ...[...others].map(([ref, group]) => settle(ref, group))]);
+  }
   return results;
 }
