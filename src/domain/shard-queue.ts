@@ -95,8 +95,8 @@ interface TopicQueue {
   ready: Fifo<MsgId>;
   leased: number;
   delayed: number;
-  /** Open leases per owner on this topic: what a push subscription has outstanding. */
-  byOwner: Map<SessionId, number>;
+  /** Open leases per owner on this topic: what a push subscription has outstanding (made at the first lease). */
+  byOwner: Map<SessionId, number> | undefined;
   /** Ready messages left in the store, not in RAM; every one sorts after `cursor`. */
   spilled: number;
   /** The newest msgId of this topic that came into RAM as ready; undefined: page from the start. */
@@ -112,9 +112,10 @@ function live(q: TopicQueue): number {
 }
 
 function countOwner(q: TopicQueue, owner: SessionId, delta: number): void {
-  const n = (q.byOwner.get(owner) ?? 0) + delta;
-  if (n <= 0) q.byOwner.delete(owner);
-  else q.byOwner.set(owner, n);
+  const byOwner = (q.byOwner ??= new Map());
+  const n = (byOwner.get(owner) ?? 0) + delta;
+  if (n <= 0) byOwner.delete(owner);
+  else byOwner.set(owner, n);
 }
 
 /** Ops carry a copy: the queue keeps mutating its own meta after the op is issued. */
@@ -218,7 +219,7 @@ export class ShardQueue {
 
   /** Open leases that `owner` holds on one topic. */
   leasedBy(owner: SessionId, key: string): number {
-    return this.topics.get(key)?.byOwner.get(owner) ?? 0;
+    return this.topics.get(key)?.byOwner?.get(owner) ?? 0;
   }
 
   /** Ready messages in RAM for this topic (what a lease can take now). */
@@ -631,7 +632,8 @@ export class ShardQueue {
     const key = topicKey(tenant, topic);
     let q = this.topics.get(key);
     if (!q) {
-      q = { key, tenant, topic, ready: new Fifo<MsgId>(), leased: 0, delayed: 0, byOwner: new Map(), spilled: 0, cursor: undefined, reading: false, spillsSinceRead: 0 };
+      // Small and lazy: a fan-out makes thousands of topics that each see one message.
+      q = { key, tenant, topic, ready: new Fifo<MsgId>(4), leased: 0, delayed: 0, byOwner: undefined, spilled: 0, cursor: undefined, reading: false, spillsSinceRead: 0 };
       this.topics.set(key, q);
     }
     return q;
