@@ -13,7 +13,7 @@
  */
 import { MailboxError } from '../errors.ts';
 import { BloomFilter } from './bloom-filter.ts';
-import { Fifo } from './fifo.ts';
+import { ExpiryQueue } from './expiry-queue.ts';
 import type { DedupEntry, TenantId } from './types.ts';
 
 export function dedupKey(tenant: TenantId, topic: string, idemKey: string): string {
@@ -27,7 +27,7 @@ export class DedupWindow {
    * Each position remembers its own expiry: a key re-added after its window passed (before
    * `expire` swept it) leaves a stale position ahead of later keys, which must not hold them.
    */
-  private readonly order = new Fifo<{ key: string; expiresAt: number }>();
+  private readonly order = new ExpiryQueue();
 
   /** cache mode: keys the store may hold; undefined until the first sweep has built it. */
   private stored: BloomFilter | undefined;
@@ -53,7 +53,7 @@ export class DedupWindow {
     if (entry.expiresAt <= now || this.entries.has(key)) return;
     this.makeRoom();
     this.entries.set(key, entry);
-    this.order.push({ key, expiresAt: entry.expiresAt });
+    this.order.push(key, entry.expiresAt);
   }
 
   /** cache mode: a sweep of the store starts; it reports each live key with `sweepSaw`. */
@@ -93,13 +93,13 @@ export class DedupWindow {
       this.stored?.add(key);
       this.rebuilding?.add(key);
     } else if (this.entries.size >= this.capacity && !this.entries.has(key)) {
-      const oldest = this.order.peek();
-      const waitMs = oldest ? Math.max(1, oldest.expiresAt - now) : 1000;
+      const oldest = this.order.peekExpiry();
+      const waitMs = oldest !== undefined ? Math.max(1, oldest - now) : 1000;
       throw new MailboxError('E_SATURATED', `idempotency window full (${this.capacity} keys)`, { retryAfterMs: Math.min(waitMs, 60_000) });
     }
     const entry: DedupEntry = { msgId, payloadHash, expiresAt: now + this.windowMs };
     this.entries.set(key, entry);
-    this.order.push({ key, expiresAt: entry.expiresAt });
+    this.order.push(key, entry.expiresAt);
     return entry;
   }
 
@@ -110,7 +110,7 @@ export class DedupWindow {
     live.sort((a, b) => a[1].expiresAt - b[1].expiresAt);
     for (const [key, entry] of live) {
       this.entries.set(key, entry);
-      this.order.push({ key, expiresAt: entry.expiresAt });
+      this.order.push(key, entry.expiresAt);
     }
     return expired;
   }
@@ -119,13 +119,13 @@ export class DedupWindow {
   expire(now: number, limit = Number.POSITIVE_INFINITY): string[] {
     const removed: string[] = [];
     while (removed.length < limit) {
-      const head = this.order.peek();
-      if (head === undefined || head.expiresAt > now) break;
+      const expiresAt = this.order.peekExpiry();
+      if (expiresAt === undefined || expiresAt > now) break;
+      const key = this.order.peekKey()!;
       this.order.shift();
-      const key = head.key;
       const entry = this.entries.get(key);
       // A key re-added after expiry sits later in the order too; only its own position drops it.
-      if (entry && entry.expiresAt === head.expiresAt) {
+      if (entry && entry.expiresAt === expiresAt) {
         this.entries.delete(key);
         removed.push(key);
       }
@@ -136,15 +136,17 @@ export class DedupWindow {
   /** cache mode: drops the oldest RAM entries until one more fits (the store keeps them). */
   private makeRoom(): void {
     while (this.entries.size >= this.capacity) {
-      const head = this.order.shift();
-      if (head === undefined) return;
-      const entry = this.entries.get(head.key);
-      if (entry && entry.expiresAt === head.expiresAt) this.entries.delete(head.key);
+      const key = this.order.peekKey();
+      const expiresAt = this.order.peekExpiry();
+      if (key === undefined) return;
+      this.order.shift();
+      const entry = this.entries.get(key);
+      if (entry && entry.expiresAt === expiresAt) this.entries.delete(key);
     }
   }
 
   /** The earliest expiry, for the shard's timer. */
   nextExpiry(): number | undefined {
-    return this.order.peek()?.expiresAt;
+    return this.order.peekExpiry();
   }
 }
