@@ -62,8 +62,17 @@ export class VerificationCache {
 
   /** `verify(ring, token, now)` with memory; throws `E_CAP_AUTH` exactly when it would. */
   verify(token: string): Capability {
+    return this.verifyKeyed(token, this.keyOf(token));
+  }
+
+  /** The cache key of a token. A caller that sees the same token again keeps it for `verifyKeyed`. */
+  keyOf(token: string): string {
+    return createHash('sha256').update(token).digest('base64');
+  }
+
+  /** `verify` with the key already computed (`keyOf(token)`): what a connection pays per request. */
+  verifyKeyed(token: string, key: string): Capability {
     const now = this.clock();
-    const key = createHash('sha256').update(token).digest('base64');
     const hit = this.entries.get(key);
     if (hit !== undefined) {
       if (hit.capability.isExpired(now)) {

@@ -19,6 +19,11 @@ export class Authorizer {
     return this.cache.verify(token);
   }
 
+  /** `verify` of a token whose cache key the caller kept (`cache.keyOf`). */
+  verifyKeyed(token: string, key: string): Capability {
+    return this.cache.verifyKeyed(token, key);
+  }
+
   /** Op + topic + tenant (SEND, RECV, SUBSCRIBE, DLQ with a topic filter). */
   authorize(cap: Capability, op: Op, tenant: TenantId, topic?: string): void {
     cap.authorize(op, topic, tenant);

@@ -56,6 +56,8 @@ export class Connection {
   /** corr_id of server events: a per-connection counter from 1 (PROTOCOL.md). */
   private eventSeq = 0n;
   private helloToken: string | undefined;
+  /** The last token this connection presented, decoded and with its cache key: clients send the same one on every request. */
+  private lastToken: { bytes: Buffer; text: string; key: string } | undefined;
   private closed = false;
   private readonly expiryTimer: NodeJS.Timeout;
 
@@ -198,10 +200,26 @@ export class Connection {
 
   /** Verifies the request's token (or the one HELLO presented) and authorizes op/topic/tenant. */
   private capability(req: Request, op: Op, topic: string | undefined, checkTopic = true): Capability {
-    const cap = this.deps.authorizer.verify(req.cap.length > 0 ? textOf(req.cap) : this.helloToken);
+    const cap = this.verifyToken(req.cap.length > 0 ? req.cap : undefined);
     if (checkTopic) this.deps.authorizer.authorize(cap, op, req.tenant, topic);
     else this.deps.authorizer.authorizeLeaseOp(cap, op, req.tenant);
     return cap;
+  }
+
+  /** The capability of the request's token (or HELLO's); decoding and hashing are skipped for a token seen just before. */
+  private verifyToken(bytes: Uint8Array | undefined): Capability {
+    const last = this.lastToken;
+    if (bytes === undefined) {
+      const text = this.helloToken;
+      if (text === undefined) return this.deps.authorizer.verify(undefined);
+      if (last?.text === text) return this.deps.authorizer.verifyKeyed(text, last.key);
+      this.lastToken = { bytes: Buffer.from(text, 'utf8'), text, key: this.deps.authorizer.cache.keyOf(text) };
+      return this.deps.authorizer.verifyKeyed(text, this.lastToken.key);
+    }
+    if (last !== undefined && last.bytes.equals(bytes)) return this.deps.authorizer.verifyKeyed(last.text, last.key);
+    const text = textOf(bytes);
+    this.lastToken = { bytes: Buffer.from(bytes), text, key: this.deps.authorizer.cache.keyOf(text) };
+    return this.deps.authorizer.verifyKeyed(text, this.lastToken.key);
   }
 
   private leaseCapability(req: Request, op: Op): void {

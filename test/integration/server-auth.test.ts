@@ -109,3 +109,26 @@ test('a send-only token can SEND but not RECV, SUBSCRIBE, ACK or DLQ_LIST; an ad
     await t.stop();
   }
 });
+
+test('each request is judged by its own token: a connection switching tokens never reuses the last verdict', { timeout: 30_000 }, async () => {
+  const t = await startTestServer();
+  try {
+    const topic = 'switch:inbox';
+    const good = t.token([{ kind: 'topic', pattern: 'switch:*' }]);
+    const narrow = t.token([{ kind: 'topic', pattern: 'other:*' }]);
+    const raw = await RawClient.connect(t.server.url);
+    const send = (n: number, cap?: string) => raw.request(OPS.SEND, { topic, idemKey: `s-${n}`, payload: Buffer.from('x') }, cap ? { cap } : {});
+    const outcome = async (n: number, cap?: string): Promise<string> => {
+      const reply = await send(n, cap);
+      return reply.header.code === 200 ? 'ok' : errorOf(reply).code;
+    };
+    assert.deepEqual(
+      [await outcome(1, good), await outcome(2, good), await outcome(3, forge(good)), await outcome(4, good), await outcome(5, narrow), await outcome(6, good), await outcome(7)],
+      ['ok', 'ok', 'E_CAP_AUTH', 'ok', 'E_CAP_SCOPE', 'ok', 'E_CAP_AUTH'],
+    );
+    await raw.close();
+    assert.deepEqual(await t.depths(), { ready: 4, delayed: 0, leased: 0, dlq: 0 }, 'the four accepted SENDs, nothing else');
+  } finally {
+    await t.stop();
+  }
+});
