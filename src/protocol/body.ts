@@ -4,7 +4,7 @@
  * UTF-8, duplicate keys, over-deep nesting and counts the input cannot hold are refused
  * (E_SCHEMA) without allocating; msgpackr then builds the value.
  */
-import { Packr, type Options } from 'msgpackr';
+import { Packr, RESERVE_START_SPACE, type Options } from 'msgpackr';
 import { MailboxError } from '../errors.ts';
 import { MAX_BODY, MAX_DEPTH, MAX_MAP_ENTRIES } from './limits.ts';
 
@@ -26,6 +26,19 @@ const packr = new Packr(options);
 export function encodeBody(value: unknown): Buffer {
   try {
     return packr.pack(value);
+  } catch (err) {
+    throw new MailboxError('E_SCHEMA', `body: cannot encode (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
+}
+
+/**
+ * Encodes a body after `headroom` (at most 255) free bytes: the caller writes a frame header
+ * there and sends the buffer as is, instead of copying the body into a frame.
+ */
+export function encodeBodyAfter(value: unknown, headroom: number): Buffer {
+  if (!(Number.isInteger(headroom) && headroom >= 0 && headroom <= 0xff)) throw new RangeError(`headroom ${headroom} is not in 0..255`);
+  try {
+    return packr.pack(value, RESERVE_START_SPACE | headroom);
   } catch (err) {
     throw new MailboxError('E_SCHEMA', `body: cannot encode (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }

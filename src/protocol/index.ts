@@ -11,7 +11,7 @@ export {
 export { FLAGS, SINGLE, STATUS_CODES, STATUS_OK, frameKind, beginsMessage, checkFlags, type FrameKind } from './flags.ts';
 export { OPS, opName, isRequestOp, isEventOp, type OpName, type OpId, type RequestOpId, type EventOpId } from './ops.ts';
 export { decodeHeader, isTenantId, type FrameHeader } from './header.ts';
-export { encodeFrame, decodeFrame, encodeMessage, type FrameParams, type DecodedFrame } from './frame.ts';
+export { encodeFrame, decodeFrame, encodeMessage, encodeValueMessage, type FrameParams, type DecodedFrame } from './frame.ts';
 export {
   chunkFrames, ChunkReassembler, type MessageParams, type AssembledMessage, type ExpiredStream, type ReassemblerOptions,
 } from './chunks.ts';

@@ -10,7 +10,7 @@ import { TokenBucket } from '../domain/token-bucket.ts';
 import type { Capability, Op } from '../auth/index.ts';
 import {
   ChunkReassembler, FLAGS, HEADER_SIZE, MAX_BODY, MAX_FRAME, OPS, PROTOCOL_VERSION, CHUNK_SIZE, MAX_PAYLOAD, MAX_BATCH,
-  decodeAnyRequest, decodeBody, decodeFrame, encodeBody, encodeError, encodeMessage, errorToWire, opName,
+  decodeAnyRequest, decodeBody, decodeFrame, encodeError, encodeValueMessage, errorToWire, opName,
   toWireDelivery, toWireDlqEntry, type AnyRequest, type AssembledMessage, type WireDelivery,
 } from '../protocol/index.ts';
 import { corkForTick } from '../protocol/cork.ts';
@@ -100,7 +100,7 @@ export class Connection {
     try {
       const decoded = decodeAnyRequest(req.op, decodeBody(message.body));
       const body = await this.execute(decoded, req);
-      if (req.ackReq && !this.closed) this.write(encodeMessage({ flags: FLAGS.RESP, code: 200, op: req.op, tenant: req.tenant, corrId: req.corrId, body: encodeBody(body) }));
+      if (req.ackReq && !this.closed) this.write(encodeValueMessage({ flags: FLAGS.RESP, code: 200, op: req.op, tenant: req.tenant, corrId: req.corrId }, body));
     } catch (err) {
       const e = toMailboxError(err);
       status = e.status;
@@ -276,7 +276,7 @@ export class Connection {
       let batch: WireDelivery[] = [];
       let bytes = 0;
       const emit = (): void => {
-        frames.push(...encodeMessage({ flags: FLAGS.EVENT, op: OPS.DELIVER, tenant, corrId: ++this.eventSeq, body: encodeBody({ subscriptionId, deliveries: batch }) }));
+        frames.push(...encodeValueMessage({ flags: FLAGS.EVENT, op: OPS.DELIVER, tenant, corrId: ++this.eventSeq }, { subscriptionId, deliveries: batch }));
         batch = [];
         bytes = 0;
       };

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CHUNK_SIZE, ChunkReassembler, FLAGS, HEADER_SIZE, MAX_BODY, OPS, SINGLE, chunkFrames, decodeBody, decodeFrame,
-  decodeRequest, encodeBody, encodeFrame, encodeMessage, encodeRequestBody, type DecodedFrame,
+  decodeRequest, encodeBody, encodeFrame, encodeMessage, encodeRequestBody, encodeValueMessage, type DecodedFrame,
 } from '../../src/protocol/index.ts';
 import { TENANT, throwsCode } from './helpers.ts';
 
@@ -72,6 +72,19 @@ describe('OAP/1 chunking', () => {
     r.push(frameOf(FLAGS.RESP | FLAGS.START, 5n, chunk(CHUNK_SIZE)), 0);
     assert.ok(r.push(frameOf(FLAGS.EVENT | SINGLE, 5n, chunk(3), OPS.DELIVER), 0));
     assert.ok(r.push(frameOf(FLAGS.RESP | FLAGS.END, 5n, chunk(1)), 0));
+  });
+
+  it('encodes a response or event from its value to the same bytes as encodeMessage of the encoded body, one frame or chunked', () => {
+    for (const payload of [Buffer.alloc(10, 7), Buffer.alloc(CHUNK_SIZE - 64, 8), Buffer.alloc(3 * CHUNK_SIZE + 5, 9)]) {
+      const value = { subscriptionId: 's1', deliveries: [{ payload, note: 'x'.repeat(20) }] };
+      const params = { flags: FLAGS.EVENT, op: OPS.DELIVER, tenant: TENANT, corrId: 42n };
+      const direct = encodeValueMessage(params, value);
+      const viaBody = encodeMessage({ ...params, body: encodeBody(value) });
+      assert.equal(direct.length, viaBody.length, `${payload.length}-byte payload: frame count`);
+      direct.forEach((frame, i) => assert.ok(frame.equals(viaBody[i]!), `${payload.length}-byte payload: frame ${i}`));
+      assert.deepEqual(decodeBody(Buffer.concat(direct.map((f) => decodeFrame(f).body))), value);
+    }
+    throwsCode(() => encodeValueMessage({ flags: FLAGS.RESP | FLAGS.START, code: 200, op: OPS.PING, tenant: TENANT, corrId: 1n }, {}), 'E_SCHEMA');
   });
 
   it('refuses to encode a body above MAX_BODY or with chunk bits preset', () => {
