@@ -21,7 +21,7 @@ import { MinHeap } from './min-heap.ts';
 import { topicKey } from './routing.ts';
 import { selectExpiredMessages } from './retention.ts';
 import type {
-  AttemptOutcome, Attrs, DlqEntry, LeaseId, MessageMeta, MessageState, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
+  AttemptOutcome, AttemptRecord, Attrs, DlqEntry, LeaseId, MessageMeta, MessageState, MsgId, SessionId, ShardIndex, StoreOp, TenantId, Topic,
 } from './types.ts';
 
 /**
@@ -118,9 +118,15 @@ function countOwner(q: TopicQueue, owner: SessionId, delta: number): void {
   else byOwner.set(owner, n);
 }
 
+/**
+ * The history of a message that has had no failed attempt: one frozen array shared by all of
+ * them (most messages never get a second attempt), replaced, not pushed to, at the first.
+ */
+const NO_HISTORY = Object.freeze([]) as unknown as AttemptRecord[];
+
 /** Ops carry a copy: the queue keeps mutating its own meta after the op is issued. */
 function copyMeta(meta: MessageMeta): MessageMeta {
-  return { ...meta, history: meta.history.slice() };
+  return { ...meta, history: meta.history.length === 0 ? NO_HISTORY : meta.history.slice() };
 }
 
 /** A leaseId names its shard (`<shard>.<ulid>`), so ACK/NACK/EXTEND route without a topic. */
@@ -352,7 +358,7 @@ export class ShardQueue {
     const meta: MessageMeta = {
       msgId, tenant: input.tenant, topic: input.topic, idemKey: input.idemKey, payloadHash: input.payloadHash,
       size: input.payload.byteLength, enqueuedAt: now, attempt: 0,
-      state: delay > 0 ? 'delayed' : 'ready', dueAt: delay > 0 ? now + delay : 0, history: [],
+      state: delay > 0 ? 'delayed' : 'ready', dueAt: delay > 0 ? now + delay : 0, history: NO_HISTORY,
     };
     if (input.attrs) meta.attrs = input.attrs;
     this.newestId = msgId;
@@ -493,7 +499,7 @@ export class ShardQueue {
 
   /** DLQ reprocess: entries come back as new ready messages with their attempts reset. */
   revive(entry: DlqEntry, payload: Uint8Array, out: StoreOp[]): MessageMeta {
-    const meta: MessageMeta = { ...entry.meta, attempt: 0, state: 'ready', dueAt: 0, history: [] };
+    const meta: MessageMeta = { ...entry.meta, attempt: 0, state: 'ready', dueAt: 0, history: NO_HISTORY };
     delete meta.leaseId;
     delete meta.owner;
     this.dead.delete(meta.msgId);
@@ -591,7 +597,10 @@ export class ShardQueue {
   settle(meta: MessageMeta, outcome: AttemptOutcome, now: number, out: StoreOp[], delayMs?: number, reason?: string): Settlement {
     const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
     this.unlease(meta, q);
-    meta.history.push(reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason });
+    const record: AttemptRecord = reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason };
+    // A new array for the first record: an empty history may be NO_HISTORY, shared and frozen.
+    if (meta.history.length === 0) meta.history = [record];
+    else meta.history.push(record);
     if (meta.attempt >= this.limits.maxAttempts) {
       this.msgs.delete(meta.msgId);
       this.markLive(q);
