@@ -340,8 +340,14 @@ export class ShardQueue {
     }
   }
 
-  /** SEND: dedup, capacity, then enqueue. Returns the msgId and whether it was a replay. `key`: the item's dedupKey, when the caller has it already. */
-  enqueue(input: EnqueueInput, now: number, out: StoreOp[], key = dedupKey(input.tenant, input.topic, input.idemKey)): { msgId: MsgId; duplicate: boolean } {
+  /**
+   * SEND: dedup, capacity, then enqueue. Returns the msgId and whether it was a replay. `key`
+   * and `topic`: the item's dedupKey and topicKey, when the caller has them already.
+   */
+  enqueue(
+    input: EnqueueInput, now: number, out: StoreOp[],
+    key = dedupKey(input.tenant, input.topic, input.idemKey), topic = topicKey(input.tenant, input.topic),
+  ): { msgId: MsgId; duplicate: boolean } {
     const seen = this.dedup.lookup(key, now);
     if (seen) {
       if (seen.payloadHash !== input.payloadHash) {
@@ -363,14 +369,14 @@ export class ShardQueue {
     if (input.attrs) meta.attrs = input.attrs;
     this.newestId = msgId;
     this.infoChanged = this.limits.paging !== undefined;
-    const q = this.topicFor(meta.tenant, meta.topic);
+    const q = this.topicFor(meta.tenant, meta.topic, topic);
     if (meta.state === 'ready' && (q.spilled > 0 || q.ready.length >= this.window || this.counts.resident >= this.budget)) {
       // Spilled: the store keeps it and RAM only counts it, so it is never copied or mutated here.
       this.setSpilled(q, q.spilled + 1);
       q.spillsSinceRead++;
       out.push({ op: 'putMsg', shard: this.shard, meta, payload: input.payload });
     } else {
-      this.insert(meta);
+      this.insert(meta, q);
       if (meta.state === 'ready') q.cursor = msgId;
       out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload: input.payload });
     }
@@ -637,8 +643,7 @@ export class ShardQueue {
     }
   }
 
-  private topicFor(tenant: TenantId, topic: Topic): TopicQueue {
-    const key = topicKey(tenant, topic);
+  private topicFor(tenant: TenantId, topic: Topic, key = topicKey(tenant, topic)): TopicQueue {
     let q = this.topics.get(key);
     if (!q) {
       // Small and lazy: a fan-out makes thousands of topics that each see one message.
@@ -663,9 +668,8 @@ export class ShardQueue {
     if (this.limits.paging !== undefined) this.liveChanged.add(q);
   }
 
-  private insert(meta: MessageMeta): void {
+  private insert(meta: MessageMeta, q = this.topicFor(meta.tenant, meta.topic)): void {
     this.msgs.set(meta.msgId, meta);
-    const q = this.topicFor(meta.tenant, meta.topic);
     if (meta.state === 'ready') {
       q.ready.push(meta.msgId);
       this.counts.ready++;
