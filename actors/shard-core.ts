@@ -350,16 +350,12 @@ export class ShardCore {
 
   private enqueueSend(event: SendRequest, keys: readonly string[] | undefined, now: number): void {
     const results: SendOutcome[] = [];
-    // One topic key per run of items to the same topic (a batch is often all one topic): the
-    // same string object then hits the hash V8 cached in it at every map lookup.
-    let topic = '';
-    let last: SendRequest['items'][number] | undefined;
     for (let i = 0; i < event.items.length; i++) {
       const item = event.items[i]!;
       const key = keys?.[i];
       if (key !== undefined && this.gate.holdsAnswers) this.gate.admit(key, now);
-      if (last === undefined || item.topic !== last.topic || item.tenant !== last.tenant) topic = topicKey(item.tenant, item.topic);
-      last = item;
+      // Built once per run of items to one topic (keyOf remembers the last), then passed along.
+      const topic = this.queue.keyOf(item.tenant, item.topic);
       try {
         const r = this.queue.enqueue(item, now, this.commits.ops, key, topic);
         results.push(r);
@@ -408,7 +404,7 @@ export class ShardCore {
         const meta = this.queue.ack(msgId, leaseId, this.commits.ops);
         if (meta) {
           this.dropHot(msgId);
-          if (this.subs.size > 0) this.dirty.add(topicKey(meta.tenant, meta.topic));
+          if (this.subs.size > 0) this.dirty.add(this.queue.keyOf(meta.tenant, meta.topic));
         } else if (this.deps.store.residency === 'paged') unknown.push(i);
         results.push(null);
       } catch (err) {
@@ -451,9 +447,9 @@ export class ShardCore {
     this.deps.hooks.settled(s);
     if (s.kind === 'dead') {
       this.dropHot(s.entry.meta.msgId);
-      if (this.subs.size > 0) this.dirty.add(topicKey(s.entry.meta.tenant, s.entry.meta.topic));
+      if (this.subs.size > 0) this.dirty.add(this.queue.keyOf(s.entry.meta.tenant, s.entry.meta.topic));
     } else {
-      this.dirty.add(topicKey(s.meta.tenant, s.meta.topic));
+      this.dirty.add(this.queue.keyOf(s.meta.tenant, s.meta.topic));
     }
   }
 

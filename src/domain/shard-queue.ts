@@ -167,6 +167,9 @@ export class ShardQueue {
   private newestId: MsgId | undefined;
   private readonly window: number;
   private readonly budget: number;
+  private lastTenant = '';
+  private lastTopic = '';
+  private lastKey = topicKey('' as TenantId, '' as Topic);
 
   constructor(
     readonly shard: ShardIndex,
@@ -387,7 +390,7 @@ export class ShardQueue {
 
   /** RECV / push delivery: leases up to maxMessages ready messages of one topic, FIFO. */
   lease(req: LeaseRequest, now: number, out: StoreOp[]): MessageMeta[] {
-    const q = this.topics.get(topicKey(req.tenant, req.topic));
+    const q = this.topics.get(this.keyOf(req.tenant, req.topic));
     if (!q || q.ready.length === 0) return [];
     const visibility = Math.min(req.visibilityMs, this.limits.maxVisibilityMs);
     const leased: MessageMeta[] = [];
@@ -476,18 +479,18 @@ export class ShardQueue {
       if (!meta || meta.state !== 'leased' || meta.dueAt !== top.due) continue; // settled or extended
       const s = this.settle(meta, 'expired', now, out);
       settled.push(s);
-      if (s.kind === 'requeued' && s.meta.state === 'ready') promoted.add(topicKey(meta.tenant, meta.topic));
+      if (s.kind === 'requeued' && s.meta.state === 'ready') promoted.add(this.keyOf(meta.tenant, meta.topic));
     }
     for (let top = this.delayed.peek(); top && top.due <= now; top = this.delayed.peek()) {
       this.delayed.pop();
       const meta = this.msgs.get(top.value);
       if (!meta || meta.state !== 'delayed' || meta.dueAt !== top.due) continue;
-      const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+      const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
       q.delayed--;
       this.counts.delayed--;
       this.makeReady(meta, q);
       out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'delayed' });
-      promoted.add(topicKey(meta.tenant, meta.topic));
+      promoted.add(this.keyOf(meta.tenant, meta.topic));
     }
     // A paged store's records are swept from the store itself (the RAM window is only a cache).
     const expired = this.dedup.expire(now, 10_000);
@@ -569,7 +572,7 @@ export class ShardQueue {
   /** Rebuilds from store records. Each message is inserted as stored (see recovery.ts). */
   restoreMessage(meta: MessageMeta): void {
     this.insert(meta);
-    const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+    const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
     if (meta.state === 'ready' && (q.cursor === undefined || meta.msgId > q.cursor)) q.cursor = meta.msgId;
   }
 
@@ -601,7 +604,7 @@ export class ShardQueue {
 
   /** Ends an attempt: history, then requeue (immediately or after a delay) or DLQ. */
   settle(meta: MessageMeta, outcome: AttemptOutcome, now: number, out: StoreOp[], delayMs?: number, reason?: string): Settlement {
-    const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+    const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
     this.unlease(meta, q);
     const record: AttemptRecord = reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason };
     // A new array for the first record: an empty history may be NO_HISTORY, shared and frozen.
@@ -643,7 +646,20 @@ export class ShardQueue {
     }
   }
 
-  private topicFor(tenant: TenantId, topic: Topic, key = topicKey(tenant, topic)): TopicQueue {
+  /**
+   * `topicKey`, remembering the last one: consecutive steps (an ACK batch, a lease, a tick)
+   * mostly touch one topic, whose names are then compared rather than concatenated and hashed.
+   */
+  keyOf(tenant: TenantId, topic: Topic): string {
+    if (topic !== this.lastTopic || tenant !== this.lastTenant) {
+      this.lastKey = topicKey(tenant, topic);
+      this.lastTopic = topic;
+      this.lastTenant = tenant;
+    }
+    return this.lastKey;
+  }
+
+  private topicFor(tenant: TenantId, topic: Topic, key = this.keyOf(tenant, topic)): TopicQueue {
     let q = this.topics.get(key);
     if (!q) {
       // Small and lazy: a fan-out makes thousands of topics that each see one message.
@@ -710,7 +726,7 @@ export class ShardQueue {
   }
 
   private remove(meta: MessageMeta): void {
-    const q = this.topics.get(topicKey(meta.tenant, meta.topic))!;
+    const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
     this.unlease(meta, q);
     this.msgs.delete(meta.msgId);
     this.markLive(q);

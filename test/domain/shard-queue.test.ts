@@ -568,3 +568,13 @@ describe('shard queue: DLQ and store ops', () => {
     assert.equal(q.nextDeadline(), T0 + 1_000);
   });
 });
+
+describe('shard queue: topic keys', () => {
+  it('keyOf is topicKey for any sequence of tenants and topics, repeats and switches alike', () => {
+    const q = makeQueue();
+    const pairs: Array<[typeof TENANT, string]> = [
+      [TENANT, 'a'], [TENANT, 'a'], [TENANT, 'b'], [OTHER_TENANT, 'b'], [OTHER_TENANT, 'b'], [TENANT, 'a'], [TENANT, ''], [OTHER_TENANT, 'a'],
+    ];
+    for (const [tenant, name] of pairs) assert.equal(q.keyOf(tenant, topic(name)), topicKey(tenant, topic(name)), `${tenant}/${name}`);
+  });
+});
