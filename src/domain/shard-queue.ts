@@ -349,7 +349,7 @@ export class ShardQueue {
    */
   enqueue(
     input: EnqueueInput, now: number, out: StoreOp[],
-    key = dedupKey(input.tenant, input.topic, input.idemKey), topic = topicKey(input.tenant, input.topic),
+    key = dedupKey(input.tenant, input.topic, input.idemKey), topic = this.keyOf(input.tenant, input.topic),
   ): { msgId: MsgId; duplicate: boolean } {
     const seen = this.dedup.lookup(key, now);
     if (seen) {

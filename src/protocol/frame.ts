@@ -6,7 +6,7 @@ import { encodeBodyAfter } from './body.ts';
 import { chunkFrames, type MessageParams } from './chunks.ts';
 import { SINGLE } from './flags.ts';
 import { decodeHeader, writeHeader, type FrameHeader } from './header.ts';
-import { CHUNK_SIZE, HEADER_SIZE, MAX_BODY, MAX_CAP } from './limits.ts';
+import { CHUNK_SIZE, HEADER_SIZE, MAX_CAP } from './limits.ts';
 
 /** A frame split into its parts. `cap` and `body` are views into the frame's buffer (no copy). */
 export interface DecodedFrame {
@@ -69,10 +69,9 @@ export function encodeMessage(params: MessageParams): Buffer[] {
  * by `encodeMessage`.
  */
 export function encodeValueMessage(params: Omit<MessageParams, 'body' | 'cap'>, value: unknown): Buffer[] {
-  const packed = encodeBodyAfter(value, HEADER_SIZE);
-  const bodyLength = packed.length - HEADER_SIZE;
-  if (bodyLength > CHUNK_SIZE || bodyLength > MAX_BODY) return chunkFrames({ ...params, body: packed.subarray(HEADER_SIZE) });
   if ((params.flags & SINGLE) !== 0) throw new MailboxError('E_SCHEMA', 'flags: START/END are set by the encoder, not the caller');
+  const packed = encodeBodyAfter(value, HEADER_SIZE);
+  if (packed.length - HEADER_SIZE > CHUNK_SIZE) return chunkFrames({ ...params, body: packed.subarray(HEADER_SIZE) });
   writeHeader(packed, packed.length, 0, { flags: params.flags | SINGLE, code: params.code ?? 0, op: params.op, tenant: params.tenant, corrId: params.corrId });
   return [packed];
 }
