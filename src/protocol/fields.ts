@@ -49,6 +49,18 @@ export interface StrRule {
   ident?: boolean;
 }
 
+const elementPaths = new Map<string, string[]>();
+
+/**
+ * `name[i]`, the path of an array element in error messages, made once per name and index:
+ * decoding a batch of a thousand items builds no strings unless one of them is refused.
+ */
+export function elementPath(name: string, i: number): string {
+  let list = elementPaths.get(name);
+  if (list === undefined) elementPaths.set(name, (list = []));
+  return (list[i] ??= `${name}[${i}]`);
+}
+
 export function str(v: unknown, path: string, rule: StrRule): string {
   if (typeof v !== 'string') throw schemaError(path, 'must be a string');
   const n = utf8Bytes(v, rule.max);

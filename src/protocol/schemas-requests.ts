@@ -5,7 +5,7 @@
  */
 import type { LeaseId, Topic } from '../domain/types.ts';
 import {
-  int, keys, msgId, object, oneOf, onlyKeys, optAttrs, optInt, optStr, reqArray, reqBytes, reqInt, reqMsgId, reqStr, sha256Hex,
+  elementPath, int, keys, msgId, object, oneOf, onlyKeys, optAttrs, optInt, optStr, reqArray, reqBytes, reqInt, reqMsgId, reqStr, sha256Hex,
   type Obj, type StrRule,
 } from './fields.ts';
 import {
@@ -65,7 +65,7 @@ export function decodeSendBatch(v: unknown, path = ''): SendBatchRequest {
   onlyKeys(o, SEND_BATCH, path);
   const raw = reqArray(o, 'items', path, MAX_BATCH, 1);
   const items = new Array<SendRequest>(raw.length);
-  for (let i = 0; i < raw.length; i++) items[i] = decodeSend(raw[i], `items[${i}]`);
+  for (let i = 0; i < raw.length; i++) items[i] = decodeSend(raw[i], elementPath('items', i));
   return { items };
 }
 
@@ -126,7 +126,7 @@ export function decodeAckBatch(v: unknown, path = ''): AckBatchRequest {
   onlyKeys(o, ACK_BATCH, path);
   const raw = reqArray(o, 'items', path, MAX_BATCH, 1);
   const items = new Array<AckRequest>(raw.length);
-  for (let i = 0; i < raw.length; i++) items[i] = decodeAck(raw[i], `items[${i}]`);
+  for (let i = 0; i < raw.length; i++) items[i] = decodeAck(raw[i], elementPath('items', i));
   return { items };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { AttemptOutcome, Delivery, DlqEntry, LeaseId, TenantId, Topic } from '../domain/types.ts';
 import {
-  keys, object, oneOf, onlyKeys, optAttrs, optStr, reqArray, reqBool, reqBytes, reqInt, reqMsgId, reqStr,
+  elementPath, keys, object, oneOf, onlyKeys, optAttrs, optStr, reqArray, reqBool, reqBytes, reqInt, reqMsgId, reqStr,
   sha256Hex, str, type Obj,
 } from './fields.ts';
 import { decodeWireError } from './errors-wire.ts';
@@ -57,12 +57,12 @@ export function decodeSendBatchResponse(v: unknown): SendBatchResponse {
   const raw = reqArray(o, 'results', '', MAX_BATCH);
   const results = new Array<SendBatchResult>(raw.length);
   for (let i = 0; i < raw.length; i++) {
-    const item = object(raw[i], `results[${i}]`);
+    const item = object(raw[i], elementPath('results', i));
     if (item.error !== undefined) {
-      onlyKeys(item, ERROR_ITEM, `results[${i}]`);
+      onlyKeys(item, ERROR_ITEM, elementPath('results', i));
       results[i] = { error: decodeWireError(item.error, `results[${i}].error`) };
     } else {
-      results[i] = decodeSendResponse(item, `results[${i}]`);
+      results[i] = decodeSendResponse(item, elementPath('results', i));
     }
   }
   return { results };
@@ -74,7 +74,7 @@ export function decodeAckBatchResponse(v: unknown): AckBatchResponse {
   onlyKeys(o, RESULTS, '');
   const raw = reqArray(o, 'results', '', MAX_BATCH);
   const results = new Array<AckBatchResponse['results'][number]>(raw.length);
-  for (let i = 0; i < raw.length; i++) results[i] = raw[i] === null ? null : decodeWireError(raw[i], `results[${i}]`);
+  for (let i = 0; i < raw.length; i++) results[i] = raw[i] === null ? null : decodeWireError(raw[i], elementPath('results', i));
   return { results };
 }
 
@@ -100,7 +100,7 @@ export function decodeDelivery(v: unknown, path: string): WireDelivery {
 function deliveries(o: Obj, max: number): WireDelivery[] {
   const raw = reqArray(o, 'deliveries', '', max);
   const out = new Array<WireDelivery>(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = decodeDelivery(raw[i], `deliveries[${i}]`);
+  for (let i = 0; i < raw.length; i++) out[i] = decodeDelivery(raw[i], elementPath('deliveries', i));
   return out;
 }
 
@@ -189,7 +189,7 @@ export function decodeDlqListResponse(v: unknown): DlqListResponse {
   onlyKeys(o, DLQ_LIST, '');
   const raw = reqArray(o, 'entries', '', MAX_DLQ_LIST);
   const entries = new Array<WireDlqEntry>(raw.length);
-  for (let i = 0; i < raw.length; i++) entries[i] = decodeDlqEntry(raw[i], `entries[${i}]`);
+  for (let i = 0; i < raw.length; i++) entries[i] = decodeDlqEntry(raw[i], elementPath('entries', i));
   return { entries };
 }
 

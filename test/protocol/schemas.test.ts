@@ -25,6 +25,15 @@ describe('OAP/1 request schemas', () => {
     throwsCode(() => decodeRequest(OPS.SEND_BATCH, wire({ items: [send({ extra: 1 })] })), 'E_SCHEMA', /^items\[0\]\.extra: unknown field/);
   });
 
+  it('names the refused element of a batch by its index, whichever it is', () => {
+    for (const bad of [0, 1, 7]) {
+      const items = Array.from({ length: 8 }, (_, i) => send(i === bad ? { extra: 1 } : {}));
+      throwsCode(() => decodeRequest(OPS.SEND_BATCH, wire({ items })), 'E_SCHEMA', new RegExp(`^items\\[${bad}\\]\\.extra: unknown field`));
+      const acks = Array.from({ length: 8 }, (_, i) => ({ msgId: i === bad ? 'not-a-ulid' : MSG_ID, leaseId: '0.x' }));
+      throwsCode(() => decodeRequest(OPS.ACK_BATCH, wire({ items: acks })), 'E_SCHEMA', new RegExp(`^items\\[${bad}\\]\\.msgId`));
+    }
+  });
+
   it('refuses missing required fields, naming them', () => {
     const { topic: _t, ...noTopic } = send();
     throwsCode(() => decodeRequest(OPS.SEND, wire(noTopic)), 'E_SCHEMA', /^topic: required/);
