@@ -36,12 +36,16 @@ export type RecordKind = 'r' | 'h' | 'p' | 'd' | 'q' | 't';
 const ID_LENGTH = 26;
 const TENANT_LENGTH = 32;
 
+/** Zero-padded numbers, made once: every key of every op has a shard part, every ready key a topic length. */
+const padded4: string[] = [];
+const padded3: string[] = [];
+
 function shardPart(shard: ShardIndex): string {
-  return String(shard).padStart(4, '0');
+  return (padded4[shard] ??= String(shard).padStart(4, '0'));
 }
 
 export function topicSlot(tenant: TenantId, topic: Topic): string {
-  return `${tenant}${String(topic.length).padStart(3, '0')}${topic}`;
+  return `${tenant}${(padded3[topic.length] ??= String(topic.length).padStart(3, '0'))}${topic}`;
 }
 
 /** The (tenant, topic) a slot names. */
