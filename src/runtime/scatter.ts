@@ -11,9 +11,14 @@ interface Group<T> {
   slots: number[];
 }
 
+/**
+ * `prepare` checks an input and makes the item a shard gets; `shardOf` names that shard. Either
+ * may throw, which fails that item alone.
+ */
 export async function scatter<I, T, O>(
   inputs: readonly I[],
-  route: (input: I) => { ref: ShardRef; item: T },
+  prepare: (input: I) => T,
+  shardOf: (item: T) => ShardRef,
   request: (ref: ShardRef, items: T[]) => Promise<O[]>,
 ): Promise<Array<O | MailboxError>> {
   const results = new Array<O | MailboxError>(inputs.length);
@@ -22,25 +27,27 @@ export async function scatter<I, T, O>(
   let first: Group<T> | undefined;
   let others: Map<ShardRef, Group<T>> | undefined;
   for (let i = 0; i < inputs.length; i++) {
-    let routed: { ref: ShardRef; item: T };
+    let item: T;
+    let ref: ShardRef;
     try {
-      routed = route(inputs[i]!);
+      item = prepare(inputs[i]!);
+      ref = shardOf(item);
     } catch (err) {
       results[i] = toMailboxError(err);
       continue;
     }
     let group: Group<T> | undefined;
     if (first === undefined) {
-      firstRef = routed.ref;
+      firstRef = ref;
       group = first = { items: [], slots: [] };
-    } else if (routed.ref === firstRef) {
+    } else if (ref === firstRef) {
       group = first;
     } else {
       others ??= new Map();
-      group = others.get(routed.ref);
-      if (!group) others.set(routed.ref, (group = { items: [], slots: [] }));
+      group = others.get(ref);
+      if (!group) others.set(ref, (group = { items: [], slots: [] }));
     }
-    group.items.push(routed.item);
+    group.items.push(item);
     group.slots.push(i);
   }
   const settle = async (ref: ShardRef, group: Group<T>): Promise<void> => {

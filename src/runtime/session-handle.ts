@@ -59,10 +59,8 @@ export class SessionHandle implements Session {
     if (refusal) throw refusal;
     return scatter(
       inputs,
-      (input) => {
-        const item = this.toEnqueue(input);
-        return { ref: this.shardOf(item.topic), item };
-      },
+      (input) => this.toEnqueue(input),
+      (item) => this.shardOf(item.topic),
       (ref, items) => ref.request<SendOutcome[]>((reply) => ({ type: 'send', items, reply })),
     );
   }
@@ -91,10 +89,8 @@ export class SessionHandle implements Session {
     this.assertOpen();
     return scatter(
       items,
-      (item) => {
-        checkMsgId(item.msgId);
-        return { ref: this.refForLease(item.leaseId), item };
-      },
+      (item) => (checkMsgId(item.msgId), item),
+      (item) => this.refForLease(item.leaseId),
       (ref, group) => ref.request<AckOutcome[]>((reply) => ({ type: 'ack', items: group, reply })),
     );
   }
