@@ -380,7 +380,7 @@ export class ShardCore {
       return;
     }
     const leased = this.queue.lease(req, now, this.commits.ops);
-    const key = topicKey(req.tenant, req.topic);
+    const key = this.queue.keyOf(req.tenant, req.topic);
     this.pageIfDue(key);
     const paging = leased.length === 0 && this.queue.hasSpilled(key);
     if (leased.length > 0 || (event.waitMs <= 0 && !paging)) {
@@ -512,11 +512,9 @@ export class ShardCore {
   /** A ready-range read of one topic, issued once every op before it is durable. */
   private readAfterCommit(key: string, read: PageRead, type: 'paged' | 'retentionRead'): void {
     const epoch = this.epoch;
-    const query: { after?: PageRead['after']; before?: string; limit: number } = { limit: read.limit };
-    if (read.after !== undefined) query.after = read.after;
-    if (read.before !== undefined) query.before = read.before;
     this.whenDurable(() => {
-      this.deps.store.readyPage(this.queue.shard, read.tenant, read.topic, query).then(
+      // A PageRead is a ReadyPageQuery with its topic beside it.
+      this.deps.store.readyPage(this.queue.shard, read.tenant, read.topic, read).then(
         (metas) => this.deps.send({ type, epoch, key, read, metas }),
         (error: unknown) => this.deps.send({ type, epoch, key, read, error }),
       );

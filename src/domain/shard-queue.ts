@@ -216,8 +216,7 @@ export class ShardQueue {
   depthsByClass(classOf: (topic: string) => string): Map<string, { ready: number; leased: number }> {
     const out = new Map<string, { ready: number; leased: number }>();
     for (const q of this.topics.values()) {
-      const topic = q.key.slice(q.key.indexOf('\u0000') + 1);
-      const cls = classOf(topic);
+      const cls = classOf(q.topic);
       const d = out.get(cls) ?? { ready: 0, leased: 0 };
       d.ready += q.ready.length + q.spilled + q.delayed;
       d.leased += q.leased;
@@ -512,9 +511,10 @@ export class ShardQueue {
     delete meta.leaseId;
     delete meta.owner;
     this.dead.delete(meta.msgId);
-    this.insert(meta);
+    const q = this.topicFor(meta.tenant, meta.topic);
+    this.insert(meta, q);
     // The cursor stays: older messages may still wait in the store, and a page read skips this one (in RAM).
-    this.markLive(this.topics.get(topicKey(meta.tenant, meta.topic))!);
+    this.markLive(q);
     this.setDlqDepth(this.counts.dlq - 1);
     out.push({ op: 'delDlq', shard: this.shard, msgId: meta.msgId });
     out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload });
@@ -571,8 +571,8 @@ export class ShardQueue {
 
   /** Rebuilds from store records. Each message is inserted as stored (see recovery.ts). */
   restoreMessage(meta: MessageMeta): void {
-    this.insert(meta);
-    const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
+    const q = this.topicFor(meta.tenant, meta.topic);
+    this.insert(meta, q);
     if (meta.state === 'ready' && (q.cursor === undefined || meta.msgId > q.cursor)) q.cursor = meta.msgId;
   }
 
