@@ -8,7 +8,7 @@ import type { DedupWindow } from '../src/domain/dedup-window.ts';
 import type { DedupEntry } from '../src/domain/types.ts';
 
 /** Stored records one sweep step reads. */
-export const SWEEP_PAGE = 4_096;
+const SWEEP_PAGE = 4_096;
 /**
  * Sweeps run twice per replay window, but no more often than this: each reads every record,
  * and an expired record may linger that long, harmlessly.

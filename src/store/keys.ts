@@ -32,8 +32,6 @@ export const FORMAT_VERSION = '2';
 
 export type RecordKind = 'r' | 'h' | 'p' | 'd' | 'q' | 't';
 
-/** ULIDs are 26 characters of Crockford base32, all below `~`. */
-const ID_LENGTH = 26;
 const TENANT_LENGTH = 32;
 
 /** Zero-padded numbers, made once: every key of every op has a shard part, every ready key a topic length. */
@@ -44,7 +42,7 @@ function shardPart(shard: ShardIndex): string {
   return (padded4[shard] ??= String(shard).padStart(4, '0'));
 }
 
-export function topicSlot(tenant: TenantId, topic: Topic): string {
+function topicSlot(tenant: TenantId, topic: Topic): string {
   return `${tenant}${(padded3[topic.length] ??= String(topic.length).padStart(3, '0'))}${topic}`;
 }
 
@@ -54,11 +52,11 @@ export function parseSlot(slot: string): { tenant: TenantId; topic: Topic } {
   return { tenant: slot.slice(0, TENANT_LENGTH) as TenantId, topic: slot.slice(TENANT_LENGTH + 3, TENANT_LENGTH + 3 + length) as Topic };
 }
 
-export function readyKey(shard: ShardIndex, tenant: TenantId, topic: Topic, msgId: MsgId): string {
+function readyKey(shard: ShardIndex, tenant: TenantId, topic: Topic, msgId: MsgId): string {
   return `r/${shardPart(shard)}/${topicSlot(tenant, topic)}${msgId}`;
 }
 
-export function heldKey(shard: ShardIndex, msgId: MsgId): string {
+function heldKey(shard: ShardIndex, msgId: MsgId): string {
   return `h/${shardPart(shard)}/${msgId}`;
 }
 
@@ -93,7 +91,7 @@ export function shardRange(kind: RecordKind, shard: ShardIndex): { gt: string; l
   return { gt: prefix, lt: `${kind}/${shardPart(shard)}0` };
 }
 
-/** Iterator bounds covering one topic's ready messages, optionally after / before a msgId. */
+/** Iterator bounds covering one topic's ready messages, optionally after / before a msgId (ULID digits all sort below `~`). */
 export function readyRange(shard: ShardIndex, tenant: TenantId, topic: Topic, after?: string, before?: string): { gt: string; lt: string } {
   const prefix = `r/${shardPart(shard)}/${topicSlot(tenant, topic)}`;
   return { gt: prefix + (after ?? ''), lt: prefix + (before ?? '~') };
@@ -102,9 +100,4 @@ export function readyRange(shard: ShardIndex, tenant: TenantId, topic: Topic, af
 /** The part of a key after `<kind>/<ssss>/`. */
 export function keySuffix(key: string): string {
   return key.slice(7);
-}
-
-/** The msgId at the end of a ready or held key. */
-export function keyMsgId(key: string): MsgId {
-  return key.slice(key.length - ID_LENGTH) as MsgId;
 }

@@ -102,7 +102,7 @@ export class MemoryStore implements Store {
     return ids.map((id) => data?.payloads.get(id));
   }
 
-  /** A scan of the shard: the memory store is never paged by a running shard, only by tests and tools. */
+  /** A scan of every message of the shard: cheap enough for the paged memory store of drills and tests, which is all that pages from it. */
   async readyPage(shard: ShardIndex, tenant: TenantId, topic: Topic, query: ReadyPageQuery): Promise<MessageMeta[]> {
     this.assertOpen();
     const data = this.shards.get(shard);
