@@ -34,6 +34,24 @@ describe('OAP/1 request schemas', () => {
     }
   });
 
+  it('names the field of a batch element for every kind of refusal (paths are built only then)', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ topic: 5 }, /^items\[2\]\.topic: must be a string/],
+      [{ topic: '' }, /^items\[2\]\.topic: must not be empty/],
+      [{ idemKey: 'a\u0001b' }, /^items\[2\]\.idemKey: must not contain control characters/],
+      [{ topic: 't'.repeat(257) }, /^items\[2\]\.topic: longer than 256 bytes/],
+      [{ payload: 'text' }, /^items\[2\]\.payload: must be bin/],
+      [{ delayMs: 1.5 }, /^items\[2\]\.delayMs: must be an integer/],
+      [{ delayMs: -1 }, /^items\[2\]\.delayMs: must be in /],
+    ];
+    for (const [over, path] of cases) {
+      const items = Array.from({ length: 4 }, (_, i) => send(i === 2 ? over : {}));
+      throwsCode(() => decodeRequest(OPS.SEND_BATCH, wire({ items })), 'E_SCHEMA', path);
+    }
+    const acks = [{ msgId: MSG_ID, leaseId: '0.x' }, { msgId: 42, leaseId: '0.x' }];
+    throwsCode(() => decodeRequest(OPS.ACK_BATCH, wire({ items: acks })), 'E_SCHEMA', /^items\[1\]\.msgId: must be a 26-character ULID/);
+  });
+
   it('refuses missing required fields, naming them', () => {
     const { topic: _t, ...noTopic } = send();
     throwsCode(() => decodeRequest(OPS.SEND, wire(noTopic)), 'E_SCHEMA', /^topic: required/);
