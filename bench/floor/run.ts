@@ -1,0 +1,128 @@
+/**
+ * The floor: how fast the least possible Node.js broker moves workload A on this machine (see
+ * server.ts for what it leaves out). The client is as lean: sends coalesced per tick, at most
+ * `--window` unconfirmed, one consumer acking each delivered batch in one frame.
+ * svc-mailbox's own figures (`npm run bench`) read against these: the gap is what its
+ * features and layers cost per message, and the headroom a leaner design could win back.
+ *
+ *   node --import tsx bench/floor/run.ts [--runs 3] [--count 200000] [--payload 1024] [--window 1000]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Packr } from 'msgpackr';
+import WebSocket from 'ws';
+import { cpuEnd, cpuStart, makePayload, median, readSeq, Tracker } from '../lib.ts';
+import { freePort } from '../server.ts';
+import type { FloorMessage } from './wire.ts';
+
+const packr = new Packr({ useRecords: false });
+const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.ts');
+
+export interface FloorResult {
+  store: 'amnesia' | 'level+sync';
+  msgsPerSec: number;
+  clientCpuUsPerMsg: number;
+  serverCpuUsPerMsg: number | undefined;
+  missing: number;
+}
+
+function open(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { maxPayload: 1 << 20 });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+/** One run of workload A against a fresh floor server. */
+export async function floorRun(store: FloorResult['store'], count: number, size: number, window: number): Promise<FloorResult> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'mailbox-floor-'));
+  const args = ['--import', 'tsx', SERVER, String(port), store === 'amnesia' ? 'amnesia' : 'level', join(dir, 'db')];
+  const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.stdout!.on('data', (b: Buffer) => b.toString().includes('listening') && resolve());
+      server.once('exit', (code) => reject(new Error(`floor server exited (${code})`)));
+    });
+    const url = `ws://127.0.0.1:${port}`;
+    const [producer, consumer] = await Promise.all([open(url), open(url)]);
+    const tracker = new Tracker(count);
+    consumer.on('message', (data: Buffer) => {
+      const msg = packr.unpack(data) as FloorMessage;
+      if (msg.t !== 'deliver') return;
+      for (const d of msg.items) if (d.payload) tracker.record(readSeq(d.payload));
+      consumer.send(packr.pack({ t: 'ack', ids: msg.items.map((d) => d.id) } satisfies FloorMessage));
+    });
+    consumer.send(packr.pack({ t: 'subscribe' } satisfies FloorMessage));
+
+    let sent = 0;
+    let confirmed = 0;
+    let scheduled = false;
+    const fill = (): void => {
+      scheduled = false;
+      const items: Array<{ key: string; topic: string; payload: Uint8Array }> = [];
+      while (sent < count && sent - confirmed < window) items.push({ key: `k${sent}`, topic: 'bench', payload: makePayload(sent++, size) });
+      for (let i = 0; i < items.length; i += 256) producer.send(packr.pack({ t: 'send', items: items.slice(i, i + 256) } satisfies FloorMessage));
+    };
+    producer.on('message', (data: Buffer) => {
+      const msg = packr.unpack(data) as FloorMessage;
+      if (msg.t !== 'sent') return;
+      confirmed += msg.ids.length;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(fill);
+      }
+    });
+    const c0 = cpuStart(server.pid);
+    const t0 = performance.now();
+    fill();
+    await tracker.done;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuEnd(c0);
+    producer.close();
+    consumer.close();
+    return {
+      store,
+      msgsPerSec: Math.round(count / seconds),
+      clientCpuUsPerMsg: Math.round((cpu.clientCpuS * 1e6) / count),
+      serverCpuUsPerMsg: cpu.serverCpuS === undefined ? undefined : Math.round((cpu.serverCpuS * 1e6) / count),
+      missing: count - tracker.unique,
+    };
+  } finally {
+    server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function option(argv: readonly string[], name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const n = Number(argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(argv[i + 1])}`);
+  return n;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const runs = option(argv, 'runs', 3);
+  const count = option(argv, 'count', 200_000);
+  const size = option(argv, 'payload', 1024);
+  const window = option(argv, 'window', 1000);
+  const rows: string[] = [];
+  for (const store of ['amnesia', 'level+sync'] as const) {
+    const results: FloorResult[] = [];
+    for (let r = 0; r < runs; r++) results.push(await floorRun(store, count, size, window));
+    const m = (f: (x: FloorResult) => number | undefined): string => {
+      const v = results.map(f).filter((x): x is number => x !== undefined);
+      return v.length ? median(v).toLocaleString('en-US') : '?';
+    };
+    rows.push(`| floor | ${store} | ${runs} | ${m((x) => x.msgsPerSec)} (${results.map((x) => x.msgsPerSec.toLocaleString('en-US')).join(', ')}) | ${m((x) => x.clientCpuUsPerMsg)} / ${m((x) => x.serverCpuUsPerMsg)} | ${results.reduce((a, x) => a + x.missing, 0)} |`);
+  }
+  process.stdout.write(`\n## The floor: workload A on the least possible Node.js broker (${count.toLocaleString('en-US')} × ${size} B, window ${window}, medians)\n\n`);
+  process.stdout.write('| system | store | runs | msgs/s end-to-end (each run) | CPU µs/msg client / server | missing |\n|---|---|---|---|---|---|\n');
+  process.stdout.write(rows.join('\n') + '\n');
+}
