@@ -10,6 +10,7 @@ import { cpus, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durableFigures } from './durable-figures.ts';
+import { FLOOR_VARIANTS, floorRun } from './floor/run.ts';
 import { mailboxFanout, mailboxLoad } from './mailbox.ts';
 import { peerGroups } from './peers/index.ts';
 import { Progress } from './progress.ts';
@@ -72,6 +73,17 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
         }
       } finally {
         await server.stop();
+      }
+    }
+  }
+
+  // The floor (bench/floor): workload A on the least possible Node.js broker, for each store
+  // variant it has, as a yardstick for svc-mailbox's figures in the same run.
+  if (opts.floor && loads.includes('A')) {
+    for (const variant of FLOOR_VARIANTS.filter((v) => opts.stores.includes(v))) {
+      for (let run = 1; run <= opts.runs; run++) {
+        progress.begin(`floor ${variant} A #${run}`);
+        record(await floorRun(variant, run, opts.count, opts.payload, opts.window).catch((err: unknown) => failed('floor', variant, 'A', run, err)));
       }
     }
   }

@@ -210,6 +210,40 @@ export function durableFiguresTable(report: BenchReport): string[] {
   return lines;
 }
 
+/**
+ * svc-mailbox against the floor (bench/floor) of the same run: what share of the least possible
+ * Node.js broker's throughput it reaches, and its CPU per message beside the floor's.
+ */
+export function floorTable(report: BenchReport): string[] {
+  const gs = groups(report.results);
+  const rows: string[] = [];
+  for (const variant of ['amnesia', 'level+sync']) {
+    const floor = gs.find((g) => g.system === 'floor' && g.variant === variant);
+    const f = throughput(floor);
+    if (!f) continue;
+    const mb = gs.find((g) => g.system === 'svc-mailbox' && g.variant === variant);
+    const m = throughput(mb);
+    rows.push(`| ${variant} | ${fmtSpread(m, fmtInt)} | ${fmtSpread(f, fmtInt)} | ${m ? `${((m.median / f.median) * 100).toFixed(0)}%` : '–'} | ${cpuPerMsg(mb)} | ${cpuPerMsg(floor)} |`);
+  }
+  return rows.length === 0 ? [] : [
+    '| store | svc-mailbox A msgs/s | floor A msgs/s | svc-mailbox / floor | CPU µs/msg client / server: svc-mailbox | floor |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ];
+}
+
+function cpuPerMsg(g: Group | undefined): string {
+  const runs = ok(g?.A ?? []);
+  const per = (pick: (r: RunResult) => number | undefined): string => {
+    const s = spread(runs.map((r) => {
+      const v = pick(r);
+      return v === undefined ? undefined : (v * 1e6) / r.n;
+    }));
+    return s ? fmtCpu(s.median) : '?';
+  };
+  return runs.length === 0 ? '–' : `${per((r) => r.cpu?.clientCpuS)} / ${per((r) => r.cpu?.serverCpuS)}`;
+}
+
 export function printSummary(report: BenchReport): void {
   const out = [
     '',
@@ -220,6 +254,8 @@ export function printSummary(report: BenchReport): void {
   const fan = fanoutTable(report);
   if (fan.length) out.push('', '## Fan-out (one sendBatch to distinct topics → every confirmation)', '', ...fan);
   out.push('', '## Ratios (matching durability classes)', '', ...ratioTable(report));
+  const floor = floorTable(report);
+  if (floor.length) out.push('', '## Against the floor (bench/floor: the least possible Node.js broker, same run)', '', ...floor);
   const figures = durableFiguresTable(report);
   if (figures.length) out.push('', '## Durable store figures (--figures durable)', '', ...figures);
   process.stdout.write(`${out.join('\n')}\n`);

@@ -23,6 +23,8 @@ export interface BenchOptions {
   workloads: Workload[];
   runs: number;
   peers: boolean;
+  /** Also run workload A on the floor (bench/floor): on with --peers or --floor. */
+  floor: boolean;
   /** Only these peers (nats, redis, redis-always, rabbitmq-classic, rabbitmq-quorum). */
   peerFilter?: string[];
   /** Workload B rate and length. */

@@ -16,18 +16,16 @@ import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import { cpuEnd, cpuStart, makePayload, median, readSeq, Tracker } from '../lib.ts';
 import { freePort } from '../server.ts';
+import type { RunResult, StoreVariant } from '../types.ts';
 import type { FloorMessage } from './wire.ts';
 
 const packr = new Packr({ useRecords: false });
 const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.ts');
 
-export interface FloorResult {
-  store: 'amnesia' | 'level+sync';
-  msgsPerSec: number;
-  clientCpuUsPerMsg: number;
-  serverCpuUsPerMsg: number | undefined;
-  missing: number;
-}
+/** The store variants the floor has: a Map, or a Map plus LevelDB synced per batch. */
+export type FloorVariant = Extract<StoreVariant, 'amnesia' | 'level+sync'>;
+
+export const FLOOR_VARIANTS: readonly FloorVariant[] = ['amnesia', 'level+sync'];
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -37,8 +35,8 @@ function open(url: string): Promise<WebSocket> {
   });
 }
 
-/** One run of workload A against a fresh floor server. */
-export async function floorRun(store: FloorResult['store'], count: number, size: number, window: number): Promise<FloorResult> {
+/** One run of workload A against a fresh floor server, as a bench result of system `floor`. */
+export async function floorRun(store: FloorVariant, run: number, count: number, size: number, window: number): Promise<RunResult> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'mailbox-floor-'));
   const args = ['--import', 'tsx', SERVER, String(port), store === 'amnesia' ? 'amnesia' : 'level', join(dir, 'db')];
@@ -51,8 +49,10 @@ export async function floorRun(store: FloorResult['store'], count: number, size:
     const url = `ws://127.0.0.1:${port}`;
     const [producer, consumer] = await Promise.all([open(url), open(url)]);
     const tracker = new Tracker(count);
+    let answerLeft: (n: number) => void = () => {};
     consumer.on('message', (data: Buffer) => {
       const msg = packr.unpack(data) as FloorMessage;
+      if (msg.t === 'left') answerLeft(msg.messages);
       if (msg.t !== 'deliver') return;
       for (const d of msg.items) if (d.payload) tracker.record(readSeq(d.payload));
       consumer.send(packr.pack({ t: 'ack', ids: msg.items.map((d) => d.id) } satisfies FloorMessage));
@@ -83,14 +83,18 @@ export async function floorRun(store: FloorResult['store'], count: number, size:
     await tracker.done;
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuEnd(c0);
+    // Asked after the last ACK on the same connection, so the answer counts every ACK.
+    const left = await new Promise<number>((resolve) => {
+      answerLeft = resolve;
+      consumer.send(packr.pack({ t: 'stats' } satisfies FloorMessage));
+    });
     producer.close();
     consumer.close();
     return {
-      store,
-      msgsPerSec: Math.round(count / seconds),
-      clientCpuUsPerMsg: Math.round((cpu.clientCpuS * 1e6) / count),
-      serverCpuUsPerMsg: cpu.serverCpuS === undefined ? undefined : Math.round((cpu.serverCpuS * 1e6) / count),
-      missing: count - tracker.unique,
+      system: 'floor', variant: store, workload: 'A', run, n: count, size, window,
+      seconds: Math.round(seconds * 1000) / 1000, cpu, msgsPerSec: Math.round(count / seconds),
+      delivered: tracker.total, unique: tracker.unique, duplicates: tracker.dups, missing: count - tracker.unique,
+      serverAfter: { messages: left },
     };
   } finally {
     server.kill('SIGKILL');
@@ -113,14 +117,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const size = option(argv, 'payload', 1024);
   const window = option(argv, 'window', 1000);
   const rows: string[] = [];
-  for (const store of ['amnesia', 'level+sync'] as const) {
-    const results: FloorResult[] = [];
-    for (let r = 0; r < runs; r++) results.push(await floorRun(store, count, size, window));
-    const m = (f: (x: FloorResult) => number | undefined): string => {
+  for (const store of FLOOR_VARIANTS) {
+    const results: RunResult[] = [];
+    for (let r = 1; r <= runs; r++) results.push(await floorRun(store, r, count, size, window));
+    const m = (f: (x: RunResult) => number | undefined): string => {
       const v = results.map(f).filter((x): x is number => x !== undefined);
-      return v.length ? median(v).toLocaleString('en-US') : '?';
+      return v.length ? median(v).toLocaleString('en-US', { maximumFractionDigits: 1 }) : '?';
     };
-    rows.push(`| floor | ${store} | ${runs} | ${m((x) => x.msgsPerSec)} (${results.map((x) => x.msgsPerSec.toLocaleString('en-US')).join(', ')}) | ${m((x) => x.clientCpuUsPerMsg)} / ${m((x) => x.serverCpuUsPerMsg)} | ${results.reduce((a, x) => a + x.missing, 0)} |`);
+    const perMsg = (s: number | undefined): number | undefined => (s === undefined ? undefined : (s * 1e6) / count);
+    rows.push(`| floor | ${store} | ${runs} | ${m((x) => x.msgsPerSec)} (${results.map((x) => x.msgsPerSec!.toLocaleString('en-US')).join(', ')}) | ${m((x) => perMsg(x.cpu?.clientCpuS))} / ${m((x) => perMsg(x.cpu?.serverCpuS))} | ${results.reduce((a, x) => a + (x.missing ?? 0), 0)} |`);
   }
   process.stdout.write(`\n## The floor: workload A on the least possible Node.js broker (${count.toLocaleString('en-US')} × ${size} B, window ${window}, medians)\n\n`);
   process.stdout.write('| system | store | runs | msgs/s end-to-end (each run) | CPU µs/msg client / server | missing |\n|---|---|---|---|---|---|\n');

@@ -83,6 +83,8 @@ wss.on('connection', (ws) => {
         if (db) dels.push(id);
       }
       commit(() => ws.send(packr.pack({ t: 'acked', n: msg.ids.length } satisfies FloorMessage)));
+    } else if (msg.t === 'stats') {
+      ws.send(packr.pack({ t: 'left', messages: payloads.size } satisfies FloorMessage));
     }
   });
 });

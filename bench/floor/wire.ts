@@ -5,4 +5,7 @@ export type FloorMessage =
   | { t: 'sent'; ids: string[] }
   | { t: 'deliver'; items: Array<{ id: string; payload: Uint8Array | undefined }> }
   | { t: 'ack'; ids: string[] }
-  | { t: 'acked'; n: number };
+  | { t: 'acked'; n: number }
+  /** Asked on the consumer's connection after its last ACK: what the server still holds. */
+  | { t: 'stats' }
+  | { t: 'left'; messages: number };

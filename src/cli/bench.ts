@@ -22,6 +22,8 @@ const USAGE = `usage: mailbox bench [options]
   --peers               also run NATS JetStream, Redis Streams, RabbitMQ
   --only-peers LIST     nats,redis,redis-always,rabbitmq-classic,rabbitmq-quorum (implies --peers)
   --no-mailbox          peers only
+  --floor               also run workload A on the floor, the least possible Node.js broker
+                        (bench/floor; on with --peers)
   --json FILE           results file (default bench/results/<stamp>.json)
   --quick               small N for a smoke run
   --server-cpu-prof DIR pass --cpu-prof to the server child (one .cpuprofile per server)
@@ -37,7 +39,7 @@ const USAGE = `usage: mailbox bench [options]
   --figures-restart-messages 1000000  messages on disk at the kill -9 restart
 `;
 
-const BOOLEANS = new Set(['peers', 'quick', 'micro', 'no-mailbox', 'no-report', 'help']);
+const BOOLEANS = new Set(['peers', 'floor', 'quick', 'micro', 'no-mailbox', 'no-report', 'help']);
 
 function num(args: ParsedArgs, key: string, dflt: number): number {
   const v = stringOption(args, key);
@@ -108,6 +110,7 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
     workloads: workloads(args, figuresOpts ? 'A' : 'all'),
     runs: num(args, 'runs', quick ? 1 : 3),
     peers: args.options.get('peers') === true || onlyPeers !== undefined,
+    floor: args.options.get('floor') === true || args.options.get('peers') === true || onlyPeers !== undefined,
     rate: num(args, 'rate', 2000),
     seconds: num(args, 'seconds', quick ? 2 : 10),
     warmupSeconds: num(args, 'warmup-seconds', quick ? 0 : 2),
