@@ -64,6 +64,11 @@ export interface BatcherOptions<I, R> {
   flush: (batch: Batch<I, R>) => void;
   /** Called once per settled item (frees the caller's in-flight slot). */
   onSettle: () => void;
+  /**
+   * Called after a batch that filled up mid-tick was flushed: the caller pushes it onto the
+   * wire now, so the server starts on it while later calls of the same tick are still queued.
+   */
+  onFull?: () => void;
 }
 
 export class TickBatcher<I, R> {
@@ -71,6 +76,8 @@ export class TickBatcher<I, R> {
   private sizes: number[] = [];
   private resolves: Array<((r: R) => void) | undefined> = [];
   private rejects: Array<((e: MailboxError) => void) | undefined> = [];
+  /** Weight of the queued items (see `add`). */
+  private bytes = 0;
   private scheduled: NodeJS.Immediate | undefined;
   private readonly flushBound = (): void => this.flush();
 
@@ -81,15 +88,29 @@ export class TickBatcher<I, R> {
     return this.items.length;
   }
 
-  /** Queues `item` (`bytes` is its weight against `maxBytes`) for this tick's batch. */
+  /**
+   * Queues `item` (`bytes` is its weight against `maxBytes`) for this tick's batch. A batch that
+   * fills up (maxItems items, or no room for the next item's bytes) is flushed at once rather
+   * than at the end of the tick: a caller queueing thousands in one tick gets them pipelined,
+   * the first on the wire while the last are still being queued.
+   */
   add(item: I, bytes: number): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
+    if (this.items.length > 0 && this.bytes + bytes > this.options.maxBytes) this.flushFull();
+    const promise = new Promise<R>((resolve, reject) => {
       this.items.push(item);
       this.sizes.push(bytes);
       this.resolves.push(resolve);
       this.rejects.push(reject);
-      this.scheduled ??= setImmediate(this.flushBound);
     });
+    this.bytes += bytes;
+    if (this.items.length >= this.options.maxItems()) this.flushFull();
+    else this.scheduled ??= setImmediate(this.flushBound);
+    return promise;
+  }
+
+  private flushFull(): void {
+    this.flush();
+    this.options.onFull?.();
   }
 
   /** Sends everything queued now, split into as many wire requests as the limits need. */
@@ -104,6 +125,7 @@ export class TickBatcher<I, R> {
     this.sizes = [];
     this.resolves = [];
     this.rejects = [];
+    this.bytes = 0;
     const maxItems = Math.max(1, this.options.maxItems());
     const { maxBytes } = this.options;
     let from = 0;

@@ -87,9 +87,11 @@ export class MailboxClient {
     this.window = new InflightWindow(options.maxInflight ?? 10_000);
     this.sends = new TickBatcher({
       maxItems: () => this.serverLimits.maxBatch, maxBytes: SEND_BATCH_BYTES, flush: (b) => this.flushSends(b), onSettle: this.releaseSlot,
+      onFull: () => this.conn?.pushOut(),
     });
     this.acks = new TickBatcher({
       maxItems: () => this.serverLimits.maxBatch, maxBytes: Infinity, flush: (b) => this.flushAcks(b), onSettle: this.releaseSlot,
+      onFull: () => this.conn?.pushOut(),
     });
     this.dlq = new DlqClient((op, request) => this.call(op, request, false));
     this.subs = new SubscriptionRegistry({

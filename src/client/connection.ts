@@ -5,7 +5,7 @@
  */
 import WebSocket from 'ws';
 import { MailboxError, toMailboxError } from '../errors.ts';
-import { corkForTick } from '../protocol/cork.ts';
+import { corkForTick, uncorkNow } from '../protocol/cork.ts';
 import {
   CHUNK_SIZE, ChunkReassembler, FLAGS, HEADER_SIZE, MAX_CAP, STATUS_OK, decodeBody, decodeError, decodeFrame,
   decodeResponse, encodeMessage, type FrameHeader, type MessageParams, type RequestOpId,
@@ -129,6 +129,11 @@ export class Connection {
     corkForTick(this.ws);
     for (let i = 0; i < frames.length; i++) this.ws.send(frames[i]!);
     this.framesSent += frames.length;
+  }
+
+  /** Puts the frames written so far this tick on the wire now (see uncorkNow). */
+  pushOut(): void {
+    uncorkNow(this.ws);
   }
 
   /** Resolves once no request awaits a reply, or after `timeoutMs` (whichever is first). */

@@ -18,7 +18,17 @@ export function corkForTick(ws: object): void {
   corked.add(socket);
   socket.cork();
   process.nextTick(() => {
-    corked.delete(socket);
+    if (!corked.delete(socket)) return; // already pushed out by uncorkNow
     socket.uncork();
   });
+}
+
+/**
+ * Writes what the tick has corked on `ws` now instead of on the next tick (a full batch that
+ * the peer can start on). Frames written later in the tick cork the socket again.
+ */
+export function uncorkNow(ws: object): void {
+  const socket = (ws as { _socket?: CorkableSocket })._socket;
+  if (!socket || !corked.delete(socket)) return;
+  socket.uncork();
 }

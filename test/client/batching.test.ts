@@ -145,6 +145,22 @@ describe('client batching on the wire', () => {
     assert.equal(server.requests.length, 0);
   });
 
+  it('a batch that fills up mid-tick leaves at once: thousands queued in one tick are pipelined, in order', async () => {
+    const sent: number[] = [];
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 2500; i++) {
+      calls.push(client.send({ topic: 't', idemKey: `many-${i}`, payload: 'x' }));
+      sent.push(client.stats().sendBatches);
+    }
+    // maxBatch is 1000 (the fake server's HELLO): the 1000th and 2000th sends flushed their batch
+    // right away; the last 500 wait for the end of the tick.
+    assert.deepEqual([sent[998], sent[999], sent[1999], sent[2499]], [0, 1, 2, 2]);
+    await Promise.all(calls);
+    const batches = server.ofOp(OPS.SEND_BATCH).map((r) => (r.req.op === OPS.SEND_BATCH ? r.req.body.items.map((it) => it.idemKey) : []));
+    assert.deepEqual(batches.map((b) => b.length), [1000, 1000, 500]);
+    assert.deepEqual(batches.flat(), Array.from({ length: 2500 }, (_, i) => `many-${i}`));
+  });
+
   it('bounds calls in flight by maxInflight; the rest wait for a slot', async () => {
     const c = await MailboxClient.connect(server.url, { token: TOKEN, maxInflight: 4 });
     server.requests.length = 0;
