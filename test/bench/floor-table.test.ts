@@ -27,3 +27,14 @@ test('floorTable is empty without a floor run, and shows – for a store svc-mai
   const lines = floorTable(report([a('floor', 'level+sync', 1, 95_000, 0.4, 1.3)]));
   assert.equal(lines[2], '| level+sync | – | 95,000 | – | – | 4.0 / 13.0 |');
 });
+
+test('the HTML report shows the floor in its own section and its own colour, and leaves both out without a floor run', async () => {
+  const { renderReport } = await import('../../bench/report.ts');
+  const options = { runs: 1, count: 100_000, payload: 1024, window: 1000, prefetch: 1000, producers: 1, consumers: 1, topics: 1, rate: 2000, seconds: 10, fanoutTopics: 10_000, fanoutReps: 20, fanoutPayload: 64 } as BenchReport['options'];
+  const withFloor = renderReport({ ...report([a('svc-mailbox', 'amnesia', 1, 40_000, 1.7, 2.5), a('floor', 'amnesia', 1, 200_000, 0.4, 0.5)]), options });
+  assert.match(withFloor, /<h2>Against the floor<\/h2>/);
+  assert.match(withFloor, /<td>20%<\/td>/);
+  assert.match(withFloor, /fill="#d1d5db"/, 'the floor bar is not coloured as a peer');
+  const without = renderReport({ ...report([a('svc-mailbox', 'amnesia', 1, 40_000, 1.7, 2.5)]), options });
+  assert.doesNotMatch(without, /Against the floor/);
+});
