@@ -51,9 +51,14 @@ function failed(progress: Progress, what: string, err: unknown): string {
   return message(err);
 }
 
-function serverOptions(): StartOptions {
+/** The figures' servers: the raised shard bound, then the caller's `--server-env` (which may lower the windows, say). */
+function serverEnv(opts: BenchOptions): Record<string, string> {
+  return { ...SERVER_ENV, ...opts.serverEnv };
+}
+
+function serverOptions(opts: BenchOptions): StartOptions {
   // V8's own old-space ceiling, as `npm start` runs it: a raised one only makes V8 keep more heap committed.
-  return { variant: 'level+relaxed', exposeGc: true, readyTimeoutMs: READY_TIMEOUT_MS, extraEnv: SERVER_ENV };
+  return { variant: 'level+relaxed', exposeGc: true, readyTimeoutMs: READY_TIMEOUT_MS, extraEnv: serverEnv(opts) };
 }
 
 let tags = 0;
@@ -112,7 +117,7 @@ async function restartFigures(f: FiguresOptions, opts: BenchOptions, progress: P
   progress.note(`durable figures: restart after kill -9, empty store (×${EMPTY_RESTARTS}) and ${f.restartMessages.toLocaleString('en-US')} messages`);
   let server: MailboxServer | undefined;
   try {
-    server = await startMailbox(serverOptions());
+    server = await startMailbox(serverOptions(opts));
     for (let i = 0; i < EMPTY_RESTARTS; i++) out.emptyReadyMs.push(round(await server.crashRestart(), 1));
     progress.begin(`durable figures: filling ${f.restartMessages.toLocaleString('en-US')} for the restart`);
     const clients = await producers(server);
@@ -143,7 +148,7 @@ async function rssFigures(f: FiguresOptions, opts: BenchOptions, progress: Progr
   const out: DurableFigures['rss'] = { messages: f.messages, warmUpMessages: Math.min(WARM_UP, f.messages), points };
   let server: MailboxServer | undefined;
   try {
-    server = await startMailbox(serverOptions());
+    server = await startMailbox(serverOptions(opts));
     const clients = await producers(server);
     let fillMs = 0;
     try {
@@ -193,7 +198,7 @@ export async function durableFigures(f: FiguresOptions, opts: BenchOptions, prog
     payload: opts.payload,
     topics: TOPICS,
     producers: PRODUCERS,
-    serverEnv: { ...SERVER_ENV },
+    serverEnv: serverEnv(opts),
     rss,
     restart,
   };

@@ -207,6 +207,7 @@ export function durableFiguresTable(report: BenchReport): string[] {
     lines.push(`| spawn → /readyz 200 after kill -9, ${fmtInt(restart.messages)} on disk | ${fmtMs(restart.readyMs)} ms | ${fmtInt(restart.readyAfter ?? 0)} of ${fmtInt(restart.messages)} ready after; RSS after rebuild ${fmtMiB(restart.rssAfterMiB)} |`);
   }
   if (restart.error) lines.push(`| restart | FAILED | ${restart.error.split('\n')[0]} |`);
+  lines.push(`| server settings | ${Object.entries(f.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ')} | the defaults otherwise (--server-env adds to these) |`);
   return lines;
 }
 

@@ -14,7 +14,7 @@ function assertPositive(value: unknown, what: string): void {
 test('mailbox bench --figures durable reports throughput, RSS per queued message and restart time in the JSON and the table', { timeout: 60_000 }, async () => {
   const { report, stdout } = await runBench([
     '--figures', 'durable', '--figures-messages', String(QUEUED), '--figures-restart-messages', String(RESTART),
-    '--count', '1000', '--runs', '1', '--timeout', '30',
+    '--count', '1000', '--runs', '1', '--timeout', '30', '--server-env', 'MAILBOX_QUEUE__READY_WINDOW=512',
   ]);
 
   assert.deepEqual(report.options.stores, ['level+sync'], 'the figures default to the durable store');
@@ -25,6 +25,8 @@ test('mailbox bench --figures durable reports throughput, RSS per queued message
 
   const f = report.durableFigures;
   assert.ok(f, 'durableFigures is in the results file');
+  // --server-env reaches the figures' own servers too, on top of their raised shard bound.
+  assert.deepEqual(f.serverEnv, { MAILBOX_QUEUE__SHARD_CAPACITY: '100000000', MAILBOX_QUEUE__READY_WINDOW: '512' });
   assert.equal(f.rss.error, undefined);
   assert.equal(f.restart.error, undefined);
   assert.deepEqual(f.rss.points.map((p) => p.messages), [0, QUEUED / 4, QUEUED / 2, (3 * QUEUED) / 4, QUEUED]);
@@ -46,6 +48,7 @@ test('mailbox bench --figures durable reports throughput, RSS per queued message
   assertPositive(f.restart.rssAfterMiB, 'RSS after rebuild');
 
   assert.match(stdout, /## Durable store figures/);
+  assert.match(stdout, /\| server settings \| MAILBOX_QUEUE__SHARD_CAPACITY=100000000 MAILBOX_QUEUE__READY_WINDOW=512 \|/);
   assert.match(stdout, /\| RSS per queued message \| -?[\d,]+ B \|/);
   assert.match(stdout, new RegExp(`\\| spawn → /readyz 200 after kill -9, ${RESTART.toLocaleString('en-US')} on disk \\| [\\d.]+ ms \\|`));
 });
