@@ -167,10 +167,10 @@ export function chaosKept(r: ChaosReport, expected: number): boolean {
   );
 }
 
-/** Creates a chaos mailbox, runs the workload, stops the mailbox. */
 /** Windows of a paged chaos mailbox: small enough that most of the backlog waits in the store. */
 export const PAGED_WINDOWS = { queue: { readyWindow: 16, residentBudget: 32, dedupResident: 16 } };
 
+/** Creates a chaos mailbox (`paged`: over a store that loads like LevelDB), runs the workload, stops the mailbox. */
 export async function withChaosMailbox(o: ChaosOptions, log?: (line: string) => void, paged = false): Promise<{ report: ChaosReport; tree: TreeNode }> {
   const mb = await createMailbox(chaosConfig(o, paged ? PAGED_WINDOWS : {}), chaosRuntime({ paged }));
   try {

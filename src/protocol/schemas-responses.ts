@@ -57,12 +57,13 @@ export function decodeSendBatchResponse(v: unknown): SendBatchResponse {
   const raw = reqArray(o, 'results', '', MAX_BATCH);
   const results = new Array<SendBatchResult>(raw.length);
   for (let i = 0; i < raw.length; i++) {
-    const item = object(raw[i], elementPath('results', i));
+    const path = elementPath('results', i);
+    const item = object(raw[i], path);
     if (item.error !== undefined) {
-      onlyKeys(item, ERROR_ITEM, elementPath('results', i));
-      results[i] = { error: decodeWireError(item.error, `results[${i}].error`) };
+      onlyKeys(item, ERROR_ITEM, path);
+      results[i] = { error: decodeWireError(item.error, `${path}.error`) };
     } else {
-      results[i] = decodeSendResponse(item, elementPath('results', i));
+      results[i] = decodeSendResponse(item, path);
     }
   }
   return { results };

@@ -212,14 +212,17 @@ export class Connection {
     if (bytes === undefined) {
       const text = this.helloToken;
       if (text === undefined) return this.deps.authorizer.verify(undefined);
-      if (last?.text === text) return this.deps.authorizer.verifyKeyed(text, last.key);
-      this.lastToken = { bytes: Buffer.from(text, 'utf8'), text, key: this.deps.authorizer.cache.keyOf(text) };
-      return this.deps.authorizer.verifyKeyed(text, this.lastToken.key);
+      return last?.text === text ? this.deps.authorizer.verifyKeyed(text, last.key) : this.rememberToken(Buffer.from(text, 'utf8'), text);
     }
     if (last !== undefined && last.bytes.equals(bytes)) return this.deps.authorizer.verifyKeyed(last.text, last.key);
-    const text = textOf(bytes);
-    this.lastToken = { bytes: Buffer.from(bytes), text, key: this.deps.authorizer.cache.keyOf(text) };
-    return this.deps.authorizer.verifyKeyed(text, this.lastToken.key);
+    return this.rememberToken(Buffer.from(bytes), textOf(bytes));
+  }
+
+  /** Keeps a token seen for the first time (its bytes owned, its cache key made once) and verifies it. */
+  private rememberToken(bytes: Buffer, text: string): Capability {
+    const key = this.deps.authorizer.cache.keyOf(text);
+    this.lastToken = { bytes, text, key };
+    return this.deps.authorizer.verifyKeyed(text, key);
   }
 
   private leaseCapability(req: Request, op: Op): void {
