@@ -224,7 +224,7 @@ export function floorTable(report: BenchReport): string[] {
     if (!f) continue;
     const mb = gs.find((g) => g.system === 'svc-mailbox' && g.variant === variant);
     const m = throughput(mb);
-    rows.push(`| ${variant} | ${fmtSpread(m, fmtInt)} | ${fmtSpread(f, fmtInt)} | ${m ? `${((m.median / f.median) * 100).toFixed(0)}%` : '–'} | ${cpuPerMsg(mb)} | ${cpuPerMsg(floor)} |`);
+    rows.push(`| ${variant} | ${fmtSpread(m, fmtInt)} | ${fmtSpread(f, fmtInt)} | ${m ? `${((m.median / f.median) * 100).toFixed(0)}%` : '–'} | ${cpuPerMessage(mb)} | ${cpuPerMessage(floor)} |`);
   }
   return rows.length === 0 ? [] : [
     '| store | svc-mailbox A msgs/s | floor A msgs/s | svc-mailbox / floor | CPU µs/msg client / server: svc-mailbox | floor |',
@@ -233,7 +233,8 @@ export function floorTable(report: BenchReport): string[] {
   ];
 }
 
-function cpuPerMsg(g: Group | undefined): string {
+/** Median CPU µs per message, client / server, of a group's workload A runs. */
+export function cpuPerMessage(g: Group | undefined): string {
   const runs = ok(g?.A ?? []);
   const per = (pick: (r: RunResult) => number | undefined): string => {
     const s = spread(runs.map((r) => {

@@ -14,8 +14,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
-import { cpuEnd, cpuStart, makePayload, median, readSeq, Tracker } from '../lib.ts';
+import { intOption, parseArgs, type ParsedArgs } from '../../src/cli/args.ts';
+import { cpuEnd, cpuStart, makePayload, readSeq, Tracker } from '../lib.ts';
 import { freePort } from '../server.ts';
+import { cpuPerMessage, fmtSpread, groups, throughput } from '../summary.ts';
 import type { RunResult, StoreVariant } from '../types.ts';
 import type { FloorMessage } from './wire.ts';
 
@@ -102,31 +104,25 @@ export async function floorRun(store: FloorVariant, run: number, count: number, 
   }
 }
 
-function option(argv: readonly string[], name: string, fallback: number): number {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(argv[i + 1])}`);
+/** A positive integer option, or its default. */
+function positive(args: ParsedArgs, name: string, fallback: number): number {
+  const n = intOption(args, name) ?? fallback;
+  if (n < 1) throw new Error(`--${name}: expected a positive integer, got ${n}`);
   return n;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const argv = process.argv.slice(2);
-  const runs = option(argv, 'runs', 3);
-  const count = option(argv, 'count', 200_000);
-  const size = option(argv, 'payload', 1024);
-  const window = option(argv, 'window', 1000);
-  const rows: string[] = [];
-  for (const store of FLOOR_VARIANTS) {
-    const results: RunResult[] = [];
-    for (let r = 1; r <= runs; r++) results.push(await floorRun(store, r, count, size, window));
-    const m = (f: (x: RunResult) => number | undefined): string => {
-      const v = results.map(f).filter((x): x is number => x !== undefined);
-      return v.length ? median(v).toLocaleString('en-US', { maximumFractionDigits: 1 }) : '?';
-    };
-    const perMsg = (s: number | undefined): number | undefined => (s === undefined ? undefined : (s * 1e6) / count);
-    rows.push(`| floor | ${store} | ${runs} | ${m((x) => x.msgsPerSec)} (${results.map((x) => x.msgsPerSec!.toLocaleString('en-US')).join(', ')}) | ${m((x) => perMsg(x.cpu?.clientCpuS))} / ${m((x) => perMsg(x.cpu?.serverCpuS))} | ${results.reduce((a, x) => a + (x.missing ?? 0), 0)} |`);
-  }
+  const args = parseArgs(process.argv.slice(2));
+  const runs = positive(args, 'runs', 3);
+  const count = positive(args, 'count', 200_000);
+  const size = positive(args, 'payload', 1024);
+  const window = positive(args, 'window', 1000);
+  const results: RunResult[] = [];
+  for (const store of FLOOR_VARIANTS) for (let r = 1; r <= runs; r++) results.push(await floorRun(store, r, count, size, window));
+  const rows = groups(results).map((g) => {
+    const each = g.A.map((x) => x.msgsPerSec!.toLocaleString('en-US')).join(', ');
+    return `| floor | ${g.variant} | ${g.A.length} | ${fmtSpread(throughput(g), (x) => Math.round(x).toLocaleString('en-US'))} (${each}) | ${cpuPerMessage(g)} | ${g.A.reduce((a, x) => a + (x.missing ?? 0), 0)} |`;
+  });
   process.stdout.write(`\n## The floor: workload A on the least possible Node.js broker (${count.toLocaleString('en-US')} × ${size} B, window ${window}, medians)\n\n`);
   process.stdout.write('| system | store | runs | msgs/s end-to-end (each run) | CPU µs/msg client / server | missing |\n|---|---|---|---|---|---|\n');
   process.stdout.write(rows.join('\n') + '\n');
