@@ -12,6 +12,7 @@ import { MailboxClient } from '../src/client/index.ts';
 import {
   Tracker, Window, cpuEnd, cpuStart, deadline, makePayload, measuredFields, now, paced, percentiles, readSeq, readTs, sleep,
 } from './lib.ts';
+import { watchGc } from './gc.ts';
 import type { MailboxServer } from './server.ts';
 import type { BenchOptions, RunResult } from './types.ts';
 
@@ -71,6 +72,7 @@ export async function mailboxLoad(
   // ---- producers ----
   let pubErrors = 0;
   let sent = 0;
+  const gcWatch = await watchGc(server.gcTotals);
   const c0 = cpuStart(server.pid);
   const t0 = now();
   const produce = async (client: MailboxClient, from: number, to: number, win: Window): Promise<void> => {
@@ -129,6 +131,7 @@ export async function mailboxLoad(
   }
   const tEnd = now();
   const cpu = cpuEnd(c0);
+  const gc = await gcWatch.stop();
   clearInterval(report);
   progress(tracker.unique, tracker.expected);
 
@@ -148,6 +151,7 @@ export async function mailboxLoad(
     size: opts.payload,
     window: opts.window,
     cpu,
+    gc,
     ...measuredFields(workload, tracker, { n: total, t0, tProducerDone, tEnd, sendSeconds: sendInfo.sendSeconds }),
     pubErrors,
     serverAfter: { ready: depths.ready, leased: depths.leased, delayed: depths.delayed, dlq: depths.dlq },
@@ -168,6 +172,7 @@ export async function mailboxFanout(server: MailboxServer, run: number, opts: Be
   const times: number[] = [];
   let pubErrors = 0;
   let firstError: string | undefined;
+  const gcWatch = await watchGc(server.gcTotals);
   const c0 = cpuStart(server.pid);
   for (let rep = 0; rep < opts.fanoutReps; rep++) {
     const inputs = topics.map((topic, i) => ({ topic, idemKey: `${runTag}-${rep}-${i}`, payload: makePayload(i, opts.fanoutPayload) }));
@@ -183,6 +188,7 @@ export async function mailboxFanout(server: MailboxServer, run: number, opts: Be
     progress(rep + 1, opts.fanoutReps);
   }
   const cpu = cpuEnd(c0);
+  const gc = await gcWatch.stop();
   const stats = client.stats();
   await client.close();
   const depths = await server.depths();
@@ -194,6 +200,7 @@ export async function mailboxFanout(server: MailboxServer, run: number, opts: Be
     n: topics.length,
     size: opts.fanoutPayload,
     cpu,
+    gc,
     fanoutMs: percentiles(times)!,
     pubErrors,
     serverAfter: { ready: depths.ready, leased: depths.leased, delayed: depths.delayed, dlq: depths.dlq },

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseGcHistogram, type GcTotals } from './gc.ts';
 import { deadline, now, sleep } from './lib.ts';
 import type { StoreVariant } from './types.ts';
 
@@ -49,6 +50,8 @@ export interface MailboxServer {
   readonly readyMs: number;
   /** Queue depths summed over shards, from /debug/tree. */
   depths(): Promise<{ ready: number; delayed: number; leased: number; dlq: number }>;
+  /** GC pauses since the current process started, from its /metrics. */
+  gcTotals(): Promise<GcTotals>;
   /** kill -9, then the same command again on the same data dir and ports; resolves with ms from spawn to /readyz 200. */
   crashRestart(): Promise<number>;
   /** Full GC in the server, then its RSS and heap (only for a server started with `exposeGc`). */
@@ -209,6 +212,7 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
         return readyMs;
       },
       depths: async () => sumDepths((await (await fetch(`${adminUrl}/debug/tree`)).json()) as TreeNode),
+      gcTotals: async () => parseGcHistogram(await (await fetch(`${adminUrl}/metrics`)).text()),
       crashRestart: async () => {
         await kill9();
         return launch();

@@ -93,6 +93,29 @@ export function fanoutTable(report: BenchReport): string[] {
   return lines;
 }
 
+/**
+ * GC pauses during each workload's timed part, server and bench client (median of the runs):
+ * where a latency tail and part of the CPU per message go. Runs without GC figures are left out.
+ */
+export function gcTable(report: BenchReport): string[] {
+  const rows: string[] = [];
+  for (const g of groups(report.results)) {
+    for (const [workload, runs] of [['A', g.A], ['B', g.B], ['fan-out', g.fanout]] as const) {
+      const rs = ok(runs).filter((r) => r.gc !== undefined);
+      if (rs.length === 0) continue;
+      const med = (pick: (r: RunResult) => number | undefined, fmt: (x: number) => string): string => fmtSpread(spread(rs.map(pick)), fmt);
+      const share = (r: RunResult): number | undefined => (r.gc?.server && r.seconds ? (100 * r.gc.server.ms) / (r.seconds * 1000) : undefined);
+      rows.push(`| ${g.system} | ${g.variant} | ${workload} | ${med((r) => r.gc?.server?.pauses, fmtInt)} | ${med((r) => r.gc?.server?.ms, fmtInt)} | ${med(share, (x) => `${x.toFixed(1)}%`)} | ${med((r) => r.gc?.server?.over10ms, fmtInt)} | ${med((r) => r.gc?.client.pauses, fmtInt)} | ${med((r) => r.gc?.client.ms, fmtInt)} | ${med((r) => r.gc?.client.over10ms, fmtInt)} |`);
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    '| system | variant | workload | server GC pauses | server GC ms | share of the run | server pauses > 10 ms | client GC pauses | client GC ms | client pauses > 10 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ];
+}
+
 export interface RatioRow {
   row: string;
   mailbox: string;
@@ -255,6 +278,8 @@ export function printSummary(report: BenchReport): void {
   ];
   const fan = fanoutTable(report);
   if (fan.length) out.push('', '## Fan-out (one sendBatch to distinct topics → every confirmation)', '', ...fan);
+  const gc = gcTable(report);
+  if (gc.length) out.push('', '## Garbage collection during the timed part (median of runs, min–max)', '', ...gc);
   out.push('', '## Ratios (matching durability classes)', '', ...ratioTable(report));
   const floor = floorTable(report);
   if (floor.length) out.push('', '## Against the floor (bench/floor: the least possible Node.js broker, same run)', '', ...floor);

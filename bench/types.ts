@@ -1,4 +1,5 @@
 /** The shapes a bench run is configured with and reports. */
+import type { GcTotals } from './gc.ts';
 import type { CpuSplit, Percentiles } from './lib.ts';
 
 export type Workload = 'A' | 'B' | 'fanout';
@@ -72,6 +73,8 @@ export interface RunResult {
   window?: number;
   seconds?: number;
   cpu?: CpuSplit;
+  /** GC pauses during the timed part: the server's (from its /metrics) and the bench client's. */
+  gc?: { server?: GcTotals; client: GcTotals };
   msgsPerSec?: number;
   producerConfirmedPerSec?: number;
   latencyMs?: Percentiles;

@@ -10,4 +10,13 @@ test('mailbox bench --quick runs workload A against a real server and every id a
   assert.equal(a[0]!.unique, 2000);
   assert.equal(a[0]!.missing, 0);
   assert.match(stdout, /svc-mailbox \| amnesia \| 1\/0 \|/);
+  // GC pauses of both sides during the timed part: the server's read from its /metrics.
+  const gc = a[0]!.gc;
+  assert.ok(gc?.server, 'the server\'s GC figures were read');
+  for (const side of [gc.server, gc.client]) {
+    assert.ok(Number.isInteger(side.pauses) && side.pauses >= 0);
+    assert.ok(side.over10ms <= side.over1ms && side.over1ms <= side.pauses);
+  }
+  assert.match(stdout, /## Garbage collection during the timed part/);
+  assert.match(stdout, /\| svc-mailbox \| amnesia \| A \| \d+ \| /);
 });
