@@ -4,24 +4,22 @@ import { GcMeter, gcDelta, parseGcHistogram, watchGc } from '../../bench/gc.ts';
 import { gcTable } from '../../bench/summary.ts';
 import type { BenchReport, RunResult } from '../../bench/types.ts';
 
-// As prom-client's default metrics print it: one histogram per GC kind.
-const METRICS = `# HELP nodejs_gc_duration_seconds Garbage collection duration by kind, one of major, minor, incremental or weakcb.
-# TYPE nodejs_gc_duration_seconds histogram
-nodejs_gc_duration_seconds_bucket{le="0.001",kind="minor"} 10
-nodejs_gc_duration_seconds_bucket{le="0.01",kind="minor"} 38
-nodejs_gc_duration_seconds_bucket{le="0.1",kind="minor"} 40
-nodejs_gc_duration_seconds_bucket{le="+Inf",kind="minor"} 40
-nodejs_gc_duration_seconds_sum{kind="minor"} 0.125
-nodejs_gc_duration_seconds_count{kind="minor"} 40
-nodejs_gc_duration_seconds_bucket{le="0.001",kind="major"} 0
-nodejs_gc_duration_seconds_bucket{le="0.01",kind="major"} 1
-nodejs_gc_duration_seconds_bucket{le="0.1",kind="major"} 3
-nodejs_gc_duration_seconds_bucket{le="+Inf",kind="major"} 3
-nodejs_gc_duration_seconds_sum{kind="major"} 0.05
-nodejs_gc_duration_seconds_count{kind="major"} 3
-# HELP nodejs_eventloop_lag_seconds Lag of event loop in seconds.
-nodejs_eventloop_lag_seconds 0.002
-`;
+/** One kind's histogram as prom-client's default metrics print it (cumulative buckets). */
+function histogram(kind: string, buckets: Record<string, number>, sum: number, count: number): string {
+  const lines = Object.entries(buckets).map(([le, n]) => `nodejs_gc_duration_seconds_bucket{le="${le}",kind="${kind}"} ${n}`);
+  lines.push(`nodejs_gc_duration_seconds_bucket{le="+Inf",kind="${kind}"} ${count}`);
+  lines.push(`nodejs_gc_duration_seconds_sum{kind="${kind}"} ${sum}`, `nodejs_gc_duration_seconds_count{kind="${kind}"} ${count}`);
+  return lines.join('\n');
+}
+
+const METRICS = [
+  '# HELP nodejs_gc_duration_seconds Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+  '# TYPE nodejs_gc_duration_seconds histogram',
+  histogram('minor', { '0.001': 10, '0.01': 38, '0.1': 40 }, 0.125, 40),
+  histogram('major', { '0.001': 0, '0.01': 1, '0.1': 3 }, 0.05, 3),
+  '# HELP nodejs_eventloop_lag_seconds Lag of event loop in seconds.',
+  'nodejs_eventloop_lag_seconds 0.002',
+].join('\n');
 
 test('parseGcHistogram sums every kind: pauses, total ms, and the pauses past 1 ms and 10 ms from the bucket bounds', () => {
   assert.deepEqual(parseGcHistogram(METRICS), { pauses: 43, ms: 175, over1ms: 33, over10ms: 4 });
