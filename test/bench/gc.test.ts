@@ -80,3 +80,14 @@ test('gcTable prints the median per workload with the server\'s share of the run
   const bare: RunResult = { system: 'redis-streams', variant: 'no-persistence+xdel', workload: 'A', run: 1, n: 1000, size: 1024 };
   assert.deepEqual(gcTable(report([bare])), []);
 });
+
+test('the HTML report shows the GC table in its own section, and leaves it out when no run has GC figures', async () => {
+  const { renderReport } = await import('../../bench/report.ts');
+  const options = { runs: 1, count: 1000, payload: 1024, window: 1000, prefetch: 1000, producers: 1, consumers: 1, topics: 1, rate: 2000, seconds: 10, fanoutTopics: 10_000, fanoutReps: 20, fanoutPayload: 64 } as BenchReport['options'];
+  const base = { at: '', node: process.version, host: { cpus: 2, model: 'test', kernel: 'test' }, options };
+  const html = renderReport({ ...base, results: [run('B', 1, 50, 60, 12)] });
+  assert.match(html, /<h2>Garbage collection<\/h2>/);
+  assert.match(html, /<td>1\.7%<\/td>/, 'the server\'s share of the run');
+  const { gc: _, ...bare } = run('B', 1, 50, 60, 12);
+  assert.doesNotMatch(renderReport({ ...base, results: [bare] }), /Garbage collection/);
+});
