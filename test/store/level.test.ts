@@ -165,6 +165,23 @@ describe('level store', () => {
     assert.ok(s1.length < (await storedMessages(store, S1)).length, 'writes after the snapshot are not in it');
   });
 
+  it('clears a write error that repeats (latched) by reopening the database once, then retries the batch; data written before survives', async () => {
+    const { store } = await fresh();
+    const before = msgId();
+    await store.commit([{ op: 'putMsg', shard: S0, meta: meta(before), payload: payload(64) }]);
+    // A real database closed behind the store's back fails every write with the same error,
+    // as LevelDB does with a latched I/O error (ENOSPC) until it is reopened.
+    await (store as unknown as { db: { close(): Promise<void> } }).db.close();
+    const first = msgId();
+    await assert.rejects(store.commit([{ op: 'putMsg', shard: S0, meta: meta(first), payload: payload(64) }]));
+    assert.equal(store.stats().reopens, 0, 'one failure is not a latched error: no reopen yet');
+    const second = msgId();
+    await store.commit([{ op: 'putMsg', shard: S0, meta: meta(second), payload: payload(64) }]);
+    assert.equal(store.stats().reopens, 1, 'the same error twice: reopened once, and the batch went through');
+    const ids = (await storedMessages(store, S0)).map((m) => m.msgId).sort();
+    assert.deepEqual(ids, [before, second].sort(), 'the refused batch was not written; the others are there');
+  });
+
   it('refuses a data directory of another store format with E_CONFIG, naming both formats', async () => {
     const { store, dir } = await fresh();
     await store.close();
