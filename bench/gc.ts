@@ -2,7 +2,7 @@
  * Garbage-collection pauses during a run, on both sides: the server's read from its own
  * `/metrics` (prom-client's `nodejs_gc_duration_seconds` histogram, summed over kinds), the
  * client's (this process) watched with perf_hooks. A pause stops the process's one JS thread,
- * so the pauses are where a latency tail goes (see bench/README.md, "Where the tail goes").
+ * so the pauses are where a latency tail goes (bench/README.md, "Where the time and the tail go").
  */
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
@@ -72,10 +72,6 @@ export class GcMeter {
   }
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
-}
-
 /**
  * Watches both sides from now on: `stop()` says what each paused meanwhile. `serverTotals`
  * reads the server's running totals; a server that does not answer is left out, not guessed.
@@ -86,8 +82,13 @@ export async function watchGc(serverTotals: () => Promise<GcTotals>): Promise<{ 
   return {
     async stop() {
       const client = meter.stop();
-      const after = before === undefined ? undefined : await serverTotals().catch(() => undefined);
-      return after === undefined ? { client } : { server: gcDelta(before!, after), client };
+      if (before === undefined) return { client };
+      const after = await serverTotals().catch(() => undefined);
+      return after === undefined ? { client } : { server: gcDelta(before, after), client };
     },
   };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
