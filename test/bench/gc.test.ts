@@ -62,9 +62,10 @@ test('watchGc gives the server\'s pauses between its two readings, and leaves th
   assert.equal((await down.stop()).server, undefined);
 });
 
-const run = (workload: RunResult['workload'], run: number, server: number, client: number, seconds?: number): RunResult => ({
-  system: 'svc-mailbox', variant: 'amnesia', workload, run, n: 1000, size: 1024, ...(seconds ? { seconds } : {}),
-  gc: { server: { pauses: server, ms: server * 4, over1ms: server, over10ms: run - 1 }, client: { pauses: client, ms: client * 2, over1ms: 0, over10ms: 0 } },
+/** A svc-mailbox run with `server` and `client` GC pauses (4 and 2 ms each); run k had k − 1 pauses over 10 ms. */
+const run = (workload: RunResult['workload'], k: number, server: number, client: number, seconds?: number): RunResult => ({
+  system: 'svc-mailbox', variant: 'amnesia', workload, run: k, n: 1000, size: 1024, ...(seconds ? { seconds } : {}),
+  gc: { server: { pauses: server, ms: server * 4, over1ms: server, over10ms: k - 1 }, client: { pauses: client, ms: client * 2, over1ms: 0, over10ms: 0 } },
 });
 
 test('gcTable prints the median per workload with the server\'s share of the run, and nothing without GC figures', () => {

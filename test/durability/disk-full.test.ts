@@ -60,9 +60,9 @@ test(
 
       // Fill the disk: ballast up to 4.6 MiB short of full, then SENDs until one is refused. When
       // what failed was the memtable's (4 MiB) flush to a table, LevelDB latches the error: every
-      // later write fails with it until the database is reopened, even once space is back. When an
-      // append to its log failed first, nothing latches. Which one comes first is timing, so this test
-      // checks the promise either way; the reopen itself has its own test (store/level.test.ts).
+      // later write fails with it until the database is reopened, even once space is back. When
+      // an append to its log failed first, nothing latches. Which comes first is timing, so this
+      // test checks the promise either way; the reopen has its own test (store/level.test.ts).
       if (mounted) writeFileSync(ballast, new Uint8Array(Math.max(0, freeBytes(base) - 4600 * 1024)));
       else mb.store.faults.failWrites = 'full';
       let refusal: MailboxError | undefined;
