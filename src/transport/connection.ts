@@ -75,17 +75,18 @@ export class Connection {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.ws.close(1003, 'OAP/1 frames are binary');
-    if (data.length < HEADER_SIZE) return this.ws.close(1002, `frame of ${data.length} bytes is shorter than the ${HEADER_SIZE}-byte header`);
     let message: AssembledMessage | undefined;
     try {
       const frame = decodeFrame(data);
       if (!(frame.header.flags & FLAGS.REQ)) throw new MailboxError('E_SCHEMA', 'flags: clients send requests only');
       message = this.reassembler.push(frame, performance.now());
     } catch (err) {
-      // The header was (at least partly) readable: answer on its corr_id and op (PROTOCOL.md §4).
+      // Answer on the header's corr_id, op and tenant, or all zeros when there is no whole header
+      // (PROTOCOL.md §2): WebSocket delimits messages, so a bad one cannot desynchronise the next.
       const e = toMailboxError(err);
       this.count(e);
-      return this.write([encodeError(e, e.corrId ?? data.readBigUInt64BE(30), rawTenant(data), data.readUInt16BE(10))]);
+      const whole = data.length >= HEADER_SIZE;
+      return this.write([encodeError(e, e.corrId ?? (whole ? data.readBigUInt64BE(30) : 0n), rawTenant(data), whole ? data.readUInt16BE(10) : 0)]);
     }
     if (message) void this.onRequest(message);
   }
@@ -357,7 +358,8 @@ function textOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
-/** The tenant bytes of a frame whose header failed to decode, for the error reply. */
+/** The tenant bytes of a frame whose header failed to decode, for the error reply (the default tenant when cut short). */
 function rawTenant(data: Buffer): TenantId {
+  if (data.length < HEADER_SIZE) return '00000000000000000000000000000000' as TenantId;
   return data.subarray(12, 28).toString('hex') as TenantId; // header bytes 12..27
 }
