@@ -8,12 +8,18 @@
  *   topic=user:42:inbox       exactly this topic
  *   topic=user:42:*           any topic starting with `user:42:` (`*` only as the last character)
  *   tenant=<32 hex>           only this tenant
+ *   tenant=*                  every tenant (operators' tokens; see the tenant rule below)
  *   expiry=<wall-clock ms>    refused at and after this instant
  *   quota=<msgs/s>            most SENDs per second for this token (positive decimal)
  *
  * Every caveat only narrows: several caveats of one kind must all hold (ops and topics
  * intersect, the earliest expiry and the lowest quota win). Parsing is strict and a kind
  * this code does not know makes verification fail: a server never ignores a restriction.
+ *
+ * The tenant rule: a token acts for the tenant its tenant caveats name (`*` names every
+ * tenant, so it narrows nothing); a token with no tenant caveat acts for the default tenant
+ * only. `mint` always signs a tenant caveat, so whoever holds a token can narrow its
+ * tenant by attenuating, never move it to another one.
  */
 import { MailboxError } from '../errors.ts';
 import type { TenantId } from '../domain/types.ts';
@@ -21,10 +27,13 @@ import type { TenantId } from '../domain/types.ts';
 export const OPS = ['send', 'recv', 'ack', 'nack', 'admin'] as const;
 export type Op = (typeof OPS)[number];
 
+/** The value of a tenant caveat that allows every tenant (`tenant=*`). */
+export const ANY_TENANT = '*';
+
 export type Caveat =
   | { kind: 'op'; ops: readonly Op[] }
   | { kind: 'topic'; pattern: string }
-  | { kind: 'tenant'; tenant: TenantId }
+  | { kind: 'tenant'; tenant: TenantId | typeof ANY_TENANT }
   | { kind: 'expiry'; at: number }
   | { kind: 'quota'; perSecond: number };
 
@@ -67,6 +76,7 @@ export function decodeCaveat(text: string): Caveat | undefined {
     case 'topic':
       return validTopicPattern(value) ? { kind: 'topic', pattern: value } : undefined;
     case 'tenant':
+      if (value === ANY_TENANT) return { kind: 'tenant', tenant: ANY_TENANT };
       return TENANT_RE.test(value) ? { kind: 'tenant', tenant: value as TenantId } : undefined;
     case 'expiry': {
       if (!INT_RE.test(value)) return undefined;

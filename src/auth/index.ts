@@ -2,7 +2,7 @@
  * Capability tokens: mint, attenuate, verify; the key ring by KID; the verification cache.
  * Token format and chain: see token.ts. Never log a token or a key: use `tokenFingerprint`.
  */
-export { OPS, parseCaveat, encodeCaveat, topicMatches } from './caveats.ts';
+export { ANY_TENANT, OPS, parseCaveat, encodeCaveat, topicMatches } from './caveats.ts';
 export type { Op, Caveat, UnknownCaveat, TopicMatcher } from './caveats.ts';
 export { TOKEN_PREFIX } from './token.ts';
 export { KeyRing, generateKey, MIN_SECRET_BYTES } from './keyring.ts';

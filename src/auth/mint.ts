@@ -3,23 +3,31 @@
  * token), inspect and tokenFingerprint (need nothing, verify nothing).
  */
 import { MailboxError } from '../errors.ts';
+import { DEFAULT_TENANT } from '../domain/types.ts';
 import { decodeCaveat, encodeCaveat, type Caveat, type UnknownCaveat } from './caveats.ts';
 import type { KeyRing } from './keyring.ts';
 import { chainSignature, decodeToken, encodeToken, extendSignature, newTokenId } from './token.ts';
 
 export interface MintOptions {
-  /** Restrictions signed into the token; none makes a token that may do everything (admin). */
+  /**
+   * Restrictions signed into the token; none makes a token that may do everything (admin)
+   * for the default tenant. A token for every tenant says so: `{ kind: 'tenant', tenant: ANY_TENANT }`.
+   */
   caveats?: readonly Caveat[];
 }
 
 /**
- * A new token signed with the ring's active key.
+ * A new token signed with the ring's active key. It always carries a tenant caveat: the
+ * default tenant's when `caveats` name none, so that a holder who appends a tenant caveat
+ * (attenuate) narrows the token and can never rebind it to another tenant.
  *
  * @example
  * const token = mint(ring, { caveats: [{ kind: 'op', ops: ['send'] }, { kind: 'topic', pattern: 'user:42:*' }] });
  */
 export function mint(ring: KeyRing, options: MintOptions = {}): string {
-  const caveats = (options.caveats ?? []).map(encodeCaveat);
+  const given = options.caveats ?? [];
+  const bound = given.some((c) => c.kind === 'tenant') ? given : [{ kind: 'tenant', tenant: DEFAULT_TENANT } as const, ...given];
+  const caveats = bound.map(encodeCaveat);
   const { kid, secret } = ring.activeKey();
   const tokenId = newTokenId();
   return encodeToken({ tokenId, kid, caveats, sig: chainSignature(secret, tokenId, kid, caveats) });

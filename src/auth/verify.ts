@@ -7,8 +7,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { MailboxError } from '../errors.ts';
-import type { TenantId } from '../domain/types.ts';
-import { decodeCaveat, expandOps, OPS, topicMatcher, topicMatches, type Caveat, type Op, type TopicMatcher } from './caveats.ts';
+import { DEFAULT_TENANT, type TenantId } from '../domain/types.ts';
+import { ANY_TENANT, decodeCaveat, expandOps, OPS, topicMatcher, topicMatches, type Caveat, type Op, type TopicMatcher } from './caveats.ts';
 import type { KeyRing } from './keyring.ts';
 import { chainSignature, decodeToken } from './token.ts';
 
@@ -26,8 +26,12 @@ export class Capability {
   readonly ops: ReadonlySet<Op>;
   /** Every matcher must accept a topic; empty means any topic. */
   readonly topics: readonly TopicMatcher[];
-  /** The tenant every tenant caveat names (when they disagree, no tenant is allowed). */
-  readonly tenant?: TenantId;
+  /**
+   * The tenant this token acts for: the one its tenant caveats name, `*` (ANY_TENANT) when
+   * they all say `*`, the default tenant when it has none. When two name different
+   * tenants, it acts for no tenant at all.
+   */
+  readonly tenant: TenantId | typeof ANY_TENANT;
   /** Wall-clock ms from which the token is refused: the earliest expiry caveat. */
   readonly expiry?: number;
   /** Most SENDs per second for this token: the lowest quota caveat. */
@@ -39,7 +43,7 @@ export class Capability {
     this.kid = fields.kid;
     let ops = new Set<Op>(OPS);
     const topics: TopicMatcher[] = [];
-    let tenant: TenantId | undefined;
+    let tenant: TenantId | typeof ANY_TENANT | undefined;
     let tenantConflict = false;
     let expiry: number | undefined;
     let quota: number | undefined;
@@ -54,8 +58,10 @@ export class Capability {
           topics.push(topicMatcher(caveat.pattern));
           break;
         case 'tenant':
-          if (tenant !== undefined && tenant !== caveat.tenant) tenantConflict = true;
-          tenant ??= caveat.tenant;
+          // Intersection: `*` keeps whatever is bound; a named tenant binds, or conflicts with another.
+          if (caveat.tenant === ANY_TENANT) tenant ??= ANY_TENANT;
+          else if (tenant === undefined || tenant === ANY_TENANT) tenant = caveat.tenant;
+          else if (tenant !== caveat.tenant) tenantConflict = true;
           break;
         case 'expiry':
           expiry = expiry === undefined ? caveat.at : Math.min(expiry, caveat.at);
@@ -68,7 +74,7 @@ export class Capability {
     this.ops = ops;
     this.topics = topics;
     this.tenantConflict = tenantConflict;
-    if (tenant !== undefined) this.tenant = tenant;
+    this.tenant = tenant ?? DEFAULT_TENANT;
     if (expiry !== undefined) this.expiry = expiry;
     if (quota !== undefined) this.quota = quota;
   }
@@ -92,9 +98,10 @@ export class Capability {
 
   /**
    * Throws `E_CAP_SCOPE` unless the token allows `op`, on `topic` and for `tenant`. A token
-   * with topic (tenant) caveats refuses a request that names no topic (tenant): an
-   * operation across all topics needs a token not limited to some. DLQ and other
-   * operator calls check `authorize('admin')`.
+   * with topic caveats refuses a request that names no topic: an operation across all
+   * topics needs a token not limited to some. Likewise a request that names no tenant acts
+   * across tenants (a backup) and needs a `tenant=*` token. DLQ and other operator calls
+   * check `authorize('admin', …)`.
    *
    * @example cap.authorize('send', 'user:42:inbox', tenantId)
    */
@@ -109,12 +116,7 @@ export class Capability {
         throw new MailboxError('E_CAP_SCOPE', `topic ${JSON.stringify(topic)} is outside this token's scope`);
       }
     }
-    if (this.tenant !== undefined) {
-      if (tenant === undefined) throw new MailboxError('E_CAP_SCOPE', `operation ${op} names no tenant but this token is limited to one`);
-      if (this.tenantConflict || tenant !== this.tenant) {
-        throw new MailboxError('E_CAP_SCOPE', `tenant ${JSON.stringify(tenant)} is outside this token's scope`);
-      }
-    }
+    this.authorizeTenant(op, tenant);
   }
 
   /**
@@ -124,9 +126,20 @@ export class Capability {
    */
   authorizeLease(op: Op, tenant: string): void {
     if (!this.ops.has(op)) throw new MailboxError('E_CAP_SCOPE', `operation ${op} is outside this token's scope`);
-    if (this.tenant !== undefined && (this.tenantConflict || tenant !== this.tenant)) {
-      throw new MailboxError('E_CAP_SCOPE', `tenant ${JSON.stringify(tenant)} is outside this token's scope`);
-    }
+    this.authorizeTenant(op, tenant);
+  }
+
+  /** Whether this token may act for `tenant` (undefined: for every tenant at once). */
+  actsFor(tenant?: string): boolean {
+    if (this.tenantConflict) return false;
+    if (this.tenant === ANY_TENANT) return true;
+    return tenant !== undefined && tenant === this.tenant;
+  }
+
+  private authorizeTenant(op: Op, tenant: string | undefined): void {
+    if (this.actsFor(tenant)) return;
+    if (tenant === undefined) throw new MailboxError('E_CAP_SCOPE', `operation ${op} acts across tenants but this token is limited to one tenant (tenant=* allows every tenant)`);
+    throw new MailboxError('E_CAP_SCOPE', `tenant ${JSON.stringify(tenant)} is outside this token's scope`);
   }
 
   /** Like `authorize`, as a boolean. */
@@ -145,7 +158,7 @@ export class Capability {
       kid: this.kid,
       ops: [...this.ops],
       topics: this.topics,
-      tenant: this.tenant,
+      tenant: this.tenantConflict ? null : this.tenant,
       expiry: this.expiry,
       quota: this.quota,
     };

@@ -3,10 +3,13 @@
  * a key is generated and kept in `<dataDir>/keys.json` (mode 0600), and an admin token is
  * written to `auth.adminTokenFile` (default `<dataDir>/admin.token`, mode 0600); only the
  * path is logged. In amnesia mode nothing is written unless the operator named a token file.
+ * The admin token is the operators' cross-tenant token (`tenant=*`): `mailbox dlq --tenant X`
+ * and backups use it. A token file from before that rule (no tenant caveat, so now the
+ * default tenant's only) is replaced by a fresh one.
  */
 import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { generateKey, KeyRing, mint } from '../auth/index.ts';
+import { ANY_TENANT, generateKey, inspect, KeyRing, mint } from '../auth/index.ts';
 import type { MailboxConfig } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -23,6 +26,13 @@ async function exists(path: string): Promise<boolean> {
 async function writePrivate(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, text, { mode: 0o600, flag: 'w' });
+/** Whether the token in `path` carries a tenant caveat (was minted under the tenant rule); a file that is not a token is left alone. */
+async function hasTenantCaveat(path: string): Promise<boolean> {
+  try {
+    return inspect((await readFile(path, 'utf8')).trim()).caveats.some((c) => c.kind === 'tenant');
+  } catch {
+    return true;
+  }
 }
 
 export async function bootstrapKeys(config: MailboxConfig, logger: Logger): Promise<KeyBootstrap> {
@@ -49,8 +59,8 @@ export async function bootstrapKeys(config: MailboxConfig, logger: Logger): Prom
     logger.warn({ event: 'no_admin_token' }, 'amnesia mode with no auth.keys: an ephemeral key signs tokens and no token file was written; set auth.adminTokenFile (or MAILBOX_AUTH__ADMIN_TOKEN_FILE) to get an admin token');
     return { ring };
   }
-  if (config.amnesia || !(await exists(tokenFile))) {
-    await writePrivate(tokenFile, `${mint(ring)}\n`);
+  if (config.amnesia || !(await exists(tokenFile)) || !(await hasTenantCaveat(tokenFile))) {
+    await writePrivate(tokenFile, `${mint(ring, { caveats: [{ kind: 'tenant', tenant: ANY_TENANT }] })}\n`);
     logger.info({ event: 'admin_token_written', path: tokenFile, kid: ring.active }, `admin token written to ${tokenFile}`);
   }
   return { ring, adminTokenFile: tokenFile };

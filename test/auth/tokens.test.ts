@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MailboxError } from '../../src/errors.ts';
-import type { TenantId } from '../../src/domain/types.ts';
-import { KeyRing, attenuate, generateKey, inspect, mint, tokenFingerprint, verify } from '../../src/auth/index.ts';
+import { DEFAULT_TENANT, type TenantId } from '../../src/domain/types.ts';
+import { ANY_TENANT, KeyRing, attenuate, generateKey, inspect, mint, tokenFingerprint, verify } from '../../src/auth/index.ts';
 import { chainSignature, decodeToken, encodeToken } from '../../src/auth/token.ts';
 
 const NOW = 1_700_000_000_000;
@@ -55,11 +55,44 @@ test('a minted token verifies and carries its caveats as a capability', () => {
   cap.authorize('recv', 'user:42:outbox', TENANT);
 });
 
-test('a token without caveats may do everything, admin included', () => {
+test('a token minted without caveats may do everything, admin included, for the default tenant', () => {
   const keys = ring();
   const cap = verify(keys, mint(keys), NOW);
-  for (const op of ['send', 'recv', 'ack', 'nack', 'admin'] as const) cap.authorize(op, 'any:topic', TENANT);
+  for (const op of ['send', 'recv', 'ack', 'nack', 'admin'] as const) cap.authorize(op, 'any:topic', DEFAULT_TENANT);
+  cap.authorize('admin', undefined, DEFAULT_TENANT);
+});
+
+test('a token minted without a tenant cannot act for another tenant, nor across tenants, and acts for the default tenant', () => {
+  const keys = ring();
+  const token = mint(keys, { caveats: [{ kind: 'op', ops: ['send', 'ack'] }] });
+  assert.deepEqual(inspect(token).caveats[0], { kind: 'tenant', tenant: DEFAULT_TENANT }, 'mint signs the default tenant in');
+  const cap = verify(keys, token, NOW);
+  assert.equal(cap.tenant, DEFAULT_TENANT);
+  cap.authorize('send', 't', DEFAULT_TENANT);
+  cap.authorizeLease('ack', DEFAULT_TENANT);
+  const err = rejects(() => cap.authorize('send', 't', TENANT), 'E_CAP_SCOPE');
+  assert.match(err.message, new RegExp(TENANT));
+  rejects(() => cap.authorizeLease('ack', TENANT), 'E_CAP_SCOPE');
+  rejects(() => cap.authorize('send', 't'), 'E_CAP_SCOPE');
+  // Whoever holds it may append a tenant caveat, which narrows: it never rebinds the token to that tenant.
+  const moved = verify(keys, attenuate(token, { kind: 'tenant', tenant: TENANT }), NOW);
+  rejects(() => moved.authorize('send', 't', TENANT), 'E_CAP_SCOPE');
+  rejects(() => moved.authorize('send', 't', DEFAULT_TENANT), 'E_CAP_SCOPE');
+});
+
+test('a tenant=* token acts for every tenant and across tenants; attenuated to one tenant, only for it', () => {
+  const keys = ring();
+  const token = mint(keys, { caveats: [{ kind: 'tenant', tenant: ANY_TENANT }] });
+  const cap = verify(keys, token, NOW);
+  assert.equal(cap.tenant, ANY_TENANT);
+  for (const tenant of [DEFAULT_TENANT, TENANT, OTHER_TENANT]) cap.authorize('admin', undefined, tenant);
   cap.authorize('admin');
+  const narrowed = verify(keys, attenuate(token, { kind: 'tenant', tenant: TENANT }), NOW);
+  narrowed.authorize('send', 't', TENANT);
+  rejects(() => narrowed.authorize('send', 't', OTHER_TENANT), 'E_CAP_SCOPE');
+  rejects(() => narrowed.authorize('admin'), 'E_CAP_SCOPE');
+  const again = verify(keys, attenuate(attenuate(token, { kind: 'tenant', tenant: TENANT }), { kind: 'tenant', tenant: ANY_TENANT }), NOW);
+  rejects(() => again.authorize('send', 't', OTHER_TENANT), 'E_CAP_SCOPE');
 });
 
 test('attenuation narrows a topic prefix to one exact topic without the root key', () => {
@@ -67,10 +100,10 @@ test('attenuation narrows a topic prefix to one exact topic without the root key
   const broad = mint(keys, { caveats: [{ kind: 'topic', pattern: 'user:42:*' }] });
   const narrow = attenuate(broad, { kind: 'topic', pattern: 'user:42:inbox' });
   const broadCap = verify(keys, broad, NOW);
-  broadCap.authorize('recv', 'user:42:outbox');
+  broadCap.authorize('recv', 'user:42:outbox', DEFAULT_TENANT);
   const cap = verify(keys, narrow, NOW);
-  cap.authorize('recv', 'user:42:inbox');
-  rejects(() => cap.authorize('recv', 'user:42:outbox'), 'E_CAP_SCOPE');
+  cap.authorize('recv', 'user:42:inbox', DEFAULT_TENANT);
+  rejects(() => cap.authorize('recv', 'user:42:outbox', DEFAULT_TENANT), 'E_CAP_SCOPE');
   assert.equal(cap.tokenId, broadCap.tokenId);
 });
 
@@ -82,18 +115,18 @@ test('an attenuated token cannot widen: op=admin after op=send still forbids adm
   assert.deepEqual([...cap.ops], ['send']);
   const err = rejects(() => cap.authorize('admin'), 'E_CAP_SCOPE');
   assert.match(err.message, /operation admin/);
-  rejects(() => cap.authorize('recv', 'user:1:inbox'), 'E_CAP_SCOPE');
-  cap.authorize('send', 'user:1:inbox');
+  rejects(() => cap.authorize('recv', 'user:1:inbox', DEFAULT_TENANT), 'E_CAP_SCOPE');
+  cap.authorize('send', 'user:1:inbox', DEFAULT_TENANT);
 });
 
 test('a topic outside every topic caveat is refused with E_CAP_SCOPE naming the topic, never the token', () => {
   const keys = ring();
   const token = attenuate(mint(keys), { kind: 'topic', pattern: 'user:42:inbox' });
   const cap = verify(keys, token, NOW);
-  const err = rejects(() => cap.authorize('send', 'user:43:inbox'), 'E_CAP_SCOPE');
+  const err = rejects(() => cap.authorize('send', 'user:43:inbox', DEFAULT_TENANT), 'E_CAP_SCOPE');
   assert.match(err.message, /user:43:inbox/);
   assert.ok(!err.message.includes(token.slice(5, 20)));
-  rejects(() => cap.authorize('send'), 'E_CAP_SCOPE');
+  rejects(() => cap.authorize('send', undefined, DEFAULT_TENANT), 'E_CAP_SCOPE');
 });
 
 test('another tenant is refused with E_CAP_SCOPE', () => {
@@ -208,10 +241,10 @@ test('invalid caveats are refused when minting or attenuating', () => {
 
 test('a token stops accepting caveats at 64 caveats or 4096 bytes', () => {
   const keys = ring();
-  let token = mint(keys);
-  for (let i = 0; i < 64; i++) token = attenuate(token, { kind: 'quota', perSecond: 1000 - i });
+  let token = mint(keys); // one caveat already: its tenant
+  for (let i = 0; i < 63; i++) token = attenuate(token, { kind: 'quota', perSecond: 1000 - i });
   rejects(() => attenuate(token, { kind: 'quota', perSecond: 1 }), 'E_SCHEMA');
-  assert.equal(verify(keys, token, NOW).quota, 937);
+  assert.equal(verify(keys, token, NOW).quota, 938);
   let big = mint(keys);
   const pattern = 'x'.repeat(500) + '*';
   rejects(() => {
@@ -226,7 +259,7 @@ test('inspect reads id, KID and caveats without a key and without the signature'
   const info = inspect(token);
   assert.match(info.tokenId, /^[0-9a-f]{32}$/);
   assert.equal(info.kid, 'k1');
-  assert.deepEqual(info.caveats, [{ kind: 'op', ops: ['recv', 'ack'] }]);
+  assert.deepEqual(info.caveats, [{ kind: 'tenant', tenant: DEFAULT_TENANT }, { kind: 'op', ops: ['recv', 'ack'] }]);
   assert.deepEqual(Object.keys(info).sort(), ['caveats', 'kid', 'tokenId']);
 });
 

@@ -8,7 +8,7 @@ import { resolveConfig } from '../../../src/config/resolve.ts';
 import type { DeepPartial, MailboxConfig } from '../../../src/config/config.ts';
 import { createLogger } from '../../../src/observability/logger.ts';
 import { startServer, type RunningServer } from '../../../src/transport/server.ts';
-import { mint, type Caveat } from '../../../src/auth/index.ts';
+import { ANY_TENANT, mint, type Caveat } from '../../../src/auth/index.ts';
 import { MailboxClient, type ClientOptions } from '../../../src/client/index.ts';
 import type { TreeNode } from '../../../src/index.ts';
 
@@ -21,10 +21,11 @@ export interface Depths {
 
 export interface TestServer {
   server: RunningServer;
-  /** A token with no caveats (admin: every operation, every topic, every tenant). */
+  /** A `tenant=*` token and nothing else (admin: every operation, every topic, every tenant). */
   adminToken: string;
   /** Log lines the server wrote (JSON objects), when started with `captureLogs`. */
   logs: Array<Record<string, unknown>>;
+  /** A token with these caveats (with none, an admin token for the default tenant only). */
   token(caveats?: readonly Caveat[]): string;
   /** An SDK client; closed by `stop()` if the test does not close it first. */
   client(options?: Partial<ClientOptions>): Promise<MailboxClient>;
@@ -60,7 +61,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       })
     : undefined;
   const server = await startServer({ config, ...(logger ? { logger } : {}) });
-  const adminToken = mint(server.ring);
+  const adminToken = mint(server.ring, { caveats: [{ kind: 'tenant', tenant: ANY_TENANT }] });
   const clients: MailboxClient[] = [];
   const get = async (path: string): Promise<{ status: number; text: string }> => {
     const res = await fetch(`${server.adminUrl}${path}`);
