@@ -60,6 +60,8 @@ export interface MailboxConfig {
   /** RAM only: no file is written. Implied by profile micronode. */
   amnesia: boolean;
   dataDir: string;
+  /** Where POST /admin/backup (`mailbox backup --out NAME`) writes; NAME is resolved inside it. Empty: `<dataDir>/backups`. */
+  backupDir: string;
   durability: Durability;
   shards: number;
   listen: string;
@@ -91,6 +93,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   profile: 'macronode',
   amnesia: false,
   dataDir: './var/mailbox',
+  backupDir: '',
   durability: 'sync',
   shards: 8,
   listen: '127.0.0.1:9410',

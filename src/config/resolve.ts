@@ -20,6 +20,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   profile: { kind: 'enum', values: ['macronode', 'micronode'] },
   amnesia: { kind: 'bool' },
   dataDir: { kind: 'string' },
+  backupDir: { kind: 'string', allowEmpty: true },
   durability: { kind: 'enum', values: ['sync', 'relaxed'] },
   shards: { kind: 'int', min: 1, max: 256 },
   listen: { kind: 'addr' },

@@ -20,6 +20,7 @@ import { MAILBOX_TOPICS, type MailboxEvents } from '../bus/events.ts';
 import { createMetrics, type RequeueReason } from '../observability/metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createStore, type FaultableStore } from '../store/open-store.ts';
+import { preparePrivateDir } from '../store/private-files.ts';
 import { Supervisor } from '../../supervisors/supervisor.ts';
 import { actorChild, crashable } from '../../supervisors/actor-child.ts';
 import type { ChildSpec } from '../../supervisors/child.ts';
@@ -67,6 +68,8 @@ export async function createMailbox(
   const rng = options.rng ?? mathRng;
   const logger = options.logger ?? createLogger({ level: cfg.logLevel });
   const metrics = createMetrics();
+  // Before anything is written: the data dir is made 0700, or refused when others may write to it.
+  if (!cfg.amnesia && !options.store) await preparePrivateDir(cfg.dataDir);
   const store = options.store ?? createStore(cfg);
   const bus = new EventBus<MailboxEvents>({
     onCounter: (counter, topic) => (counter === 'lagged' ? metrics.busLagged(topic) : metrics.busOverflowDropped(topic)),

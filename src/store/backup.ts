@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { MailboxError } from '../errors.ts';
 import { FORMAT_VERSION } from './keys.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
 
 export interface BackupManifest {
   /** Store layout version (keys.ts). */
@@ -51,7 +52,7 @@ export async function backupDb(db: AnyDb, outDir: string): Promise<BackupManifes
     await target.close();
   }
   const manifest: BackupManifest = { format: FORMAT_VERSION, createdAt, keys, bytes };
-  await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
   return manifest;
 }
 
@@ -94,7 +95,7 @@ export async function restoreBackup(fromDir: string, toDir: string): Promise<Bac
 }
 
 async function ensureEmpty(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const entries = await readdir(dir);
   if (entries.length > 0) throw new MailboxError('E_CONFIG', `${dir} is not empty; a backup or restore needs an empty directory`);
 }

@@ -16,6 +16,7 @@ import {
   dedupKey, dlqKey, FORMAT_KEY, FORMAT_VERSION, infoKey, keySuffix, metaKey, parseSlot, payloadKey, readyRange, shardRange, topicCountKey,
 } from './keys.ts';
 import { payloadDrops, validateOps } from './ops.ts';
+import { PRIVATE_DIR_MODE, tightenTree } from './private-files.ts';
 import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from './store.ts';
 
 export interface LevelStoreOptions {
@@ -128,8 +129,10 @@ export class LevelStore implements Store {
     this.state = 'opening';
     const db: Db = new ClassicLevel<string, Buffer>(this.options.dir, DB_OPTIONS);
     try {
-      await mkdir(this.options.dir, { recursive: true });
+      // 0700 before LevelDB creates its files (they get the umask's mode), 0600 once they exist.
+      await mkdir(this.options.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       await db.open();
+      await tightenTree(this.options.dir);
       const format = await db.get(FORMAT_KEY);
       if (format === undefined) await db.put(FORMAT_KEY, Buffer.from(FORMAT_VERSION), { sync: true });
       else if (format.toString() !== FORMAT_VERSION) {
@@ -286,7 +289,9 @@ export class LevelStore implements Store {
   async backup(outDir: string): Promise<BackupManifest> {
     const db = this.live();
     await this.committer.flushed();
-    return backupDb(db, outDir);
+    const manifest = await backupDb(db, outDir);
+    await tightenTree(outDir);
+    return manifest;
   }
 
   /**
@@ -294,8 +299,10 @@ export class LevelStore implements Store {
    * empty), checking its key count against the manifest. Run it with the service stopped;
    * then point `dir` at `toDir`.
    */
-  static restore(fromDir: string, toDir: string): Promise<BackupManifest> {
-    return restoreBackup(fromDir, toDir);
+  static async restore(fromDir: string, toDir: string): Promise<BackupManifest> {
+    const manifest = await restoreBackup(fromDir, toDir);
+    await tightenTree(toDir);
+    return manifest;
   }
 
   /**

@@ -14,6 +14,11 @@ export function levelDir(dataDir: string): string {
   return join(dataDir, 'store');
 }
 
+/** Where backups go: `backupDir`, or `<dataDir>/backups` when it is empty. */
+export function backupRoot(config: Pick<MailboxConfig, 'backupDir' | 'dataDir'>): string {
+  return config.backupDir || join(config.dataDir, 'backups');
+}
+
 /**
  * `amnesia` (implied by profile micronode once resolved) gives the memory store; anything
  * else the LevelDB store under `<dataDir>/store` with the configured durability.

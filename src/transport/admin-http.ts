@@ -12,8 +12,8 @@ import type { Authorizer } from './authorizer.ts';
 
 export interface AdminOptions {
   authorizer: Authorizer;
-  /** Takes a consistent snapshot into `outDir` while serving. */
-  backup(outDir: string): Promise<unknown>;
+  /** Takes a consistent snapshot into the directory `name` inside backupDir while serving. */
+  backup(name: string): Promise<unknown>;
 }
 
 const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup'];
@@ -78,7 +78,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
       const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
       options.authorizer.verify(token).authorize('admin');
       const out = url.searchParams.get('out');
-      if (!out) throw new MailboxError('E_SCHEMA', 'out: the backup directory is required (?out=DIR)');
+      if (!out) throw new MailboxError('E_SCHEMA', 'out: the backup name is required (?out=NAME, a directory inside backupDir)');
       json(res, 200, await options.backup(out));
     } catch (err) {
       fail(res, err);

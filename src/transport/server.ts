@@ -16,6 +16,8 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMailbox, type RuntimeOptions } from '../runtime/create-mailbox.ts';
 import type { MailboxRuntime } from '../runtime/mailbox.ts';
 import { plainChild } from '../runtime/plain-child.ts';
+import { backupRoot } from '../store/open-store.ts';
+import { resolveBackupTarget, tightenTree } from '../store/private-files.ts';
 import type { KeyRing } from '../auth/index.ts';
 import { createAdminServer } from './admin-http.ts';
 import { Authorizer } from './authorizer.ts';
@@ -118,12 +120,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   logger.info({ event: 'ready', ready: mailbox.readiness().ready ? 1 : 0, state: mailbox.readiness().state }, `ready=${mailbox.readiness().ready ? 1 : 0}`);
 
   /** Store snapshot plus the signing keys, so tokens stay valid after a restore. */
-  const backupTo = async (out: string): Promise<unknown> => {
+  const backupTo = async (name: string): Promise<unknown> => {
     const store = mailbox.store as unknown as { backup?: (dir: string) => Promise<unknown> };
     if (!store.backup) throw new MailboxError('E_NOT_FOUND', 'amnesia mode has nothing on disk to back up');
+    // Only inside the operator's backupDir: the admin port must not write wherever the process can.
+    const out = await resolveBackupTarget(backupRoot(config), name);
     const manifest = await store.backup(join(out, 'store'));
     const keysFile = join(config.dataDir, 'keys.json');
     if (await access(keysFile).then(() => true, () => false)) await copyFile(keysFile, join(out, 'keys.json'));
+    await tightenTree(out);
     logger.info({ event: 'backup_written', path: out }, `backup written to ${out}`);
     return { out, store: manifest };
   };
