@@ -26,6 +26,8 @@ async function exists(path: string): Promise<boolean> {
 async function writePrivate(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, text, { mode: 0o600, flag: 'w' });
+}
+
 /** Whether the token in `path` carries a tenant caveat (was minted under the tenant rule); a file that is not a token is left alone. */
 async function hasTenantCaveat(path: string): Promise<boolean> {
   try {
