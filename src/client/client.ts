@@ -214,7 +214,8 @@ export class MailboxClient {
   }
 
   /**
-   * Moves a lease deadline to now + `ms`; resolves with the new deadline (wall-clock ms).
+   * Moves a lease deadline to now + `ms`, clamped to the server's cap (`queue.maxVisibilityMs`);
+   * resolves with the deadline granted (wall-clock ms).
    * @example
    * const deadline = await client.extend(d.msgId, d.leaseId, 10_000);
    */

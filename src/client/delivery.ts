@@ -66,7 +66,7 @@ export class LeasedDelivery implements ClientDelivery {
   }
 
   /**
-   * Moves the lease deadline to now + `ms` (server-capped); resolves with the new deadline.
+   * Moves the lease deadline to now + `ms`, clamped to the server's cap; resolves with the deadline granted.
    * @example
    * const deadline = await d.extend(10_000);
    */

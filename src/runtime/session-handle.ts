@@ -68,8 +68,7 @@ export class SessionHandle implements Session {
   async recv(input: RecvInput): Promise<Delivery[]> {
     this.assertOpen();
     const topic = checkTopic(input?.topic) as Topic;
-    const q = this.rt.config.queue;
-    const visibilityMs = checkOptionalInt(input.visibilityMs, 'visibilityMs', 1, q.maxVisibilityMs) ?? q.defaultVisibilityMs;
+    const visibilityMs = this.visibility(input.visibilityMs);
     const maxMessages = checkInt(input.maxMessages, 'maxMessages', 1, LIMITS.maxMessages);
     const maxBytes = checkOptionalInt(input.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER);
     const waitMs = checkOptionalInt(input.waitMs, 'waitMs', 0, LIMITS.maxWaitMs) ?? 0;
@@ -113,20 +112,20 @@ export class SessionHandle implements Session {
   async extend(msgId: MsgId, leaseId: LeaseId, ms: number): Promise<number> {
     this.assertOpen();
     checkMsgId(msgId);
-    checkInt(ms, 'ms', 1, this.rt.config.queue.maxVisibilityMs);
+    // Clamped like a RECV's visibilityMs (PROTOCOL.md §7); the deadline returned is the one granted.
+    const granted = Math.min(checkInt(ms, 'ms', 1, LIMITS.maxDurationMs), this.rt.config.queue.maxVisibilityMs);
     const ref = this.refForLease(leaseId);
-    return ref.request<number>((reply) => ({ type: 'extend', msgId, leaseId, ms, reply }));
+    return ref.request<number>((reply) => ({ type: 'extend', msgId, leaseId, ms: granted, reply }));
   }
 
   async subscribe(input: SubscribeInput): Promise<string> {
     this.assertOpen();
     const topic = checkTopic(input?.topic) as Topic;
-    const q = this.rt.config.queue;
     const sub: SubscriptionRecord = {
       subId: randomBytes(8).toString('hex'),
       tenant: this.tenant,
       topic,
-      visibilityMs: checkOptionalInt(input.visibilityMs, 'visibilityMs', 1, q.maxVisibilityMs) ?? q.defaultVisibilityMs,
+      visibilityMs: this.visibility(input.visibilityMs),
       prefetch: checkInt(input.prefetch, 'prefetch', 1, 10_000),
     };
     this.actor.send({ type: 'SUBSCRIBE', sub });
@@ -167,6 +166,12 @@ export class SessionHandle implements Session {
 
   private subscriptions(): ReadonlyMap<string, SubscriptionRecord> {
     return (this.actor.getSnapshot() as { context?: SessionContext }).context?.subscriptions ?? new Map();
+  }
+
+  /** A lease length asked for (or the default), clamped to queue.maxVisibilityMs: the cap applies, it does not refuse. */
+  private visibility(asked: unknown): number {
+    const q = this.rt.config.queue;
+    return Math.min(checkOptionalInt(asked, 'visibilityMs', 1, LIMITS.maxDurationMs) ?? q.defaultVisibilityMs, q.maxVisibilityMs);
   }
 
   private shardOf(topic: string): ShardRef {

@@ -16,6 +16,8 @@ export const LIMITS = {
   maxMessages: 1000,
   maxWaitMs: 60_000,
   maxDelayMs: 7 * 86_400_000,
+  /** A wire `duration` (PROTOCOL.md §6); lease lengths past queue.maxVisibilityMs are clamped, not refused. */
+  maxDurationMs: 2_147_483_647,
   leaseIdChars: 64,
 } as const;
 
