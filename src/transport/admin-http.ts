@@ -16,10 +16,18 @@ export interface AdminOptions {
   backup(name: string): Promise<unknown>;
 }
 
+/** The admin server, with the handle shutdown uses to end the streaming responses `server.close()` would wait for. */
+export interface AdminServer extends Server {
+  /** Sends every open /debug/events stream a last `StreamClosed` line and ends it; later ones end at once. */
+  endStreams(reason: string): void;
+}
+
 const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup'];
 
-export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions): Server {
+export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions): AdminServer {
   const started = Date.now();
+  const streams = new Set<(reason: string) => void>();
+  let streamsClosed: string | undefined;
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -28,7 +36,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     const e = toMailboxError(err);
     json(res, e.status, e.toJSON());
   };
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://admin');
     const route = ROUTES.includes(url.pathname) ? url.pathname : 'other';
@@ -59,6 +67,12 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
         return json(res, 404, { error: 'not found', paths: ROUTES });
     }
   });
+  return Object.assign(server, {
+    endStreams(reason: string): void {
+      streamsClosed ??= reason;
+      for (const end of [...streams]) end(reason);
+    },
+  });
 
   /** Streams every bus event as one JSON line until the client goes away. */
   function events(req: IncomingMessage, res: ServerResponse): void {
@@ -69,7 +83,18 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
         res.write(`${JSON.stringify({ at: new Date().toISOString(), type: topic, ...(typeof payload === 'object' && payload ? payload : {}) })}\n`);
       }),
     );
-    req.on('close', () => offs.forEach((off) => off()));
+    const detach = (): void => {
+      streams.delete(end);
+      offs.forEach((off) => off());
+    };
+    // The last line tells `mailbox tail` why the stream ends (the contract in OPERATIONS.md).
+    const end = (reason: string): void => {
+      detach();
+      if (!res.writableEnded) res.end(`${JSON.stringify({ at: new Date().toISOString(), type: 'StreamClosed', reason })}\n`);
+    };
+    streams.add(end);
+    req.on('close', detach);
+    if (streamsClosed !== undefined) end(streamsClosed);
   }
 
   async function backup(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

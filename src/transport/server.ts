@@ -7,7 +7,6 @@ import { once } from 'node:events';
 import { access, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MailboxError } from '../errors.ts';
-import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { MailboxConfig } from '../config/config.ts';
@@ -19,10 +18,15 @@ import { plainChild } from '../runtime/plain-child.ts';
 import { backupRoot } from '../store/open-store.ts';
 import { resolveBackupTarget, tightenTree } from '../store/private-files.ts';
 import type { KeyRing } from '../auth/index.ts';
-import { createAdminServer } from './admin-http.ts';
+import { createAdminServer, type AdminServer } from './admin-http.ts';
 import { Authorizer } from './authorizer.ts';
 import { bootstrapKeys } from './bootstrap-keys.ts';
 import { Connection } from './connection.ts';
+
+/** How long closing sockets may take before they are cut (a peer that never answers a close). */
+const CLOSE_GRACE_MS = 500;
+/** What shutdown may take on top of drainTimeoutMs: stopping the runtime and closing both ports. */
+const SHUTDOWN_MARGIN_MS = 2_000;
 
 export interface StartServerOptions {
   config: MailboxConfig;
@@ -64,7 +68,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs);
   const connections = new Set<Connection>();
   let wss: WebSocketServer | undefined;
-  let admin: HttpServer | undefined;
+  let admin: AdminServer | undefined;
   let wsAddr = '';
   let adminAddr = '';
 
@@ -74,12 +78,23 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     if (!server) return;
     mailbox.setListener(undefined);
     for (const c of connections) c.close();
+    // A peer that does not answer the close handshake would hold server.close() for ws's 30 s.
+    const cut = setTimeout(() => server.clients.forEach((ws) => ws.terminate()), CLOSE_GRACE_MS);
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(cut);
   };
-  const closeAdmin = async (): Promise<void> => {
+  const closeAdmin = async (reason = 'stopping'): Promise<void> => {
     const server = admin;
     admin = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!server) return;
+    // server.close() waits for every open response: end the event streams, drop idle keep-alive
+    // sockets, and cut what is still being answered after a grace.
+    server.endStreams(reason);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(cut);
   };
 
   await mailbox.supervise({
@@ -135,11 +150,31 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 
   let stopping: Promise<void> | undefined;
   const finish = async (how: 'drain' | 'stop'): Promise<void> => {
+    const reason = how === 'drain' ? 'draining' : 'stopping';
+    // Tails hear of it at once; /healthz and /readyz keep answering until the admin port closes.
+    admin?.endStreams(reason);
     if (how === 'drain') await mailbox.drain();
     else await mailbox.stop();
     await closeIngress();
-    await closeAdmin();
+    await closeAdmin(reason);
     authorizer.cache.dispose();
+  };
+  /**
+   * drainTimeoutMs bounds the wait for leases (mailbox.drain); everything after it gets
+   * SHUTDOWN_MARGIN_MS. Past that the promise resolves anyway so the process can exit: what
+   * was acknowledged is durable, and open leases are redelivered after the restart.
+   */
+  const boundedDrain = (): Promise<void> => {
+    const limit = config.drainTimeoutMs + SHUTDOWN_MARGIN_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        logger.warn({ event: 'drain_deadline', limitMs: limit }, `shutdown still busy ${limit} ms after the drain began; not waiting any longer`);
+        resolve();
+      }, limit);
+      timer.unref();
+    });
+    return Promise.race([finish('drain'), late]).finally(() => clearTimeout(timer));
   };
   return {
     mailbox,
@@ -151,7 +186,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     },
     ...(keys.adminTokenFile ? { adminTokenFile: keys.adminTokenFile } : {}),
     ring: keys.ring,
-    drain: () => (stopping ??= finish('drain')),
+    drain: () => (stopping ??= boundedDrain()),
     close: () => (stopping ??= finish('stop')),
   };
 }
