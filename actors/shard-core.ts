@@ -405,8 +405,12 @@ export class ShardCore {
         if (meta) {
           this.dropHot(msgId);
           if (this.subs.size > 0) this.dirty.add(this.queue.keyOf(meta.tenant, meta.topic));
-        } else if (this.deps.store.residency === 'paged') unknown.push(i);
-        results.push(null);
+          results.push(null);
+        } else {
+          // Never existed, or already acknowledged: nothing of an acked message is kept (PROTOCOL.md §4).
+          results.push(new MailboxError('E_NOT_FOUND', `message ${msgId} is not leased (already acknowledged or unknown)`));
+          if (this.deps.store.residency === 'paged') unknown.push(i);
+        }
       } catch (err) {
         results.push(toMailboxError(err));
       }

@@ -239,10 +239,21 @@ export class Consumer {
   }
 
   private async settle(d: Delivery, how: 'ack' | 'nack'): Promise<void> {
+    let tries = 0;
     const ok = await this.retrying(async () => {
       const s = await this.keeper.current();
-      if (how === 'ack') await s.ack(d.msgId, d.leaseId);
-      else await s.nack(d.msgId, d.leaseId, this.rng.next() < 0.5 ? { delayMs: Math.floor(this.rng.next() * 30), reason: 'chaos' } : {});
+      if (how === 'ack') {
+        try {
+          await s.ack(d.msgId, d.leaseId);
+        } catch (err) {
+          // A retried ACK finding nothing: an earlier try (whose answer was lost) or a later
+          // lease's consumer acknowledged it; the server keeps nothing of acked messages.
+          if (tries++ > 0 && isCode(err, 'E_NOT_FOUND')) return;
+          throw err;
+        }
+        return;
+      }
+      await s.nack(d.msgId, d.leaseId, this.rng.next() < 0.5 ? { delayMs: Math.floor(this.rng.next() * 30), reason: 'chaos' } : {});
     });
     if (ok && how === 'ack') this.ledger.ackSucceeded(d.msgId as MsgId, d.leaseId);
   }

@@ -165,7 +165,7 @@ export class PushSubscription implements Subscription {
     this.host.reportError(new MailboxError('E_INTERNAL', `subscription ${this.topic}: handler failed on ${d.msgId}: ${text}`, { cause: err }));
     d.nack({ reason: clipUtf8(`handler: ${text}`, MAX_REASON_BYTES) }).catch((e: unknown) => {
       // Already settled by the handler, or its lease went with the socket: nothing to undo.
-      if (e instanceof MailboxError && (e.code === 'E_STALE_LEASE' || e.code === 'E_UNAVAILABLE')) return;
+      if (e instanceof MailboxError && (e.code === 'E_STALE_LEASE' || e.code === 'E_NOT_FOUND' || e.code === 'E_UNAVAILABLE')) return;
       this.host.reportError(e instanceof MailboxError ? e : new MailboxError('E_INTERNAL', String(e), { cause: e }));
     });
   }

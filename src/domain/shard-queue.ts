@@ -420,8 +420,10 @@ export class ShardQueue {
   }
 
   /**
-   * ACK: final and idempotent. An unknown msgId is already gone: success, unless it went to the
-   * DLQ, where an ACK would tell the consumer its work counted while the message waits for reprocessing.
+   * ACK: removes the leased message and returns it; undefined when it is not in RAM (never
+   * existed, already acknowledged, or paged out: the shard answers E_NOT_FOUND or looks on disk).
+   * A recently dead-lettered one is refused: an ACK would tell the consumer its work counted
+   * while the message waits for reprocessing.
    */
   ack(msgId: MsgId, leaseId: LeaseId, out: StoreOp[]): MessageMeta | undefined {
     const meta = this.msgs.get(msgId);

@@ -171,7 +171,7 @@ describe('shard queue: idempotent SEND', () => {
 });
 
 describe('shard queue: settling a lease', () => {
-  it('ACK removes the message and a second ACK is idempotent', () => {
+  it('ACK removes the message and a second ACK finds nothing to remove (the shard answers E_NOT_FOUND)', () => {
     const q = makeQueue();
     const id = send(q, 'orders', 'a');
     const [m] = lease(q, 'orders');

@@ -163,7 +163,8 @@ test('a late ACK of a message that waits on disk after a rebuild is refused, not
     const [again] = await mb.recv({ topic: topic!, maxMessages: 1, visibilityMs: 30_000 });
     assert.equal(again?.msgId, sent.msgId, 'the message is delivered again');
     await mb.ack(again!.msgId, again!.leaseId);
-    await mb.ack(again!.msgId, again!.leaseId); // a repeated ACK of a finished message still succeeds
+    // A repeated ACK of a finished message: paged or not, nothing of it is left, on disk or in RAM.
+    await assert.rejects(mb.ack(again!.msgId, again!.leaseId), (e: unknown) => e instanceof MailboxError && e.code === 'E_NOT_FOUND');
   } finally {
     await mb.stop();
   }

@@ -9,9 +9,18 @@ import { FLAGS, HEADER_SIZE, OPS, type WireDelivery } from '../../src/protocol/i
 import { DEFAULT_TENANT, RawClient, errorOf, type RawMessage } from './helpers/raw-client.ts';
 import { eventually, startTestServer } from './helpers/server.ts';
 
+/** A msgId no server issued, and a leaseId shaped like one of shard 0's. */
+const GHOST_MSG = '01HZZZZZZZZZZZZZZZZZZZZZZZ';
+const GHOST_LEASE = '0.01HZZZZZZZZZZZZZZZZZZZZZZZ';
+
 function ok(m: RawMessage, what: string): Record<string, unknown> {
   assert.equal(m.header.code, 200, `${what}: answered ${m.header.code}${m.header.code === 200 ? '' : ` ${errorOf(m).code}: ${errorOf(m).message}`}`);
   return m.body as Record<string, unknown>;
+}
+
+function refused(m: RawMessage, code: string, what: string): void {
+  assert.notEqual(m.header.code, 200, `${what}: answered 200, expected ${code}`);
+  assert.equal(errorOf(m).code, code, `${what}: ${errorOf(m).message}`);
 }
 
 /** Deliveries pushed so far on one subscription, across every DELIVER event. */
@@ -21,6 +30,46 @@ function pushed(raw: RawClient, subscriptionId: string): WireDelivery[] {
     .filter((b) => b.subscriptionId === subscriptionId)
     .flatMap((b) => b.deliveries);
 }
+
+test('ACK, NACK and EXTEND of a message that never existed or is already acknowledged are E_NOT_FOUND; with a wrong lease of a live message they are E_STALE_LEASE', { timeout: 30_000 }, async () => {
+  const t = await startTestServer();
+  const raw = await RawClient.connect(t.server.url);
+  try {
+    const cap = t.adminToken;
+    const topic = 'ack:jobs';
+    ok(await raw.request(OPS.SEND, { topic, idemKey: 'a1', payload: Buffer.from('one') }, { cap }), 'SEND');
+    const { deliveries } = ok(await raw.request(OPS.RECV, { topic, maxMessages: 1, waitMs: 5_000, visibilityMs: 30_000 }, { cap }), 'RECV') as { deliveries: WireDelivery[] };
+    const [d] = deliveries;
+    assert.ok(d, 'one delivery');
+    const wrongLease = `${d.leaseId.slice(0, d.leaseId.indexOf('.'))}.01HZZZZZZZZZZZZZZZZZZZZZZZ`;
+
+    const ops = (msgId: string, leaseId: string) => [
+      { what: 'ACK', send: () => raw.request(OPS.ACK, { msgId, leaseId }, { cap }) },
+      { what: 'NACK', send: () => raw.request(OPS.NACK, { msgId, leaseId }, { cap }) },
+      { what: 'EXTEND', send: () => raw.request(OPS.EXTEND, { msgId, leaseId, ms: 1_000 }, { cap }) },
+      {
+        what: 'ACK_BATCH item',
+        send: async () => {
+          const m = await raw.request(OPS.ACK_BATCH, { items: [{ msgId, leaseId }] }, { cap });
+          const [r] = ok(m, 'ACK_BATCH').results as Array<{ code: string; message: string } | null>;
+          // Shaped like an error response so one check serves all four.
+          return r === null ? m : { ...m, header: { ...m.header, code: 409 }, body: { ...r, corrId: String(m.header.corrId) } };
+        },
+      },
+    ];
+
+    for (const op of ops(GHOST_MSG, GHOST_LEASE)) refused(await op.send(), 'E_NOT_FOUND', `${op.what} of a msgId that never existed`);
+    for (const op of ops(d.msgId, wrongLease)) refused(await op.send(), 'E_STALE_LEASE', `${op.what} with a wrong lease of a live message`);
+    assert.equal((await t.depths()).leased, 1, 'the wrong leases settled nothing');
+
+    ok(await raw.request(OPS.ACK, { msgId: d.msgId, leaseId: d.leaseId }, { cap }), 'ACK with the live lease');
+    for (const op of ops(d.msgId, d.leaseId)) refused(await op.send(), 'E_NOT_FOUND', `${op.what} of an acknowledged message`);
+    assert.deepEqual(await t.depths(), { ready: 0, leased: 0, delayed: 0, dlq: 0 });
+  } finally {
+    await raw.close();
+    await t.stop();
+  }
+});
 
 test('RECV visibilityMs, SUBSCRIBE visibilityMs and EXTEND ms above queue.maxVisibilityMs are clamped to it, and the granted deadline is returned', { timeout: 30_000 }, async () => {
   const CAP = 60_000;

@@ -76,12 +76,12 @@ test(
       const extended = await client.extend(d1.msgId, d1.leaseId, 60_000);
       assert.ok(extended > d1.leaseDeadline, `new deadline ${extended} is after ${d1.leaseDeadline}`);
 
-      // ACK (one) and ACK_BATCH (acks of one tick). ACK is final and idempotent: acking again succeeds.
+      // ACK (one) and ACK_BATCH (acks of one tick). ACK is final: acking again finds nothing (E_NOT_FOUND).
       await client.ack(d1.msgId, d1.leaseId);
       const ackBatchesBefore = client.stats().ackBatches;
       await Promise.all([d2.ack(), d3.ack()]);
       assert.equal(client.stats().ackBatches, ackBatchesBefore + 1, 'two acks went as one ACK_BATCH');
-      await client.ack(d1.msgId, d1.leaseId);
+      await rejectsWith(client.ack(d1.msgId, d1.leaseId), 'E_NOT_FOUND');
 
       // NACK with a delay and a reason: the message comes back as attempt 2.
       await client.nack(d4.msgId, d4.leaseId, { delayMs: 50, reason: 'busy' });
