@@ -21,6 +21,7 @@ import type { MailboxRuntime } from '../runtime/mailbox.ts';
 import type { Session } from '../runtime/api.ts';
 import type { SessionHandle } from '../runtime/session-handle.ts';
 import type { Authorizer } from './authorizer.ts';
+import { ConnectionAudit } from './audit.ts';
 
 export interface ConnectionDeps {
   mailbox: MailboxRuntime;
@@ -63,6 +64,8 @@ export class Connection {
 
   constructor(
     private readonly ws: WebSocket,
+  /** Refused tokens, scopes and frames, logged at warn (rate-limited). */
+  private readonly audit: ConnectionAudit;
     private readonly deps: ConnectionDeps,
     readonly remote: string,
   ) {
@@ -76,6 +79,7 @@ export class Connection {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.ws.close(1003, 'OAP/1 frames are binary');
     let message: AssembledMessage | undefined;
+    this.audit = new ConnectionAudit(deps.logger, remote);
     try {
       const frame = decodeFrame(data);
       if (!(frame.header.flags & FLAGS.REQ)) throw new MailboxError('E_SCHEMA', 'flags: clients send requests only');
@@ -86,7 +90,10 @@ export class Connection {
       const e = toMailboxError(err);
       this.count(e);
       const whole = data.length >= HEADER_SIZE;
-      return this.write([encodeError(e, e.corrId ?? (whole ? data.readBigUInt64BE(30) : 0n), rawTenant(data), whole ? data.readUInt16BE(10) : 0)]);
+      const corrId = e.corrId ?? (whole ? data.readBigUInt64BE(30) : 0n);
+      const op = whole ? data.readUInt16BE(10) : 0;
+      this.audit.refused(e, { corrId, tenant: rawTenant(data), op: opLabel(op) }, performance.now());
+      return this.write([encodeError(e, corrId, rawTenant(data), op)]);
     }
     if (message) void this.onRequest(message);
   }
@@ -117,6 +124,7 @@ export class Connection {
   private async execute(request: AnyRequest, req: Request): Promise<unknown> {
     const { tenant } = req;
     switch (request.op) {
+      this.audit.refused(e, { corrId: req.corrId, tenant: req.tenant, op: opLabel(req.op), token: req.cap.length > 0 ? textOf(req.cap) : this.helloToken }, performance.now());
       case OPS.HELLO: {
         // A token presented on HELLO serves later requests of this connection that carry none.
         if (req.cap.length > 0) {
@@ -334,7 +342,9 @@ export class Connection {
   }
 
   private expireStreams(): void {
-    for (const { header, error } of this.reassembler.expire(performance.now())) {
+    const now = performance.now();
+    for (const { header, error } of this.reassembler.expire(now)) {
+      this.audit.refused(error, { corrId: header.corrId, tenant: header.tenant, op: opLabel(header.op) }, now);
       this.write([encodeError(error, header.corrId, header.tenant, header.op)]);
     }
   }
@@ -358,8 +368,15 @@ function textOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
+    this.audit.flush(now);
 /** The tenant bytes of a frame whose header failed to decode, for the error reply (the default tenant when cut short). */
 function rawTenant(data: Buffer): TenantId {
   if (data.length < HEADER_SIZE) return '00000000000000000000000000000000' as TenantId;
   return data.subarray(12, 28).toString('hex') as TenantId; // header bytes 12..27
 }
+    this.audit.flush();
+/** The op's name for logs, or its number in hex when the server knows no such op. */
+function opLabel(op: number): string {
+  return opName(op) ?? `0x${op.toString(16).padStart(4, '0')}`;
+}
+
