@@ -2,7 +2,8 @@
  * The dead-letter actor: answers list / reprocess / purge over every shard's DLQ. It holds
  * nothing the store does not (entries are read from the store each time) except the
  * reprocess rate limiter; jobs run one at a time, in arrival order. Reprocess and purge go
- * through the owning shard, so each move is one atomic commit there.
+ * through the owning shard, so each move is one atomic commit there. Every job acts for one
+ * tenant and sees only that tenant's entries (tenants never see each other's messages).
  */
 import { createActor, fromTransition } from 'xstate';
 import { MailboxError, toMailboxError } from '../src/errors.ts';
@@ -18,9 +19,9 @@ import type { Reply } from './shard-events.ts';
 export type DlqListed = DlqEntry & { payload?: Uint8Array };
 
 export type DlqRequest =
-  | { type: 'list'; input: DlqListInput; tenant?: TenantId; reply: Reply<DlqListed[]> }
-  | { type: 'reprocess'; input: DlqReprocessInput; tenant?: TenantId; reply: Reply<number> }
-  | { type: 'purge'; input: DlqReprocessInput; tenant?: TenantId; reply: Reply<number> };
+  | { type: 'list'; input: DlqListInput; tenant: TenantId; reply: Reply<DlqListed[]> }
+  | { type: 'reprocess'; input: DlqReprocessInput; tenant: TenantId; reply: Reply<number> }
+  | { type: 'purge'; input: DlqReprocessInput; tenant: TenantId; reply: Reply<number> };
 
 /** What the DLQ actor reports of its background retention passes. */
 export interface DlqHooks {
@@ -128,7 +129,7 @@ class DlqCore {
   }
 
   /** Entries of every shard in msgId order (paged with `after`), payloads included. */
-  private async list(input: DlqListInput, tenant?: TenantId): Promise<DlqListed[]> {
+  private async list(input: DlqListInput, tenant: TenantId): Promise<DlqListed[]> {
     const limit = Math.min(input.limit ?? 100, 1000);
     const all: Array<{ shard: ShardIndex; entry: DlqEntry }> = [];
     for (const ref of this.rt.shards) {
@@ -146,7 +147,7 @@ class DlqCore {
   }
 
   /** Reprocess (back to ready, rate-limited) or purge every matching entry, shard by shard. */
-  private async move(input: DlqReprocessInput, tenant: TenantId | undefined, how: 'reprocess' | 'purge'): Promise<number> {
+  private async move(input: DlqReprocessInput, tenant: TenantId, how: 'reprocess' | 'purge'): Promise<number> {
     let remaining = input.limit ?? Number.POSITIVE_INFINITY;
     let moved = 0;
     for (const ref of this.rt.shards) {
@@ -160,7 +161,7 @@ class DlqCore {
           const withPayloads = await Promise.all(
             entries.map(async (entry) => ({ entry, payload: (await this.rt.store.getDlqPayload(ref.index, entry.meta.msgId)) ?? new Uint8Array(0) })),
           );
-          moved += await ref.request<number>((reply) => ({ type: 'revive', entries: withPayloads, reply }));
+          moved += await ref.request<number>((reply) => ({ type: 'revive', tenant, entries: withPayloads, reply }));
         }
         remaining -= entries.length;
       }
@@ -168,7 +169,7 @@ class DlqCore {
     return moved;
   }
 
-  private async matching(shard: ShardIndex, input: DlqListInput, tenant: TenantId | undefined, limit: number): Promise<DlqEntry[]> {
+  private async matching(shard: ShardIndex, input: DlqListInput, tenant: TenantId, limit: number): Promise<DlqEntry[]> {
     const out: DlqEntry[] = [];
     let after = input.after;
     for (;;) {
@@ -178,7 +179,7 @@ class DlqCore {
         ...(input.reason === undefined ? {} : { reason: input.reason }),
         ...(after === undefined ? {} : { after }),
       });
-      for (const e of page) if (!tenant || e.meta.tenant === tenant) out.push(e);
+      for (const e of page) if (e.meta.tenant === tenant) out.push(e);
       if (out.length >= limit || page.length < PAGE) return out.slice(0, limit);
       after = page[page.length - 1]!.meta.msgId;
     }

@@ -32,6 +32,8 @@ export interface ShardHooks {
   storageRecovered(): void;
   /** A payload read back from the store no longer matches its hash. */
   integrityFailed(msgId: MsgId): void;
+  /** `count` ACK / NACK / EXTEND items named another tenant's message and were answered as not found. */
+  foreignRefused(count: number): void;
 }
 
 export interface ShardCoreDeps {
@@ -169,7 +171,7 @@ export class ShardCore {
   load(): void {
     const shard = this.queue.shard;
     Promise.all([this.deps.store.loadShard(shard), this.deps.store.listDlq(shard, { limit: DEAD_SEED })]).then(
-      ([snapshot, dead]) => this.deps.send({ type: 'loaded', snapshot, dead: dead.map((e) => e.meta.msgId) }),
+      ([snapshot, dead]) => this.deps.send({ type: 'loaded', snapshot, dead: dead.map((e) => ({ msgId: e.meta.msgId, tenant: e.meta.tenant })) }),
       (error: unknown) => this.deps.send({ type: 'loadFailed', error }),
     );
   }
@@ -290,19 +292,22 @@ export class ShardCore {
       case 'recv': return this.onRecv(event, now);
       case 'ack': return this.onAck(event);
       case 'nack': return this.guard(event.reply, () => {
-        const s = this.queue.nack(event.msgId, event.leaseId, event, now, this.commits.ops);
+        const s = this.queue.nack(event.msgId, event.leaseId, event, now, this.commits.ops, event.tenant);
         this.afterSettle(s);
         this.answer(event.reply, undefined);
       });
       case 'extend': return this.guard(event.reply, () => {
-        this.answer(event.reply, this.queue.extend(event.msgId, event.leaseId, event.ms, now, this.commits.ops));
+        this.answer(event.reply, this.queue.extend(event.msgId, event.leaseId, event.ms, now, this.commits.ops, event.tenant));
       });
       case 'revive': return this.guard(event.reply, () => {
+        let revived = 0;
         for (const { entry, payload } of event.entries) {
+          if (entry.meta.tenant !== event.tenant) continue; // never another tenant's entry
           this.queue.revive(entry, payload, this.commits.ops);
           this.dirty.add(topicKey(entry.meta.tenant, entry.meta.topic));
+          revived++;
         }
-        this.answer(event.reply, event.entries.length);
+        this.answer(event.reply, revived);
       });
       case 'forgetDead': return this.guard(event.reply, () => {
         for (const id of event.msgIds) this.queue.forgetDead(id, this.commits.ops);
@@ -401,7 +406,7 @@ export class ShardCore {
     for (let i = 0; i < event.items.length; i++) {
       const { msgId, leaseId } = event.items[i]!;
       try {
-        const meta = this.queue.ack(msgId, leaseId, this.commits.ops);
+        const meta = this.queue.ack(msgId, leaseId, this.commits.ops, event.tenant);
         if (meta) {
           this.dropHot(msgId);
           if (this.subs.size > 0) this.dirty.add(this.queue.keyOf(meta.tenant, meta.topic));
@@ -409,7 +414,8 @@ export class ShardCore {
         } else {
           // Never existed, or already acknowledged: nothing of an acked message is kept (PROTOCOL.md §4).
           results.push(new MailboxError('E_NOT_FOUND', `message ${msgId} is not leased (already acknowledged or unknown)`));
-          if (this.deps.store.residency === 'paged') unknown.push(i);
+          // A message the queue knows but did not show this tenant is another tenant's: not looked for on disk.
+          if (this.deps.store.residency === 'paged' && !this.queue.knows(msgId)) unknown.push(i);
         }
       } catch (err) {
         results.push(toMailboxError(err));
@@ -585,6 +591,8 @@ export class ShardCore {
   }
 
   private endTurn(): void {
+    const foreign = this.queue.takeForeignRefusals();
+    if (foreign > 0) this.deps.hooks.foreignRefused(foreign);
     if (this.status !== 'running') return;
     if (this.dirty.size > 0) this.pump();
     this.queue.flushCounters(this.commits.ops);

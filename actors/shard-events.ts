@@ -1,7 +1,7 @@
 /** The messages a shard actor understands. Requests carry their reply; the shard answers after commit. */
 import type { MailboxError } from '../src/errors.ts';
 import type { EnqueueInput, LeaseRequest, PageRead } from '../src/domain/shard-queue.ts';
-import type { DedupEntry, Delivery, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
+import type { DedupEntry, Delivery, DlqEntry, LeaseId, MessageMeta, MsgId, SessionId, TenantId } from '../src/domain/types.ts';
 import type { ShardSnapshot } from '../src/store/store.ts';
 
 export interface Reply<T> {
@@ -27,10 +27,12 @@ export interface ShardSubscription {
 export type ShardRequest =
   | { type: 'send'; items: EnqueueInput[]; reply: Reply<SendOutcome[]> }
   | { type: 'recv'; req: LeaseRequest; waitMs: number; reply: Reply<Delivery[]> }
-  | { type: 'ack'; items: Array<{ msgId: MsgId; leaseId: LeaseId }>; reply: Reply<AckOutcome[]> }
-  | { type: 'nack'; msgId: MsgId; leaseId: LeaseId; delayMs?: number; reason?: string; reply: Reply<void> }
-  | { type: 'extend'; msgId: MsgId; leaseId: LeaseId; ms: number; reply: Reply<number> }
-  | { type: 'revive'; entries: Array<{ entry: DlqEntry; payload: Uint8Array }>; reply: Reply<number> }
+  /** `tenant`: who asks. A msgId of another tenant's message is answered as one that does not exist. */
+  | { type: 'ack'; tenant: TenantId; items: Array<{ msgId: MsgId; leaseId: LeaseId }>; reply: Reply<AckOutcome[]> }
+  | { type: 'nack'; tenant: TenantId; msgId: MsgId; leaseId: LeaseId; delayMs?: number; reason?: string; reply: Reply<void> }
+  | { type: 'extend'; tenant: TenantId; msgId: MsgId; leaseId: LeaseId; ms: number; reply: Reply<number> }
+  /** DLQ reprocess for `tenant`: an entry of another tenant is refused (the DLQ actor selects by tenant). */
+  | { type: 'revive'; tenant: TenantId; entries: Array<{ entry: DlqEntry; payload: Uint8Array }>; reply: Reply<number> }
   | { type: 'forgetDead'; msgIds: MsgId[]; reply: Reply<number> };
 
 export type ShardNotice =
@@ -39,7 +41,7 @@ export type ShardNotice =
   | { type: 'unsubscribe'; owner: SessionId; subId: string };
 
 export type ShardInternal =
-  | { type: 'loaded'; snapshot: ShardSnapshot; dead: MsgId[] }
+  | { type: 'loaded'; snapshot: ShardSnapshot; dead: Array<{ msgId: MsgId; tenant: TenantId }> }
   | { type: 'loadFailed'; error: unknown }
   | { type: 'committed'; batch: number }
   | { type: 'commitFailed'; batch: number; error: unknown }

@@ -157,8 +157,10 @@ export class ShardQueue {
   private readonly leases = new MinHeap<MsgId>();
   private readonly byOwner = new Map<SessionId, Set<MsgId>>();
   readonly dedup: DedupWindow;
-  /** Recently dead-lettered msgIds (bounded), so a late ACK of one is refused rather than reported done. */
-  private readonly dead = new Map<MsgId, true>();
+  /** Recently dead-lettered msgIds (bounded) with their tenant, so a late ACK of one is refused rather than reported done. */
+  private readonly dead = new Map<MsgId, TenantId>();
+  /** ACK / NACK / EXTEND items that named another tenant's message, since the last `takeForeignRefusals`. */
+  private foreignRefusals = 0;
   /** `ready` counts spilled messages too; `resident` only the ready ones in RAM. */
   private counts = { ready: 0, delayed: 0, leased: 0, dlq: 0, resident: 0 };
   /** Topics whose live count changed since the last `flushCounters` (paged store only). */
@@ -424,11 +426,12 @@ export class ShardQueue {
    * existed, already acknowledged, or paged out: the shard answers E_NOT_FOUND or looks on disk).
    * A recently dead-lettered one is refused: an ACK would tell the consumer its work counted
    * while the message waits for reprocessing.
+   * ACK, NACK and EXTEND take the asking `tenant`: another tenant's message is absent to it (`visible`).
    */
-  ack(msgId: MsgId, leaseId: LeaseId, out: StoreOp[]): MessageMeta | undefined {
-    const meta = this.msgs.get(msgId);
+  ack(msgId: MsgId, leaseId: LeaseId, out: StoreOp[], tenant?: TenantId): MessageMeta | undefined {
+    const meta = this.visible(msgId, tenant);
     if (!meta) {
-      if (this.dead.has(msgId)) throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} ended: message ${msgId} was dead-lettered`);
+      if (this.isDead(msgId, tenant)) throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} ended: message ${msgId} was dead-lettered`);
       return undefined;
     }
     this.checkLease(meta, leaseId);
@@ -438,16 +441,16 @@ export class ShardQueue {
   }
 
   /** NACK: requeue after `delayMs` or the backoff, or dead-letter past maxAttempts. */
-  nack(msgId: MsgId, leaseId: LeaseId, options: { delayMs?: number; reason?: string }, now: number, out: StoreOp[]): Settlement {
-    const meta = this.msgs.get(msgId);
+  nack(msgId: MsgId, leaseId: LeaseId, options: { delayMs?: number; reason?: string }, now: number, out: StoreOp[], tenant?: TenantId): Settlement {
+    const meta = this.visible(msgId, tenant);
     if (!meta) throw new MailboxError('E_NOT_FOUND', `message ${msgId} is not leased (already acknowledged or unknown)`);
     this.checkLease(meta, leaseId);
     return this.settle(meta, 'nacked', now, out, options.delayMs, options.reason);
   }
 
   /** EXTEND: moves a live lease's deadline to now + ms (capped); returns the new deadline. */
-  extend(msgId: MsgId, leaseId: LeaseId, ms: number, now: number, out: StoreOp[]): number {
-    const meta = this.msgs.get(msgId);
+  extend(msgId: MsgId, leaseId: LeaseId, ms: number, now: number, out: StoreOp[], tenant?: TenantId): number {
+    const meta = this.visible(msgId, tenant);
     if (!meta) throw new MailboxError('E_NOT_FOUND', `message ${msgId} is not leased (already acknowledged or unknown)`);
     this.checkLease(meta, leaseId);
     if (meta.dueAt <= now) throw new MailboxError('E_STALE_LEASE', `lease ${leaseId} has expired`);
@@ -594,9 +597,24 @@ export class ShardQueue {
     this.counts.dlq = depth;
   }
 
-  /** DLQ msgIds read back from the store at rebuild (see `ack`). */
-  restoreDead(msgIds: Iterable<MsgId>): void {
-    for (const id of msgIds) this.rememberDead(id);
+  /** DLQ msgIds (with their tenant) read back from the store at rebuild (see `ack`). */
+  restoreDead(dead: Iterable<{ readonly msgId: MsgId; readonly tenant: TenantId }>): void {
+    for (const { msgId, tenant } of dead) this.rememberDead(msgId, tenant);
+  }
+
+  /**
+   * Whether the queue holds `msgId` in RAM, live or recently dead-lettered, for any tenant.
+   * A message ACK / NACK / EXTEND did not find although the queue knows it is another tenant's.
+   */
+  knows(msgId: MsgId): boolean {
+    return this.msgs.has(msgId) || this.dead.has(msgId);
+  }
+
+  /** How many items named another tenant's message since the last call (the shard counts them as auth refusals). */
+  takeForeignRefusals(): number {
+    const n = this.foreignRefusals;
+    this.foreignRefusals = 0;
+    return n;
   }
 
   /** Every leased message (recovery decides what to do with leases found in the store). */
@@ -617,7 +635,7 @@ export class ShardQueue {
       this.markLive(q);
       this.dropTopicIfEmpty(q);
       this.setDlqDepth(this.counts.dlq + 1);
-      this.rememberDead(meta.msgId);
+      this.rememberDead(meta.msgId, meta.tenant);
       const entry: DlqEntry = { meta: copyMeta(meta), reason: outcome, deadAt: now };
       out.push(delMsg(this.shard, meta, 'leased'));
       out.push({ op: 'putDlq', shard: this.shard, entry });
@@ -637,8 +655,28 @@ export class ShardQueue {
     return { kind: 'requeued', meta, outcome };
   }
 
-  private rememberDead(msgId: MsgId): void {
-    this.dead.set(msgId, true);
+  /**
+   * The live message `msgId` as `tenant` may see it. Another tenant's message is absent, so
+   * every step answers exactly as for an id that never existed (ids cannot be probed across
+   * tenants); it is counted for `takeForeignRefusals`. No tenant: the system itself asks.
+   */
+  private visible(msgId: MsgId, tenant: TenantId | undefined): MessageMeta | undefined {
+    const meta = this.msgs.get(msgId);
+    if (meta === undefined || tenant === undefined || meta.tenant === tenant) return meta;
+    this.foreignRefusals++;
+    return undefined;
+  }
+
+  /** Whether `msgId` was dead-lettered recently, as `tenant` may see it (see `visible`). */
+  private isDead(msgId: MsgId, tenant: TenantId | undefined): boolean {
+    const owner = this.dead.get(msgId);
+    if (owner === undefined || tenant === undefined || owner === tenant) return owner !== undefined;
+    this.foreignRefusals++;
+    return false;
+  }
+
+  private rememberDead(msgId: MsgId, tenant: TenantId): void {
+    this.dead.set(msgId, tenant);
     if (this.dead.size > DEAD_MEMORY) this.dead.delete(this.dead.keys().next().value!);
   }
 

@@ -79,6 +79,7 @@ export interface Session {
 }
 
 export interface SessionOptions {
+  /** The tenant every operation of the session acts for (default: the default tenant, all zeros). */
   tenant?: TenantId;
   /** Called with pushed deliveries of this session's subscriptions. */
   onDeliver?: (subscriptionId: string, deliveries: Delivery[]) => void;
@@ -86,6 +87,7 @@ export interface SessionOptions {
   onClose?: (reason: string) => void;
 }
 
+/** The DLQ of one tenant at a time: `tenant` defaults to the default tenant, and no call sees another tenant's entries. */
 export interface DlqApi {
   list(input?: DlqListInput, tenant?: TenantId): Promise<Array<DlqEntry & { payload?: Uint8Array }>>;
   /** Moves matching entries back to ready with attempts reset, at queue.reprocessPerSecond. Returns how many. */
@@ -115,6 +117,7 @@ export interface TreeNode {
   children?: TreeNode[];
 }
 
+/** The mailbox's own send / recv / ack / nack / extend and `dlq` act for the default tenant; `openSession({ tenant })` for another. */
 export interface Mailbox extends Omit<Session, 'id' | 'tenant' | 'close' | 'closed' | 'subscribe' | 'unsubscribe'> {
   openSession(options?: SessionOptions): Session;
   readonly dlq: DlqApi;

@@ -189,6 +189,10 @@ export async function createMailbox(
               bus.publish('StorageFull', { reason: error.message });
             }
           },
+          // A msgId of another tenant's message was answered as not found: counted as an auth refusal.
+          foreignRefused: (count) => {
+            for (let i = 0; i < count; i++) metrics.rejected('auth');
+          },
           integrityFailed: (msgId) => {
             metrics.integrityFail('egress');
             logger.error({ event: 'integrity_failed', shard: ref.index, msgId }, 'a stored payload no longer matches its hash');

@@ -4,7 +4,7 @@
  * replaced if it ends (a killed session is never restarted; the next call gets a new one).
  */
 import { MailboxError } from '../errors.ts';
-import type { LeaseId, MsgId, TenantId } from '../domain/types.ts';
+import { DEFAULT_TENANT, type LeaseId, type MsgId, type TenantId } from '../domain/types.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MailboxEvents } from '../bus/events.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -45,13 +45,14 @@ export class MailboxRuntime implements Mailbox {
 
   constructor(private readonly parts: MailboxParts) {
     const dlq = parts.dlq;
+    // Like the mailbox's own calls (its default session), the DLQ acts for the default tenant unless told another.
     this.dlq = {
-      list: (input: DlqListInput = {}, tenant?: TenantId) =>
-        dlq.request<DlqListed[]>((reply) => ({ type: 'list', input, reply, ...(tenant ? { tenant } : {}) })),
-      reprocess: (input: DlqReprocessInput = {}, tenant?: TenantId) =>
-        dlq.request<number>((reply) => ({ type: 'reprocess', input, reply, ...(tenant ? { tenant } : {}) })),
-      purge: (input: DlqReprocessInput = {}, tenant?: TenantId) =>
-        dlq.request<number>((reply) => ({ type: 'purge', input, reply, ...(tenant ? { tenant } : {}) })),
+      list: (input: DlqListInput = {}, tenant: TenantId = DEFAULT_TENANT) =>
+        dlq.request<DlqListed[]>((reply) => ({ type: 'list', input, tenant, reply })),
+      reprocess: (input: DlqReprocessInput = {}, tenant: TenantId = DEFAULT_TENANT) =>
+        dlq.request<number>((reply) => ({ type: 'reprocess', input, tenant, reply })),
+      purge: (input: DlqReprocessInput = {}, tenant: TenantId = DEFAULT_TENANT) =>
+        dlq.request<number>((reply) => ({ type: 'purge', input, tenant, reply })),
     };
   }
 

@@ -9,7 +9,7 @@ import { MailboxError } from '../errors.ts';
 import { shardFor } from '../domain/routing.ts';
 import { sha256Hex } from '../domain/payload-hash.ts';
 import { shardOfLease, type EnqueueInput } from '../domain/shard-queue.ts';
-import type { Delivery, LeaseId, MsgId, SessionId, TenantId, Topic } from '../domain/types.ts';
+import { DEFAULT_TENANT, type Delivery, type LeaseId, type MsgId, type SessionId, type TenantId, type Topic } from '../domain/types.ts';
 import type { ShardRef } from '../../actors/shard-ref.ts';
 import type { AckOutcome, SendOutcome } from '../../actors/shard-events.ts';
 import type { SessionContext, SubscriptionRecord } from '../../actors/session.ts';
@@ -30,7 +30,7 @@ export class SessionHandle implements Session {
     private readonly actor: AnyActorRef,
     private readonly options: SessionOptions,
   ) {
-    this.tenant = options.tenant ?? ('00000000000000000000000000000000' as TenantId);
+    this.tenant = options.tenant ?? DEFAULT_TENANT;
   }
 
   get closed(): boolean {
@@ -90,7 +90,7 @@ export class SessionHandle implements Session {
       items,
       (item) => (checkMsgId(item.msgId), item),
       (item) => this.refForLease(item.leaseId),
-      (ref, group) => ref.request<AckOutcome[]>((reply) => ({ type: 'ack', items: group, reply })),
+      (ref, group) => ref.request<AckOutcome[]>((reply) => ({ type: 'ack', tenant: this.tenant, items: group, reply })),
     );
   }
 
@@ -103,7 +103,7 @@ export class SessionHandle implements Session {
     }
     const ref = this.refForLease(leaseId);
     await ref.request<void>((reply) => ({
-      type: 'nack', msgId, leaseId, reply,
+      type: 'nack', tenant: this.tenant, msgId, leaseId, reply,
       ...(delayMs === undefined ? {} : { delayMs }),
       ...(options.reason === undefined ? {} : { reason: options.reason }),
     }));
@@ -115,7 +115,7 @@ export class SessionHandle implements Session {
     // Clamped like a RECV's visibilityMs (PROTOCOL.md §7); the deadline returned is the one granted.
     const granted = Math.min(checkInt(ms, 'ms', 1, LIMITS.maxDurationMs), this.rt.config.queue.maxVisibilityMs);
     const ref = this.refForLease(leaseId);
-    return ref.request<number>((reply) => ({ type: 'extend', msgId, leaseId, ms: granted, reply }));
+    return ref.request<number>((reply) => ({ type: 'extend', tenant: this.tenant, msgId, leaseId, ms: granted, reply }));
   }
 
   async subscribe(input: SubscribeInput): Promise<string> {

@@ -315,7 +315,7 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
         input.ready.reverse();
         input.held.reverse();
         commit((o) => rebuildShard(q, input, now, 'keep-leases', (owner) => owner !== dead, o));
-        q.restoreDead([...store.dlq.keys()]); // as the shard actor does after a rebuild
+        q.restoreDead([...store.dlq.values()].map((e) => e.meta)); // as the shard actor does after a rebuild
         if (dead === undefined) {
           if (check.has('rebuild')) assert.deepEqual(q.depths(), before, 'a rebuild restores the depths');
         } else {

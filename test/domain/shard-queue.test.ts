@@ -448,8 +448,37 @@ describe('shard queue: DLQ and store ops', () => {
   it('a dead-lettered msgId restored with restoreDead still refuses a late ACK', () => {
     const q = makeQueue();
     const id = '01HZZZZZZZZZZZZZZZZZZZZZZZ' as MsgId;
-    q.restoreDead([id]);
-    assert.throws(() => q.ack(id, '0.x' as LeaseId, []), code('E_STALE_LEASE'));
+    q.restoreDead([{ msgId: id, tenant: TENANT }]);
+    assert.throws(() => q.ack(id, '0.x' as LeaseId, [], TENANT), code('E_STALE_LEASE'));
+    assert.equal(q.ack(id, '0.x' as LeaseId, [], OTHER_TENANT), undefined, 'to another tenant the id does not exist');
+    assert.equal(q.takeForeignRefusals(), 1);
+  });
+
+  it("another tenant's ACK, NACK and EXTEND find no message: answered as an unknown id, nothing changes, each counted", () => {
+    const q = makeQueue({ maxAttempts: 1 });
+    const id = send(q, 'orders', 'a');
+    const [m] = lease(q, 'orders');
+    const unknown = '01HZZZZZZZZZZZZZZZZZZZZZZZ' as MsgId;
+    const answer = (fn: () => unknown): string => {
+      try {
+        return `ok ${String(fn())}`;
+      } catch (err) {
+        return err instanceof MailboxError ? `${err.code} ${err.message.replace(id, '<id>').replace(unknown, '<id>')}` : String(err);
+      }
+    };
+    const out: StoreOp[] = [];
+    assert.equal(answer(() => q.ack(id, m!.leaseId!, out, OTHER_TENANT)), answer(() => q.ack(unknown, m!.leaseId!, out, OTHER_TENANT)));
+    assert.equal(answer(() => q.nack(id, m!.leaseId!, {}, T0 + 1, out, OTHER_TENANT)), answer(() => q.nack(unknown, m!.leaseId!, {}, T0 + 1, out, OTHER_TENANT)));
+    assert.match(answer(() => q.nack(id, m!.leaseId!, {}, T0 + 1, out, OTHER_TENANT)), /^E_NOT_FOUND /);
+    assert.equal(answer(() => q.extend(id, m!.leaseId!, 5_000, T0 + 1, out, OTHER_TENANT)), answer(() => q.extend(unknown, m!.leaseId!, 5_000, T0 + 1, out, OTHER_TENANT)));
+    assert.deepEqual(out, [], 'nothing was written');
+    assert.equal(q.takeForeignRefusals(), 4, 'the four foreign items, not the unknown ones');
+    assert.equal(q.takeForeignRefusals(), 0);
+    assert.deepEqual(q.depths(), { ready: 0, leased: 1, delayed: 0, dlq: 0 }, 'still leased');
+    // Its own tenant settles it; once dead-lettered, the id stays hidden from the other tenant.
+    q.nack(id, m!.leaseId!, {}, T0 + 2, out, TENANT);
+    assert.equal(answer(() => q.ack(id, m!.leaseId!, [], OTHER_TENANT)), 'ok undefined');
+    assert.throws(() => q.ack(id, m!.leaseId!, [], TENANT), code('E_STALE_LEASE'));
   });
 
   it('a revived message refuses the lease it had before it died', () => {
