@@ -76,3 +76,12 @@ export async function metricValue(mb: MailboxRuntime, series: string): Promise<n
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
+
+/** The sum of every series of one metric family in Prometheus text (all label values). */
+export function sumSeries(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}

@@ -4,6 +4,7 @@
  * and the mailbox's own DLQ and state dump.
  */
 import type { Delivery, DlqEntry, MsgId } from '../src/index.ts';
+import type { WireDlqEntry } from '../src/protocol/index.ts';
 
 export interface LedgerCounts {
   accepted: number;
@@ -25,6 +26,8 @@ export class Ledger {
   readonly delivered = new Map<MsgId, number>();
   /** msgId → leaseId of the ACK that succeeded first. */
   readonly acked = new Map<MsgId, string>();
+  /** msgId → attempt of that ACK, when the caller knew it. */
+  private readonly ackedAttempt = new Map<MsgId, number>();
   readonly afterAckSamples: string[] = [];
   deliveries = 0;
   staleLeases = 0;
@@ -37,19 +40,24 @@ export class Ledger {
     else if (known !== msgId) this.idemMismatches++;
   }
 
-  /** Call when a delivery reaches the consumer (RECV answer or push). */
-  delivery(d: Delivery): void {
+  /** Call when a delivery reaches the consumer (RECV answer or push; embedded or over the SDK). */
+  delivery(d: Pick<Delivery, 'msgId' | 'attempt' | 'leaseId'>): void {
     this.deliveries++;
     this.delivered.set(d.msgId, (this.delivered.get(d.msgId) ?? 0) + 1);
-    if (this.acked.has(d.msgId)) {
+    // Reports from several consumer processes can arrive out of order: an older attempt's
+    // delivery reported after a newer attempt's ACK is not a delivery after the ACK.
+    const ackedAt = this.ackedAttempt.get(d.msgId);
+    if (this.acked.has(d.msgId) && (ackedAt === undefined || d.attempt > ackedAt)) {
       this.afterAck++;
       if (this.afterAckSamples.length < 5) this.afterAckSamples.push(`${d.msgId} attempt ${d.attempt} lease ${d.leaseId} (acked ${this.acked.get(d.msgId)})`);
     }
   }
 
   /** Call when an ACK resolved successfully. */
-  ackSucceeded(msgId: MsgId, leaseId: string): void {
-    if (!this.acked.has(msgId)) this.acked.set(msgId, leaseId);
+  ackSucceeded(msgId: MsgId, leaseId: string, attempt?: number): void {
+    if (this.acked.has(msgId)) return;
+    this.acked.set(msgId, leaseId);
+    if (attempt !== undefined) this.ackedAttempt.set(msgId, attempt);
   }
 
   counts(): LedgerCounts {
@@ -68,14 +76,16 @@ export class Ledger {
    * The end-of-run accounting against the DLQ's entries: accepted messages neither acked nor
    * dead-lettered are lost; delivered msgIds nobody was told about mean a SEND was duplicated.
    */
-  reconcile(dlq: readonly DlqEntry[], maxAttempts: number): { lost: MsgId[]; orphans: MsgId[]; badDlq: string[]; ackedDead: MsgId[] } {
+  reconcile(dlq: ReadonlyArray<DlqEntry | WireDlqEntry>, maxAttempts: number): { lost: MsgId[]; orphans: MsgId[]; badDlq: string[]; ackedDead: MsgId[] } {
     const dead = new Set<MsgId>();
     const badDlq: string[] = [];
     for (const e of dlq) {
-      dead.add(e.meta.msgId);
-      if (!e.reason) badDlq.push(`${e.meta.msgId}: no reason`);
-      if (e.meta.history.length !== e.meta.attempt) badDlq.push(`${e.meta.msgId}: history ${e.meta.history.length} vs attempt ${e.meta.attempt}`);
-      if (e.meta.attempt !== maxAttempts) badDlq.push(`${e.meta.msgId}: dead after ${e.meta.attempt} attempts, max is ${maxAttempts}`);
+      // An entry read over the wire (SDK) is flat; the embedded API's nests the message's meta.
+      const m = 'meta' in e ? e.meta : e;
+      dead.add(m.msgId);
+      if (!e.reason) badDlq.push(`${m.msgId}: no reason`);
+      if (m.history.length !== m.attempt) badDlq.push(`${m.msgId}: history ${m.history.length} vs attempt ${m.attempt}`);
+      if (m.attempt !== maxAttempts) badDlq.push(`${m.msgId}: dead after ${m.attempt} attempts, max is ${maxAttempts}`);
     }
     const known = new Set(this.byKey.values());
     const lost = [...known].filter((id) => !this.acked.has(id) && !dead.has(id));
