@@ -66,6 +66,10 @@ export interface MailboxConfig {
   shards: number;
   listen: string;
   metricsAddr: string;
+  /** Open WebSocket connections at most; an upgrade beyond it is refused with HTTP 503. */
+  maxConnections: number;
+  /** A socket that has neither completed HELLO nor presented a valid token this long after opening is closed (4008). */
+  helloTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   queue: QueueConfig;
   quota: QuotaConfig;
@@ -98,6 +102,8 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   shards: 8,
   listen: '127.0.0.1:9410',
   metricsAddr: '127.0.0.1:9600',
+  maxConnections: 10_000,
+  helloTimeoutMs: 5_000,
   logLevel: 'info',
   queue: {
     replayWindowMs: 300_000,

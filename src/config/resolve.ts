@@ -25,6 +25,8 @@ export const CONFIG_RULES: Record<string, Rule> = {
   shards: { kind: 'int', min: 1, max: 256 },
   listen: { kind: 'addr' },
   metricsAddr: { kind: 'addr' },
+  maxConnections: { kind: 'int', min: 1, max: 1_000_000 },
+  helloTimeoutMs: { kind: 'int', min: 10, max: 600_000 },
   logLevel: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   'queue.replayWindowMs': { kind: 'int', min: 1_000, max: 7 * MS_DAY },
   'queue.maxAttempts': { kind: 'int', min: 1, max: 1_000 },

@@ -6,7 +6,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundedLabels, DEFAULT_LABEL_CAP, clip, queueLabel } from './labels.ts';
 
-export const REJECT_REASONS = ['quota', 'degraded', 'storage', 'auth', 'schema', 'saturated'] as const;
+// `connections`: a WebSocket upgrade refused at maxConnections; `hello_timeout`: a socket closed for missing its HELLO deadline.
+export const REJECT_REASONS = ['quota', 'degraded', 'storage', 'auth', 'schema', 'saturated', 'connections', 'hello_timeout'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export const REQUEUE_REASONS = ['visibility', 'nack', 'retry', 'session_lost'] as const;

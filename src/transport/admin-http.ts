@@ -2,7 +2,8 @@
  * The admin port: GET /healthz (process up), /readyz (200 only when ready, else 503 with the
  * reasons), /metrics (Prometheus), /debug/tree (the supervisor state dump), /debug/events (the
  * bus as newline-delimited JSON, for `mailbox tail`), and POST /admin/backup (hot snapshot;
- * needs an admin capability as `Authorization: Bearer …`). Loopback by default.
+ * needs an admin capability as `Authorization: Bearer …`). Loopback by default; bound anywhere
+ * else, /debug/* need the admin capability too (`debugNeedsToken`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { MailboxError, toMailboxError } from '../errors.ts';
@@ -12,6 +13,8 @@ import type { Authorizer } from './authorizer.ts';
 
 export interface AdminOptions {
   authorizer: Authorizer;
+  /** /debug/tree and /debug/events answer 401 without an admin token (the port is not on loopback). */
+  debugNeedsToken?: boolean;
   /** Takes a consistent snapshot into the directory `name` inside backupDir while serving. */
   backup(name: string): Promise<unknown>;
 }
@@ -60,9 +63,8 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
         );
         return;
       case '/debug/tree':
-        return json(res, 200, mailbox.tree());
       case '/debug/events':
-        return events(req, res);
+        return debug(req, res, url.pathname);
       default:
         return json(res, 404, { error: 'not found', paths: ROUTES });
     }
@@ -73,6 +75,28 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
       for (const end of [...streams]) end(reason);
     },
   });
+
+  /** The state dump and the event stream, behind the admin token when the port is exposed. */
+  function debug(req: IncomingMessage, res: ServerResponse, path: string): void {
+    try {
+      if (options.debugNeedsToken) requireAdmin(req);
+    } catch (err) {
+      return fail(res, err);
+    }
+    switch (path) {
+      case '/debug/tree':
+        return json(res, 200, mailbox.tree());
+      case '/debug/events':
+        return events(req, res);
+    }
+  }
+
+  /** The admin capability of the request's `Authorization: Bearer …` header (as POST /admin/backup checks it). */
+  function requireAdmin(req: IncomingMessage): void {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
+    options.authorizer.verify(token).authorize('admin');
+  }
 
   /** Streams every bus event as one JSON line until the client goes away. */
   function events(req: IncomingMessage, res: ServerResponse): void {

@@ -30,6 +30,9 @@ export interface ConnectionDeps {
   logger: Logger;
 }
 
+/** Close code of a socket that missed its HELLO deadline (an application code: 4000 + HTTP 408). */
+export const HELLO_TIMEOUT_CLOSE = 4008;
+
 /** Payload bytes per DELIVER event, so events stay single frames and small ones never wait behind big ones. */
 const EVENT_PAYLOAD_BYTES = 48 * 1024;
 const REJECT_REASON: Partial<Record<string, RejectReason>> = {
@@ -42,6 +45,8 @@ interface Request {
   corrId: bigint;
   ackReq: boolean;
   cap: Uint8Array;
+  /** Milliseconds a long-poll RECV waited for a message: counted in recv_wait_seconds, not in request latency. */
+  waitedMs?: number;
 }
 
 export class Connection {
@@ -61,11 +66,13 @@ export class Connection {
   private lastToken: { bytes: Buffer; text: string; key: string } | undefined;
   private closed = false;
   private readonly expiryTimer: NodeJS.Timeout;
+  /** Refused tokens, scopes and frames, logged at warn (rate-limited). */
+  private readonly audit: ConnectionAudit;
+  /** Closes a socket that neither completed HELLO nor presented a valid token in time; cleared once it did. */
+  private helloTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ws: WebSocket,
-  /** Refused tokens, scopes and frames, logged at warn (rate-limited). */
-  private readonly audit: ConnectionAudit;
     private readonly deps: ConnectionDeps,
     readonly remote: string,
   ) {
@@ -74,12 +81,18 @@ export class Connection {
     ws.on('error', (err) => deps.logger.debug({ event: 'ws_error', remote, err }, 'websocket error'));
     this.expiryTimer = setInterval(() => this.expireStreams(), 5_000);
     this.expiryTimer.unref();
+    this.audit = new ConnectionAudit(deps.logger, remote);
+    const helloMs = deps.mailbox.config.helloTimeoutMs;
+    this.helloTimer = setTimeout(() => {
+      this.deps.metrics.rejected('hello_timeout');
+      this.ws.close(HELLO_TIMEOUT_CLOSE, `HELLO not completed within ${helloMs} ms`);
+    }, helloMs);
+    this.helloTimer.unref();
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.ws.close(1003, 'OAP/1 frames are binary');
     let message: AssembledMessage | undefined;
-    this.audit = new ConnectionAudit(deps.logger, remote);
     try {
       const frame = decodeFrame(data);
       if (!(frame.header.flags & FLAGS.REQ)) throw new MailboxError('E_SCHEMA', 'flags: clients send requests only');
@@ -89,6 +102,8 @@ export class Connection {
       // (PROTOCOL.md §2): WebSocket delimits messages, so a bad one cannot desynchronise the next.
       const e = toMailboxError(err);
       this.count(e);
+      // Answered without dispatch, but answered: requests_total counts it with its code.
+      this.deps.metrics.answered('ws', (data.length >= HEADER_SIZE ? opName(data.readUInt16BE(10)) : undefined) ?? 'UNKNOWN', e.status);
       const whole = data.length >= HEADER_SIZE;
       const corrId = e.corrId ?? (whole ? data.readBigUInt64BE(30) : 0n);
       const op = whole ? data.readUInt16BE(10) : 0;
@@ -113,18 +128,20 @@ export class Connection {
       const e = toMailboxError(err);
       status = e.status;
       this.count(e);
+      this.audit.refused(e, { corrId: req.corrId, tenant: req.tenant, op: opLabel(req.op), token: req.cap.length > 0 ? textOf(req.cap) : this.helloToken }, performance.now());
       if (e.code === 'E_INTERNAL') this.deps.logger.error({ event: 'request_failed', corr_id: formatCorrId(req.corrId), op: method, err: e }, 'request failed');
       if (!this.closed) this.write([encodeError(e, req.corrId, req.tenant, req.op)]);
     } finally {
       this.deps.metrics.inflight('ws', -1);
-      this.deps.metrics.request('ws', method, status, (performance.now() - started) / 1000);
+      const waited = req.waitedMs ?? 0;
+      if (waited > 0) this.deps.metrics.recvWait(waited / 1000);
+      this.deps.metrics.request('ws', method, status, Math.max(0, performance.now() - started - waited) / 1000);
     }
   }
 
   private async execute(request: AnyRequest, req: Request): Promise<unknown> {
     const { tenant } = req;
     switch (request.op) {
-      this.audit.refused(e, { corrId: req.corrId, tenant: req.tenant, op: opLabel(req.op), token: req.cap.length > 0 ? textOf(req.cap) : this.helloToken }, performance.now());
       case OPS.HELLO: {
         // A token presented on HELLO serves later requests of this connection that carry none.
         if (req.cap.length > 0) {
@@ -132,6 +149,7 @@ export class Connection {
           this.helloToken = textOf(req.cap);
         }
         if (!request.body.versions.includes(PROTOCOL_VERSION)) throw new MailboxError('E_SCHEMA', `versions: this server speaks OAP/${PROTOCOL_VERSION}`);
+        this.authenticated();
         return {
           version: PROTOCOL_VERSION,
           limits: { maxFrame: MAX_FRAME, chunkSize: CHUNK_SIZE, maxPayload: Math.min(MAX_PAYLOAD, this.deps.mailbox.config.queue.maxPayloadBytes), maxBatch: MAX_BATCH },
@@ -154,7 +172,9 @@ export class Connection {
       }
       case OPS.RECV: {
         this.capability(req, 'recv', request.body.topic);
-        const deliveries = await this.session(tenant).recv({ ...request.body, maxBytes: Math.min(request.body.maxBytes ?? MAX_PAYLOAD, MAX_PAYLOAD) });
+        const timing = { waitedMs: 0 };
+        const deliveries = await (this.session(tenant) as SessionHandle).recv({ ...request.body, maxBytes: Math.min(request.body.maxBytes ?? MAX_PAYLOAD, MAX_PAYLOAD) }, timing);
+        req.waitedMs = timing.waitedMs;
         return { deliveries: deliveries.map(toWireDelivery) };
       }
       case OPS.SUBSCRIBE: {
@@ -170,8 +190,9 @@ export class Connection {
         return {};
       }
       case OPS.CREDIT:
-        // Credit is implicit: acks free room in the prefetch window. Accepted for compatibility.
+        // Widens the window; the session knows only its own subscriptions (another tenant's or connection's: E_NOT_FOUND).
         this.capability(req, 'recv', undefined, false);
+        await this.session(tenant).credit(request.body.subscriptionId, request.body.n);
         return {};
       case OPS.ACK: {
         this.leaseCapability(req, 'ack');
@@ -231,7 +252,16 @@ export class Connection {
   private rememberToken(bytes: Buffer, text: string): Capability {
     const key = this.deps.authorizer.cache.keyOf(text);
     this.lastToken = { bytes, text, key };
-    return this.deps.authorizer.verifyKeyed(text, key);
+    const cap = this.deps.authorizer.verifyKeyed(text, key);
+    this.authenticated();
+    return cap;
+  }
+
+  /** HELLO succeeded or a token verified: the HELLO deadline no longer applies. */
+  private authenticated(): void {
+    if (this.helloTimer === undefined) return;
+    clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
   }
 
   private leaseCapability(req: Request, op: Op): void {
@@ -345,14 +375,18 @@ export class Connection {
     const now = performance.now();
     for (const { header, error } of this.reassembler.expire(now)) {
       this.audit.refused(error, { corrId: header.corrId, tenant: header.tenant, op: opLabel(header.op) }, now);
+      this.deps.metrics.answered('ws', opName(header.op) ?? 'UNKNOWN', error.status);
       this.write([encodeError(error, header.corrId, header.tenant, header.op)]);
     }
+    this.audit.flush(now);
   }
 
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.expiryTimer);
+    this.authenticated();
+    this.audit.flush();
     this.reassembler.clear();
     for (const s of this.sessions.values()) void s.close();
     this.sessions.clear();
@@ -364,19 +398,17 @@ export class Connection {
   }
 }
 
-function textOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-}
-
-    this.audit.flush(now);
-/** The tenant bytes of a frame whose header failed to decode, for the error reply (the default tenant when cut short). */
-function rawTenant(data: Buffer): TenantId {
-  if (data.length < HEADER_SIZE) return '00000000000000000000000000000000' as TenantId;
-  return data.subarray(12, 28).toString('hex') as TenantId; // header bytes 12..27
-}
-    this.audit.flush();
 /** The op's name for logs, or its number in hex when the server knows no such op. */
 function opLabel(op: number): string {
   return opName(op) ?? `0x${op.toString(16).padStart(4, '0')}`;
 }
 
+function textOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/** The tenant bytes of a frame whose header failed to decode, for the error reply (the default tenant when cut short). */
+function rawTenant(data: Buffer): TenantId {
+  if (data.length < HEADER_SIZE) return '00000000000000000000000000000000' as TenantId;
+  return data.subarray(12, 28).toString('hex') as TenantId; // header bytes 12..27
+}

@@ -22,6 +22,7 @@ import { createAdminServer, type AdminServer } from './admin-http.ts';
 import { Authorizer } from './authorizer.ts';
 import { bootstrapKeys } from './bootstrap-keys.ts';
 import { Connection } from './connection.ts';
+import { isLoopbackHost, warnIfAdminExposed, warnIfListenerExposed } from './exposure.ts';
 
 /** How long closing sockets may take before they are cut (a peer that never answers a close). */
 const CLOSE_GRACE_MS = 500;
@@ -102,7 +103,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     start: async () => {
       await closeIngress(); // a restart after a crash rebinds cleanly
       const { host, port } = splitAddr(wsAddr || config.listen);
-      const server = new WebSocketServer({ host, port, maxPayload: MAX_FRAME, perMessageDeflate: false });
+      const server = new WebSocketServer({
+        host, port, maxPayload: MAX_FRAME, perMessageDeflate: false,
+        // Upgrades complete synchronously after this check, so `connections` is exact here.
+        verifyClient: (_info, accept) => {
+          if (connections.size < config.maxConnections) return accept(true);
+          mailbox.metrics.rejected('connections');
+          accept(false, 503, `server at maxConnections (${config.maxConnections})`, { 'Retry-After': '1' });
+        },
+      });
       server.on('connection', (ws, req) => {
         const conn = new Connection(ws, { mailbox, authorizer, metrics: mailbox.metrics, logger }, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
         connections.add(conn);
@@ -114,6 +123,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       wss = server;
       mailbox.setListener(wsAddr);
       logger.info({ event: 'listening', addr: wsAddr }, `OAP/1 over WebSocket on ws://${wsAddr}`);
+      warnIfListenerExposed(logger, host, wsAddr, config.maxConnections, config.helloTimeoutMs);
       return plainChild(() => ({ state: `listening ${wsAddr} (${connections.size} connections)` }), closeIngress);
     },
   });
@@ -122,12 +132,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     start: async () => {
       await closeAdmin();
       const { host, port } = splitAddr(adminAddr || config.metricsAddr);
-      const server = createAdminServer(mailbox, { authorizer, backup: (out) => backupTo(out) });
+      // Off loopback the state dump and the event stream are for admins only (OPERATIONS.md, Exposure).
+      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out) });
       server.listen(port, host);
       await once(server, 'listening');
       adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
       admin = server;
       logger.info({ event: 'admin_listening', addr: adminAddr }, `health, readiness and metrics on http://${adminAddr}`);
+      warnIfAdminExposed(logger, host, adminAddr);
       return plainChild(() => ({ state: `listening ${adminAddr}` }), closeAdmin);
     },
   });
