@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
-import { intOption, parseArgs, type ParsedArgs } from '../../src/cli/args.ts';
+import { intValue, parseCommand, usageError, type CommandSpec, type Values } from '../../src/cli/args.ts';
 import { cpuEnd, cpuStart, makePayload, readSeq, Tracker } from '../lib.ts';
 import { freePort } from '../server.ts';
 import { cpuPerMessage, fmtSpread, groups, throughput } from '../summary.ts';
@@ -104,15 +104,24 @@ export async function floorRun(store: FloorVariant, run: number, count: number, 
   }
 }
 
+const FLOOR_OPTIONS = { runs: { type: 'string' }, count: { type: 'string' }, payload: { type: 'string' }, window: { type: 'string' } } as const;
+const FLOOR: CommandSpec<typeof FLOOR_OPTIONS> = {
+  command: 'bench/floor/run.ts',
+  usage: 'usage: node --import tsx bench/floor/run.ts [--runs 3] [--count 200000] [--payload 1024] [--window 1000]',
+  options: FLOOR_OPTIONS,
+};
+
 /** A positive integer option, or its default. */
-function positive(args: ParsedArgs, name: string, fallback: number): number {
-  const n = intOption(args, name) ?? fallback;
-  if (n < 1) throw new Error(`--${name}: expected a positive integer, got ${n}`);
+function positive(args: Values<typeof FLOOR_OPTIONS>, name: keyof typeof FLOOR_OPTIONS, fallback: number): number {
+  const n = intValue(FLOOR, name, args[name]) ?? fallback;
+  if (n < 1) throw usageError(FLOOR, `--${name}: expected a positive integer, got ${n}`);
   return n;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const args = parseArgs(process.argv.slice(2));
+  const parsed = parseCommand(FLOOR, process.argv.slice(2));
+  if (!parsed) process.exit(0);
+  const args = parsed.values;
   const runs = positive(args, 'runs', 3);
   const count = positive(args, 'count', 200_000);
   const size = positive(args, 'payload', 1024);

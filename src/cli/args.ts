@@ -1,41 +1,117 @@
-/** A small argv parser: `--key value`, `--key=value`, `--flag`, and positionals. */
-export interface ParsedArgs {
-  positionals: string[];
-  options: Map<string, string | true>;
-}
+/**
+ * The one argument parser of the `mailbox` command: `node:util` `parseArgs` with `strict: true`.
+ * Every command declares its options; an unknown flag, a missing or empty value, or a stray
+ * positional is a UsageError (exit 2), never a default. `--help` / `-h` is added to every
+ * command: it prints the command's usage to stdout and the command does nothing else.
+ */
+import { parseArgs } from 'node:util';
 
-export function parseArgs(argv: readonly string[], booleans: ReadonlySet<string> = new Set()): ParsedArgs {
-  const positionals: string[] = [];
-  const options = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--')) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const key = arg.slice(2, eq < 0 ? undefined : eq);
-    if (eq >= 0) options.set(key, arg.slice(eq + 1));
-    else if (booleans.has(key) || i + 1 >= argv.length || argv[i + 1]!.startsWith('--')) options.set(key, true);
-    else options.set(key, argv[++i]!);
+/** Wrong command-line input: main.ts prints `mailbox <command>: <message>` and the usage line, exit 2. */
+export class UsageError extends Error {
+  constructor(
+    readonly command: string,
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
   }
-  return { positionals, options };
 }
 
-export function stringOption(args: ParsedArgs, key: string): string | undefined {
-  const v = args.options.get(key);
-  if (v === true) throw new Error(`--${key} needs a value`);
-  return v;
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
 }
 
-export function intOption(args: ParsedArgs, key: string): number | undefined {
-  const v = stringOption(args, key);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`--${key} must be an integer, got ${JSON.stringify(v)}`);
+export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
+
+export interface CommandSpec<O extends OptionSpecs> {
+  /** Names the command in messages: `tree`, `token mint`. */
+  command: string;
+  /** The synopsis (`usage: mailbox tree [--admin URL] [--json]`), printed with every usage error. */
+  usage: string;
+  /** Printed after the synopsis by --help. */
+  details?: string;
+  options: O;
+  /** How many positionals the command takes; default none. */
+  positionals?: { min: number; max: number };
+}
+
+type Value<S extends OptionSpec> = S['type'] extends 'boolean' ? (S['multiple'] extends true ? boolean[] : boolean) : S['multiple'] extends true ? string[] : string;
+
+export type Values<O extends OptionSpecs> = { [K in keyof O]?: Value<O[K]> };
+
+export interface Parsed<O extends OptionSpecs> {
+  values: Values<O>;
+  positionals: string[];
+}
+
+export function usageError(spec: CommandSpec<OptionSpecs>, message: string): UsageError {
+  return new UsageError(spec.command, message, spec.usage);
+}
+
+/** The full --help text of a command. */
+export function helpText(spec: CommandSpec<OptionSpecs>): string {
+  return `${spec.usage}\n${spec.details ? `\n${spec.details.replace(/\n*$/, '\n')}` : ''}`;
+}
+
+/** A known option close to an unknown one (`--ops` → `--op`), for the error message. */
+function suggestion(unknown: string, known: readonly string[]): string {
+  const near = known.find((k) => k !== 'help' && (unknown.startsWith(k) || k.startsWith(unknown)));
+  return near ? ` (did you mean --${near}?)` : '';
+}
+
+/**
+ * Parses `argv` against the command's options. Returns undefined after printing the help when
+ * --help or -h was given: the caller returns at once. Throws UsageError for anything else wrong.
+ */
+export function parseCommand<O extends OptionSpecs>(spec: CommandSpec<O>, argv: readonly string[]): Parsed<O> | undefined {
+  const options: Record<string, OptionSpec> = { ...spec.options, help: { type: 'boolean', short: 'h' } };
+  const allow = spec.positionals ?? { min: 0, max: 0 };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: allow.max > 0 });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (!e.code?.startsWith('ERR_PARSE_ARGS_')) throw err;
+    // Node's first sentence says what is wrong ("Unknown option '--ops'"); the rest is advice about `--`.
+    let message = e.message.split('\n')[0]!.replace(/\. (This command|To specify).*$/, '').replace(/\.$/, '');
+    const unknown = /^Unknown option '--([^']+)'/.exec(message);
+    if (unknown) message += suggestion(unknown[1]!, Object.keys(spec.options));
+    throw usageError(spec, message);
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(helpText(spec));
+    return undefined;
+  }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((v) => v === '')) throw usageError(spec, `--${name} needs a value, got an empty one`);
+  }
+  const { positionals } = parsed;
+  if (positionals.length < allow.min) throw usageError(spec, `missing argument${allow.min - positionals.length > 1 ? 's' : ''}`);
+  if (positionals.length > allow.max) throw usageError(spec, `unexpected argument ${JSON.stringify(positionals[allow.max])}`);
+  const { help: _help, ...values } = parsed.values;
+  return { values: values as Values<O>, positionals };
+}
+
+/** An integer option value; a malformed one is a usage error naming the flag. */
+export function intValue(spec: CommandSpec<OptionSpecs>, name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n)) throw usageError(spec, `--${name} must be an integer, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/**
+ * A list option given as repeated flags and/or comma lists (`--op send --op recv`, `--op send,recv`):
+ * every value is kept, in order. An empty item (`--op send,`) is a usage error: a list never
+ * silently narrows to nothing.
+ */
+export function listValue(spec: CommandSpec<OptionSpecs>, name: string, raw: readonly string[] | undefined, separator = ','): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const items = raw.flatMap((v) => v.split(separator).map((s) => s.trim()));
+  if (items.some((s) => s === '')) throw usageError(spec, `--${name} has an empty item in ${JSON.stringify(raw.join(separator))}`);
+  return items;
 }

@@ -6,11 +6,10 @@
  * adds the durable store's RAM-per-message and restart-after-kill-9 figures.
  * The harness itself lives in bench/ (see bench/README.md).
  */
-import { parseArgs, stringOption, type ParsedArgs } from './args.ts';
+import { parseCommand, usageError, type CommandSpec, type Values } from './args.ts';
 import type { BenchOptions, FiguresOptions, StoreVariant, Workload } from '../../bench/types.ts';
 
-const USAGE = `usage: mailbox bench [options]
-
+const DETAILS = `options:
   --payload 1024        message bytes                     --count 100000     workload A messages
   --duration S          workload A by time instead        --runs 3           runs per system and workload
   --producers 1         --consumers 1   --topics 1        --prefetch 1000    --window 1000
@@ -39,64 +38,94 @@ const USAGE = `usage: mailbox bench [options]
   --figures-restart-messages 1000000  messages on disk at the kill -9 restart
 `;
 
-const BOOLEANS = new Set(['peers', 'floor', 'quick', 'micro', 'no-mailbox', 'no-report', 'help']);
+const STRINGS = [
+  'payload', 'count', 'duration', 'runs', 'producers', 'consumers', 'topics', 'prefetch', 'window', 'store', 'durability',
+  'workload', 'rate', 'seconds', 'warmup-seconds', 'fanout-topics', 'fanout-reps', 'fanout-payload', 'only-peers', 'json',
+  'server-cpu-prof', 'timeout', 'report', 'server-env', 'figures', 'figures-messages', 'figures-restart-messages',
+] as const;
+const BOOLEANS = ['peers', 'floor', 'quick', 'micro', 'no-mailbox', 'no-report'] as const;
 
-function num(args: ParsedArgs, key: string, dflt: number): number {
-  const v = stringOption(args, key);
+type BenchOptionSpecs = Record<(typeof STRINGS)[number], { type: 'string' }> & Record<(typeof BOOLEANS)[number], { type: 'boolean' }>;
+
+const BENCH: CommandSpec<BenchOptionSpecs> = {
+  command: 'bench',
+  usage: 'usage: mailbox bench [options] (mailbox bench --help lists them)',
+  details: DETAILS,
+  options: Object.fromEntries([
+    ...STRINGS.map((k) => [k, { type: 'string' }] as const),
+    ...BOOLEANS.map((k) => [k, { type: 'boolean' }] as const),
+  ]) as BenchOptionSpecs,
+};
+
+type BenchArgs = Values<BenchOptionSpecs>;
+type StringKey = (typeof STRINGS)[number];
+
+function fail(message: string): never {
+  throw usageError(BENCH, message);
+}
+
+function num(args: BenchArgs, key: StringKey, dflt: number): number {
+  const v = args[key];
   if (v === undefined) return dflt;
   const n = Number(v.replaceAll('_', ''));
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key} must be a positive number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n <= 0) fail(`--${key} must be a positive number, got ${JSON.stringify(v)}`);
   return n;
 }
 
-function count(args: ParsedArgs, key: string, dflt: number): number {
+function count(args: BenchArgs, key: StringKey, dflt: number): number {
   const n = num(args, key, dflt);
-  if (!Number.isSafeInteger(n)) throw new Error(`--${key} must be a whole number, got ${n}`);
+  if (!Number.isSafeInteger(n)) fail(`--${key} must be a whole number, got ${n}`);
   return n;
 }
 
-function stores(args: ParsedArgs, dflt: string): StoreVariant[] {
-  const durability = stringOption(args, 'durability') ?? 'sync';
-  if (durability !== 'sync' && durability !== 'relaxed') throw new Error('--durability must be sync or relaxed');
-  const raw = stringOption(args, 'store') ?? dflt;
+function stores(args: BenchArgs, dflt: string): StoreVariant[] {
+  const durability = args['durability'] ?? 'sync';
+  if (durability !== 'sync' && durability !== 'relaxed') fail('--durability must be sync or relaxed');
+  const raw = args['store'] ?? dflt;
   const names = raw === 'all' ? ['amnesia', 'level+sync', 'level+relaxed'] : raw.split(',').map((s) => s.trim()).filter(Boolean);
   return names.map((s): StoreVariant => {
     if (s === 'amnesia') return 'amnesia';
     if (s === 'level') return durability === 'sync' ? 'level+sync' : 'level+relaxed';
     if (s === 'level+sync' || s === 'level+relaxed') return s;
-    throw new Error(`--store: unknown store ${JSON.stringify(s)} (amnesia | level | level+relaxed | all)`);
+    fail(`--store: unknown store ${JSON.stringify(s)} (amnesia | level | level+relaxed | all)`);
   });
 }
 
-function workloads(args: ParsedArgs, dflt: string): Workload[] {
-  const w = (stringOption(args, 'workload') ?? dflt).toLowerCase();
+function workloads(args: BenchArgs, dflt: string): Workload[] {
+  const w = (args['workload'] ?? dflt).toLowerCase();
   const map: Record<string, Workload[]> = { a: ['A'], b: ['B'], fanout: ['fanout'], both: ['A', 'B'], all: ['A', 'B', 'fanout'] };
   const out = w.split(',').flatMap((part) => {
     const v = map[part.trim()];
-    if (!v) throw new Error(`--workload: ${JSON.stringify(part)} is not A, B, fanout, both or all`);
+    if (!v) fail(`--workload: ${JSON.stringify(part)} is not A, B, fanout, both or all`);
     return v;
   });
   return [...new Set(out)];
 }
 
-function figures(args: ParsedArgs, quick: boolean): FiguresOptions | undefined {
-  const kind = stringOption(args, 'figures');
+function figures(args: BenchArgs, quick: boolean): FiguresOptions | undefined {
+  const kind = args['figures'];
   if (kind === undefined) {
-    for (const k of ['figures-messages', 'figures-restart-messages']) if (args.options.has(k)) throw new Error(`--${k} needs --figures durable`);
+    for (const k of ['figures-messages', 'figures-restart-messages'] as const) if (args[k] !== undefined) fail(`--${k} needs --figures durable`);
     return undefined;
   }
-  if (kind !== 'durable') throw new Error(`--figures: ${JSON.stringify(kind)} is not durable`);
+  if (kind !== 'durable') fail(`--figures: ${JSON.stringify(kind)} is not durable`);
   const messages = count(args, 'figures-messages', quick ? 20_000 : 5_000_000);
-  if (messages < 4) throw new Error('--figures-messages must be at least 4 (RSS is sampled at every quarter)');
+  if (messages < 4) fail('--figures-messages must be at least 4 (RSS is sampled at every quarter)');
   return { kind, messages, restartMessages: count(args, 'figures-restart-messages', quick ? 20_000 : 1_000_000) };
 }
 
-export function benchOptions(argv: readonly string[]): BenchOptions {
-  const args = parseArgs(argv, BOOLEANS);
-  const quick = args.options.get('quick') === true;
+/** The run's options from argv; undefined after --help. A bad flag or value is a usage error (exit 2). */
+export function benchOptions(argv: readonly string[]): BenchOptions | undefined {
+  const parsed = parseCommand(BENCH, argv);
+  if (!parsed) return undefined;
+  return optionsFrom(parsed.values);
+}
+
+function optionsFrom(args: BenchArgs): BenchOptions {
+  const quick = args['quick'] === true;
   const figuresOpts = figures(args, quick);
-  const onlyPeers = stringOption(args, 'only-peers');
-  const duration = stringOption(args, 'duration');
+  const onlyPeers = args['only-peers'];
+  const duration = args['duration'];
   const opts: BenchOptions = {
     payload: num(args, 'payload', 1024),
     count: num(args, 'count', quick ? 5_000 : 100_000),
@@ -109,8 +138,8 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
     stores: stores(args, figuresOpts ? 'level' : 'amnesia,level'),
     workloads: workloads(args, figuresOpts ? 'A' : 'all'),
     runs: num(args, 'runs', quick ? 1 : 3),
-    peers: args.options.get('peers') === true || onlyPeers !== undefined,
-    floor: args.options.get('floor') === true || args.options.get('peers') === true || onlyPeers !== undefined,
+    peers: args['peers'] === true || onlyPeers !== undefined,
+    floor: args['floor'] === true || args['peers'] === true || onlyPeers !== undefined,
     rate: num(args, 'rate', 2000),
     seconds: num(args, 'seconds', quick ? 2 : 10),
     warmupSeconds: num(args, 'warmup-seconds', quick ? 0 : 2),
@@ -118,18 +147,18 @@ export function benchOptions(argv: readonly string[]): BenchOptions {
     fanoutReps: num(args, 'fanout-reps', quick ? 3 : 20),
     fanoutPayload: num(args, 'fanout-payload', 64),
     quick,
-    skipMailbox: args.options.get('no-mailbox') === true,
-    report: args.options.get('no-report') !== true,
+    skipMailbox: args['no-mailbox'] === true,
+    report: args['no-report'] !== true,
     timeoutS: num(args, 'timeout', 120),
   };
-  if (opts.payload < 16) throw new Error('--payload must be at least 16 bytes (id + timestamp)');
+  if (opts.payload < 16) fail('--payload must be at least 16 bytes (id + timestamp)');
   if (duration !== undefined) opts.durationS = num(args, 'duration', 10);
   if (onlyPeers !== undefined) opts.peerFilter = onlyPeers.split(',').map((s) => s.trim()).filter(Boolean);
-  const json = stringOption(args, 'json');
+  const json = args['json'];
   if (json) opts.json = json;
-  const prof = stringOption(args, 'server-cpu-prof');
+  const prof = args['server-cpu-prof'];
   if (prof) opts.serverCpuProf = prof;
-  const serverEnv = stringOption(args, 'server-env');
+  const serverEnv = args['server-env'];
   if (serverEnv) opts.serverEnv = parseServerEnv(serverEnv);
   if (figuresOpts) opts.figures = figuresOpts;
   return opts;
@@ -140,29 +169,27 @@ function parseServerEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = pair.indexOf('=');
-    if (eq < 1 || !pair.startsWith('MAILBOX_')) throw new Error(`--server-env: expected MAILBOX_NAME=value, got ${JSON.stringify(pair)}`);
+    if (eq < 1 || !pair.startsWith('MAILBOX_')) fail(`--server-env: expected MAILBOX_NAME=value, got ${JSON.stringify(pair)}`);
     env[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return env;
 }
 
 export async function bench(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, BOOLEANS);
-  if (args.options.get('help') === true) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  if (args.options.get('micro') === true) {
+  const parsed = parseCommand(BENCH, argv);
+  if (!parsed) return;
+  const args = parsed.values;
+  if (args['micro'] === true) {
     await (await import('../../bench/micro/run.ts')).runMicro();
     return;
   }
-  const reportOf = stringOption(args, 'report');
+  const reportOf = args['report'];
   if (reportOf !== undefined) {
     const { writeReportFrom } = await import('../../bench/report.ts');
     process.stdout.write(`report: ${await writeReportFrom(reportOf)}\n`);
     return;
   }
   const { runBench } = await import('../../bench/runner.ts');
-  const ok = await runBench(benchOptions(argv));
+  const ok = await runBench(optionsFrom(args));
   if (!ok) process.exitCode = 1;
 }

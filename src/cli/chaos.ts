@@ -7,28 +7,52 @@
  * broken, 2 for an unknown drill.
  */
 import type { DrillOptions } from '../../chaos/drill.ts';
-import { MailboxError } from '../errors.ts';
-import { intOption, parseArgs } from './args.ts';
+import { intValue, parseCommand, usageError, type CommandSpec } from './args.ts';
+
+const CHAOS_OPTIONS = {
+  duration: { type: 'string' },
+  messages: { type: 'string' },
+  seed: { type: 'string' },
+  paged: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  list: { type: 'boolean' },
+} as const;
+
+const CHAOS: CommandSpec<typeof CHAOS_OPTIONS> = {
+  command: 'chaos',
+  usage: 'usage: mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list]',
+  details: `Runs the chaos drills (the same runner as npm run chaos), each on its own in-process
+amnesia mailbox. Exits 1 when a promise was broken, 2 for an unknown drill.
+
+  drill …          the drills to run (default: all; --list names them)
+  --duration=ms    how long each drill injects faults
+  --messages=n     messages per drill
+  --seed=n         the random seed
+  --paged          run the kill drill over a store that loads like LevelDB
+  --verbose        every drill's log lines
+  --list           the drills and their promises`,
+  options: CHAOS_OPTIONS,
+  positionals: { min: 0, max: Number.POSITIVE_INFINITY },
+};
 
 export async function chaos(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, new Set(['verbose', 'list', 'paged']));
+  const args = parseCommand(CHAOS, argv);
+  if (!args) return;
+  const v = args.values;
+  const opts: DrillOptions = {};
+  for (const [flag, field] of [['duration', 'durationMs'], ['messages', 'messages'], ['seed', 'seed']] as const) {
+    const n = intValue(CHAOS, flag, v[flag]);
+    if (n === undefined) continue;
+    if (n < 0) throw usageError(CHAOS, `--${flag} needs a non-negative integer`);
+    opts[field] = n;
+  }
   // Imported here: chaos/run.ts only runs its own main() when it is the entry script.
   const { DRILLS, runDrills } = await import('../../chaos/run.ts');
-  if (args.options.get('list') === true) {
+  if (v.list === true) {
     for (const d of DRILLS) process.stdout.write(`${d.name}\n  ${d.promise}\n`);
     return;
   }
-  for (const key of args.options.keys()) {
-    if (!['duration', 'messages', 'seed', 'verbose', 'list', 'paged'].includes(key)) throw new MailboxError('E_SCHEMA', `unknown option --${key}`);
-  }
-  const opts: DrillOptions = {};
-  for (const [flag, field] of [['duration', 'durationMs'], ['messages', 'messages'], ['seed', 'seed']] as const) {
-    const n = intOption(args, flag);
-    if (n === undefined) continue;
-    if (n < 0) throw new MailboxError('E_SCHEMA', `--${flag} needs a non-negative integer`);
-    opts[field] = n;
-  }
-  if (args.options.get('paged') === true) opts.paged = true;
+  if (v.paged === true) opts.paged = true;
   const names = args.positionals;
   const unknown = names.filter((n) => !DRILLS.some((d) => d.name === n));
   if (unknown.length > 0) {
@@ -36,7 +60,7 @@ export async function chaos(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const verbose = args.options.get('verbose') === true;
+  const verbose = v.verbose === true;
   opts.log = (line) => {
     if (verbose || line.startsWith('running')) process.stderr.write(`  ${line}\n`);
   };

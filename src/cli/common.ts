@@ -1,45 +1,197 @@
-/** What several subcommands share: where the running server is and which token to use. */
+/** What several subcommands share: where the running server is, which token to use, and how a failure to reach it reads. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import type { MailboxConfig } from '../config/config.ts';
 import { MailboxError } from '../errors.ts';
-import { stringOption, type ParsedArgs } from './args.ts';
+import { usageError, type CommandSpec, type OptionSpecs } from './args.ts';
+
+/** --config and --data-dir: which configuration the server was started with. */
+export const CONFIG_OPTIONS = { config: { type: 'string' }, 'data-dir': { type: 'string' } } as const satisfies OptionSpecs;
+/** --admin URL of the admin port, and the token /debug needs when the port is not on loopback. */
+export const ADMIN_OPTIONS = { ...CONFIG_OPTIONS, admin: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' } } as const satisfies OptionSpecs;
+/** --url of the WebSocket port and the token to present. */
+export const CLIENT_OPTIONS = { ...CONFIG_OPTIONS, url: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' } } as const satisfies OptionSpecs;
+
+export interface ConfigFlags {
+  config?: string;
+  'data-dir'?: string;
+}
 
 /** The configuration the server was started with: --config, RON_CONFIG and env, as `serve` reads them. */
-export async function cliConfig(args: ParsedArgs): Promise<MailboxConfig> {
-  const file = stringOption(args, 'config') ?? 'mailbox.config.ts';
+export async function cliConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<MailboxConfig> {
+  const file = flags.config ?? 'mailbox.config.ts';
   const exists = await readFile(file).then(() => true, () => false);
-  const flags = stringOption(args, 'data-dir') ? { dataDir: stringOption(args, 'data-dir')! } : {};
-  return loadConfig({ env: process.env, flags, ...(exists ? { file } : {}) });
+  if (flags.config !== undefined && !exists) throw new MailboxError('E_CONFIG', `cannot read configuration file ${flags.config}`);
+  return loadConfig({ env, flags: flags['data-dir'] ? { dataDir: flags['data-dir'] } : {}, ...(exists ? { file } : {}) });
 }
 
-export async function adminUrl(args: ParsedArgs): Promise<string> {
-  const explicit = stringOption(args, 'admin');
-  if (explicit) return explicit.replace(/\/$/, '');
-  return `http://${(await cliConfig(args)).metricsAddr}`;
-}
-
-export async function wsUrl(args: ParsedArgs): Promise<string> {
-  return stringOption(args, 'url') ?? `ws://${(await cliConfig(args)).listen}`;
-}
-
-/** --token, else MAILBOX_TOKEN, else --token-file, else the first-start admin token file. */
-export async function token(args: ParsedArgs): Promise<string> {
-  const direct = stringOption(args, 'token') ?? process.env.MAILBOX_TOKEN;
-  if (direct) return direct.trim();
-  const config = await cliConfig(args);
-  const file = stringOption(args, 'token-file') ?? (config.auth.adminTokenFile || join(config.dataDir, 'admin.token'));
+/** A URL given on the command line, checked for its scheme; anything else is a usage error. */
+function checkedUrl(spec: CommandSpec<OptionSpecs>, flag: string, raw: string, schemes: readonly string[], example: string): string {
+  let url: URL;
   try {
-    return (await readFile(file, 'utf8')).trim();
+    url = new URL(raw);
   } catch {
-    throw new MailboxError('E_CAP_AUTH', `no token: pass --token, set MAILBOX_TOKEN, or point --token-file at a token (looked in ${file})`);
+    throw usageError(spec, `--${flag} must be a ${schemes.join(' or ')} URL such as ${example}, got ${JSON.stringify(raw)}`);
+  }
+  if (!schemes.includes(url.protocol.slice(0, -1)) || url.hostname === '') {
+    throw usageError(spec, `--${flag} must be a ${schemes.join(' or ')} URL such as ${example}, got ${JSON.stringify(raw)}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** --admin, else `http://<metricsAddr>` of the configuration. */
+export async function adminUrl(spec: CommandSpec<OptionSpecs>, flags: ConfigFlags & { admin?: string }): Promise<string> {
+  if (flags.admin !== undefined) return checkedUrl(spec, 'admin', flags.admin, ['http', 'https'], 'http://127.0.0.1:9600');
+  return `http://${(await cliConfig(flags)).metricsAddr}`;
+}
+
+/** Where a client finds the server and what it presents: the same rules for the CLI and the examples. */
+export interface ClientTarget {
+  url: string;
+  token: string;
+}
+
+export interface TargetFlags extends ConfigFlags {
+  url?: string;
+  token?: string;
+  'token-file'?: string;
+}
+
+/** --url, else MAILBOX_URL, else `ws://<listen>` of the configuration. */
+export async function targetUrl(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return (flags.url ?? env.MAILBOX_URL) || `ws://${(await cliConfig(flags, env)).listen}`;
+}
+
+/**
+ * --token, else MAILBOX_TOKEN, else the file --token-file or MAILBOX_TOKEN_FILE names, else
+ * auth.adminTokenFile, else `<dataDir>/admin.token` (written by the server on first start).
+ */
+export async function targetToken(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const direct = (flags.token ?? env.MAILBOX_TOKEN)?.trim();
+  if (direct) return direct;
+  let file = flags['token-file'] ?? (env.MAILBOX_TOKEN_FILE || undefined);
+  if (file === undefined) {
+    const config = await cliConfig(flags, env);
+    file = config.auth.adminTokenFile || join(config.dataDir, 'admin.token');
+  }
+  let text: string;
+  try {
+    text = (await readFile(file, 'utf8')).trim();
+  } catch {
+    throw new MailboxError('E_CAP_AUTH', `no token: pass --token, set MAILBOX_TOKEN, or point --token-file (MAILBOX_TOKEN_FILE) at a token (looked in ${file})`);
+  }
+  if (text === '') throw new MailboxError('E_CAP_AUTH', `no token: ${file} is empty`);
+  return text;
+}
+
+/**
+ * The WebSocket URL and token a client should use, found the way the CLI finds them (the
+ * configuration is mailbox.config.ts in the working directory or --config, RON_CONFIG and the
+ * MAILBOX_* variables, as `serve` reads it). The examples use this too.
+ */
+export async function clientTarget(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<ClientTarget> {
+  return { url: await targetUrl(flags, env), token: await targetToken(flags, env) };
+}
+
+/** The token if one can be found (for the admin port's /debug, which needs one off loopback only), else undefined. */
+export async function optionalToken(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const named = flags['token-file'] !== undefined || Boolean(env.MAILBOX_TOKEN_FILE);
+  return targetToken(flags, env).catch((err: unknown) => {
+    // Only the default token file may be missing; a file the user named must be there.
+    if (!named && err instanceof MailboxError && err.code === 'E_CAP_AUTH') return undefined;
+    throw err;
+  });
+}
+
+/** An Authorization header with the token, when there is one. */
+export async function adminHeaders(flags: TargetFlags): Promise<Record<string, string>> {
+  const t = await optionalToken(flags);
+  return t === undefined ? {} : { authorization: `Bearer ${t}` };
+}
+
+/** clientTarget with the URL checked as a ws(s) URL (a usage error otherwise). */
+export async function cliTarget(spec: CommandSpec<OptionSpecs>, flags: TargetFlags): Promise<ClientTarget> {
+  const url = checkedUrl(spec, 'url', await targetUrl(flags), ['ws', 'wss'], 'ws://127.0.0.1:9410');
+  return { url, token: await targetToken(flags) };
+}
+
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed (temporary)',
+  ETIMEDOUT: 'connection timed out',
+  ECONNRESET: 'connection reset by peer',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EPIPE: 'connection closed by peer',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed by peer',
+};
+
+/** The errno code somewhere in an error's cause chain (fetch puts it in `cause`, sometimes in an AggregateError). */
+export function errnoOf(err: unknown, depth = 0): string | undefined {
+  if (typeof err !== 'object' || err === null || depth > 5) return undefined;
+  const code = (err as { code?: unknown }).code;
+  // Errno codes (ECONNREFUSED) and undici's (UND_ERR_SOCKET); not wire codes such as E_UNAVAILABLE.
+  if (typeof code === 'string' && (/^E[A-Z0-9]+$/.test(code) || code.startsWith('UND_ERR_'))) return code;
+  const nested = err instanceof AggregateError ? err.errors : [];
+  for (const e of [(err as { cause?: unknown }).cause, ...nested]) {
+    const found = errnoOf(e, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** What went wrong on the network, in words: `connection refused`, else the error's message. */
+export function causeText(err: unknown): string {
+  const code = errnoOf(err);
+  if (code) return ERRNO_TEXT[code] ?? code;
+  // No errno: the innermost cause says most ("bad port" under fetch's "fetch failed").
+  let inner = err;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return inner instanceof Error ? inner.message : String(inner);
+}
+
+/** The server could not be reached: main.ts prints the message alone (no wire code), exit 1. */
+export class UnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** `cannot reach http://127.0.0.1:9600: connection refused`: names the server and the cause, never a stack. */
+export function cannotReach(url: string, err: unknown): UnreachableError {
+  const cause = causeText(err);
+  let where = url;
+  try {
+    const u = new URL(url);
+    where = `${u.protocol}//${u.host}`;
+  } catch {
+    // not a URL: name it as given
+  }
+  return new UnreachableError(`cannot reach ${where}: ${cause}`, { cause: err });
+}
+
+/** fetch that names the server and the cause when it cannot be reached. */
+export async function fetchServer(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw cannotReach(url, err);
   }
 }
 
 export async function getJson(url: string, init?: RequestInit): Promise<unknown> {
-  const res = await fetch(url, init);
-  const body = (await res.json()) as unknown;
+  const res = await fetchServer(url, init);
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`${url}: HTTP ${res.status}: ${text.slice(0, 200)}`);
+  }
   if (!res.ok) {
     const e = body as { code?: string; message?: string };
     throw new Error(`${url}: HTTP ${res.status} ${e.code ?? ''} ${e.message ?? JSON.stringify(body)}`);

@@ -8,11 +8,38 @@
  */
 import { MailboxClient } from '../client/index.ts';
 import type { DlqEntry, DlqReason } from '../client/index.ts';
-import { MailboxError } from '../errors.ts';
-import { intOption, parseArgs, stringOption, type ParsedArgs } from './args.ts';
-import { token, wsUrl } from './common.ts';
+import { intValue, parseCommand, usageError, type CommandSpec, type Values } from './args.ts';
+import { CLIENT_OPTIONS, cannotReach, cliTarget, errnoOf } from './common.ts';
 
-const USAGE = 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--url ws://…] [--token …|--token-file F] [--json]';
+const DLQ_OPTIONS = {
+  ...CLIENT_OPTIONS,
+  topic: { type: 'string' },
+  reason: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+  tenant: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
+  command: 'dlq',
+  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--url ws://…] [--token T | --token-file F] [--json]',
+  details: `The dead-letter queue of a running server, over OAP/1 with the admin token.
+
+  list | reprocess | purge   show the entries / put them back with attempts reset / delete them
+  --topic T        only this topic
+  --reason R       only this reason: expired, nacked, session_lost, server_restart
+  --limit N        at most N entries
+  --after MSGID    list: the page after this msgId
+  --tenant HEX     the tenant (default: the default tenant)
+  --json           JSON output (payloads as base64)
+  --url URL        the WebSocket port (else MAILBOX_URL, else ws://<listen> of the configuration)
+  --token T        the admin token (else MAILBOX_TOKEN, --token-file / MAILBOX_TOKEN_FILE,
+                   else <dataDir>/admin.token)
+  --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
+  --data-dir D     its data directory`,
+  options: DLQ_OPTIONS,
+};
 const REASONS: readonly DlqReason[] = ['expired', 'nacked', 'session_lost', 'server_restart'];
 
 interface Filter {
@@ -21,20 +48,19 @@ interface Filter {
   limit?: number;
 }
 
-function filterFrom(args: ParsedArgs): Filter {
+function filterFrom(spec: CommandSpec<typeof DLQ_OPTIONS>, v: Values<typeof DLQ_OPTIONS>): Filter {
   const filter: Filter = {};
-  const topic = stringOption(args, 'topic');
-  if (topic !== undefined) filter.topic = topic;
-  const reason = stringOption(args, 'reason');
+  if (v.topic !== undefined) filter.topic = v.topic;
+  const { reason } = v;
   if (reason !== undefined) {
     if (!(REASONS as readonly string[]).includes(reason)) {
-      throw new MailboxError('E_SCHEMA', `--reason must be one of ${REASONS.join(', ')}, got ${JSON.stringify(reason)}`);
+      throw usageError(spec, `--reason must be one of ${REASONS.join(', ')}, got ${JSON.stringify(reason)}`);
     }
     filter.reason = reason as DlqReason;
   }
-  const limit = intOption(args, 'limit');
+  const limit = intValue(spec, 'limit', v.limit);
   if (limit !== undefined) {
-    if (limit < 1) throw new MailboxError('E_SCHEMA', '--limit must be at least 1');
+    if (limit < 1) throw usageError(spec, '--limit must be at least 1');
     filter.limit = limit;
   }
   return filter;
@@ -58,17 +84,28 @@ export function renderDlqTable(entries: readonly DlqEntry[]): string {
 
 export async function dlq(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'list' && sub !== 'reprocess' && sub !== 'purge') throw new MailboxError('E_SCHEMA', USAGE);
-  const args = parseArgs(rest, new Set(['json']));
-  const filter = filterFrom(args);
-  const after = stringOption(args, 'after');
-  const tenant = stringOption(args, 'tenant');
-  const json = args.options.get('json') === true;
-  const client = await MailboxClient.connect(await wsUrl(args), {
-    token: await token(args),
+  if (sub === '--help' || sub === '-h') {
+    parseCommand(DLQ, ['--help']);
+    return;
+  }
+  if (sub !== 'list' && sub !== 'reprocess' && sub !== 'purge') {
+    throw usageError(DLQ, sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`);
+  }
+  const spec = { ...DLQ, command: `dlq ${sub}` };
+  const args = parseCommand(spec, rest);
+  if (!args) return;
+  const filter = filterFrom(spec, args.values);
+  const { after, tenant } = args.values;
+  const json = args.values.json === true;
+  const target = await cliTarget(spec, args.values);
+  const client = await MailboxClient.connect(target.url, {
+    token: target.token,
     reconnect: false,
     clientName: 'mailbox-cli',
     ...(tenant === undefined ? {} : { tenant }),
+  }).catch((err: unknown) => {
+    // A socket that never opened: name the URL and the cause, as the HTTP commands do.
+    throw errnoOf(err) ? cannotReach(target.url, err) : err;
   });
   try {
     if (sub === 'list') {

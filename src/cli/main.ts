@@ -2,6 +2,8 @@
  * The `mailbox` command. Subcommands live one per file in src/cli; this file only routes.
  */
 import { MailboxError } from '../errors.ts';
+import { UsageError } from './args.ts';
+import { UnreachableError } from './common.ts';
 
 const USAGE = `usage: mailbox <command> [options]
 
@@ -14,6 +16,8 @@ const USAGE = `usage: mailbox <command> [options]
   restore    put a snapshot back (service stopped)          mailbox restore --from DIR [--data-dir D]
   chaos      run the chaos drills                           mailbox chaos [drill …]
   bench      benchmarks against a real server (and peers)   mailbox bench [--peers] [--figures durable]
+
+\`mailbox <command> --help\` prints a command's options. Wrong usage exits 2, a failure 1.
 `;
 
 type Command = (argv: string[]) => Promise<void>;
@@ -36,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const load = COMMANDS[name];
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
     process.stderr.write(`mailbox: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     process.exitCode = 2;
@@ -45,8 +49,15 @@ async function main(argv: string[]): Promise<void> {
   await (await load())(rest);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof MailboxError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
-  process.stderr.write(`mailbox: ${message}\n`);
+const argv = process.argv.slice(2);
+main(argv).catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`mailbox ${err.command}: ${err.message}\n${err.usage}\n`);
+    process.exit(2);
+  }
+  const message =
+    err instanceof UnreachableError ? err.message : err instanceof MailboxError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const name = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? ` ${argv[0]}` : '';
+  process.stderr.write(`mailbox${name}: ${message}\n`);
   process.exit(1);
 });

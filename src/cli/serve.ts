@@ -8,33 +8,63 @@ import type { DeepPartial, MailboxConfig } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startServer } from '../transport/server.ts';
-import { intOption, parseArgs, stringOption } from './args.ts';
+import { intValue, parseCommand, type CommandSpec, type OptionSpecs } from './args.ts';
 
-export function serveFlags(argv: readonly string[]): { file?: string; flags: DeepPartial<MailboxConfig> } {
-  const args = parseArgs(argv, new Set(['amnesia']));
+const SERVE_OPTIONS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  'metrics-addr': { type: 'string' },
+  amnesia: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  shards: { type: 'string' },
+  durability: { type: 'string' },
+  'log-level': { type: 'string' },
+} as const satisfies OptionSpecs;
+
+export const SERVE: CommandSpec<typeof SERVE_OPTIONS> = {
+  command: 'serve',
+  usage: 'usage: mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D] [--shards N] [--durability sync|relaxed] [--log-level L]',
+  details: `Runs the mailbox: the WebSocket port (listen) and the admin port (metricsAddr: /healthz,
+/readyz, /metrics, /debug). Precedence: flags > environment (MAILBOX_*) > file > defaults.
+
+  --config FILE        configuration module (npm start passes mailbox.config.ts)
+  --listen H:P         WebSocket address (default 127.0.0.1:9410)
+  --metrics-addr H:P   admin address (default 127.0.0.1:9600)
+  --amnesia            RAM only (the micronode profile): nothing is written to disk
+  --data-dir D         data directory (default ./var/mailbox)
+  --shards N           shard count
+  --durability M       sync | relaxed
+  --log-level L        fatal | error | warn | info | debug | trace | silent
+
+SIGINT (Ctrl-C) or SIGTERM drains, then exits 0. A copy of the signal that arrives within
+1 s of the first is the same request (npm forwards the terminal's Ctrl-C to the server, which
+also got it); a signal after that exits at once with code 1, without draining.`,
+  options: SERVE_OPTIONS,
+};
+
+export function serveFlags(argv: readonly string[]): { file?: string; flags: DeepPartial<MailboxConfig> } | undefined {
+  const args = parseCommand(SERVE, argv);
+  if (!args) return undefined;
+  const v = args.values;
   const flags: DeepPartial<MailboxConfig> = {};
-  const listen = stringOption(args, 'listen');
-  if (listen) flags.listen = listen;
-  const metrics = stringOption(args, 'metrics-addr');
-  if (metrics) flags.metricsAddr = metrics;
-  if (args.options.get('amnesia') === true) {
+  if (v.listen !== undefined) flags.listen = v.listen;
+  if (v['metrics-addr'] !== undefined) flags.metricsAddr = v['metrics-addr'];
+  if (v.amnesia === true) {
     flags.amnesia = true;
     flags.profile = 'micronode';
   }
-  const dataDir = stringOption(args, 'data-dir');
-  if (dataDir) flags.dataDir = dataDir;
-  const shards = intOption(args, 'shards');
+  if (v['data-dir'] !== undefined) flags.dataDir = v['data-dir'];
+  const shards = intValue(SERVE, 'shards', v.shards);
   if (shards !== undefined) flags.shards = shards;
-  const durability = stringOption(args, 'durability');
-  if (durability) flags.durability = durability as MailboxConfig['durability'];
-  const logLevel = stringOption(args, 'log-level');
-  if (logLevel) flags.logLevel = logLevel as MailboxConfig['logLevel'];
-  const file = stringOption(args, 'config');
-  return file ? { file, flags } : { flags };
+  if (v.durability !== undefined) flags.durability = v.durability as MailboxConfig['durability'];
+  if (v['log-level'] !== undefined) flags.logLevel = v['log-level'] as MailboxConfig['logLevel'];
+  return v.config !== undefined ? { file: v.config, flags } : { flags };
 }
 
 export async function serve(argv: readonly string[]): Promise<void> {
-  const { file, flags } = serveFlags(argv);
+  const parsed = serveFlags(argv);
+  if (!parsed) return; // --help: nothing is loaded, started or written
+  const { file, flags } = parsed;
   const config = await loadConfig({ env: process.env, flags, ...(file ? { file } : {}) });
   const logger = createLogger({ level: config.logLevel });
   logger.info({ event: 'config_loaded', profile: config.profile, amnesia: config.amnesia, shards: config.shards, durability: config.durability, dataDir: config.amnesia ? undefined : config.dataDir }, 'configuration loaded');

@@ -3,39 +3,126 @@
  * `mailbox token attenuate TOKEN --op … | --topic … | --ttl … | --quota …` (offline, no key)
  * `mailbox token inspect TOKEN` (no verification; never prints a secret)
  * Minting reads the signing key from auth.keys or `<dataDir>/keys.json`.
+ * A flag the parser does not know, or a value it cannot use, is a usage error: the command
+ * never prints a token wider than what was asked for.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { attenuate, inspect, KeyRing, mint, parseCaveat, type Caveat } from '../auth/index.ts';
+import { attenuate, inspect, KeyRing, mint, OPS, parseCaveat, type Caveat } from '../auth/index.ts';
+import { topicMatcher } from '../auth/caveats.ts';
 import { MailboxError } from '../errors.ts';
-import { parseArgs, stringOption, type ParsedArgs } from './args.ts';
-import { cliConfig } from './common.ts';
+import { listValue, parseCommand, usageError, type CommandSpec, type OptionSpecs, type Values } from './args.ts';
+import { CONFIG_OPTIONS, cliConfig } from './common.ts';
 
-function parseTtl(text: string): number {
+const CAVEAT_OPTIONS = {
+  op: { type: 'string', multiple: true },
+  topic: { type: 'string', multiple: true },
+  tenant: { type: 'string' },
+  ttl: { type: 'string' },
+  quota: { type: 'string' },
+} as const satisfies OptionSpecs;
+
+const CAVEAT_HELP = `  --op LIST        operations: send, recv, ack, nack (covers EXTEND), admin (implies all);
+                   a comma list or repeated (--op send --op recv): one op caveat with all of them
+  --topic T        an exact topic or a prefix ending in *; repeatable (or a|b): every value is
+                   a caveat and caveats intersect, so the token allows only topics matching all
+  --tenant HEX     the tenant the token acts for (32 hex digits; '*' = every tenant, for
+                   operators); a token minted without it acts for the default tenant only
+  --ttl D          lifetime: 900s, 15m, 1h, 7d (a number alone is seconds)
+  --quota N        most SENDs per second for this token`;
+
+const MINT_OPTIONS = { ...CAVEAT_OPTIONS, ...CONFIG_OPTIONS } as const;
+
+const MINT: CommandSpec<typeof MINT_OPTIONS> = {
+  command: 'token mint',
+  usage: 'usage: mailbox token mint [--op LIST] [--topic T …] [--tenant HEX] [--ttl D] [--quota N] [--config FILE] [--data-dir D]',
+  details: `Signs a new token with the active key (auth.keys, else <dataDir>/keys.json) and prints it.
+Without caveats the token is an admin token for the default tenant (--tenant '*': every tenant).
+
+${CAVEAT_HELP}
+  --config FILE    configuration that names the key (default ./mailbox.config.ts if present)
+  --data-dir D     where keys.json is`,
+  options: MINT_OPTIONS,
+};
+
+const ATTENUATE: CommandSpec<typeof CAVEAT_OPTIONS> = {
+  command: 'token attenuate',
+  usage: 'usage: mailbox token attenuate TOKEN [--op LIST] [--topic T …] [--tenant HEX] [--ttl D] [--quota N]',
+  details: `Appends caveats to TOKEN (no key needed) and prints the narrower token.
+
+${CAVEAT_HELP}`,
+  options: CAVEAT_OPTIONS,
+  positionals: { min: 1, max: 1 },
+};
+
+const INSPECT: CommandSpec<Record<never, never>> = {
+  command: 'token inspect',
+  usage: 'usage: mailbox token inspect TOKEN',
+  details: 'Prints the KID and caveats of TOKEN as JSON. Verifies nothing and prints no secret.',
+  options: {},
+  positionals: { min: 1, max: 1 },
+};
+
+const TOKEN: CommandSpec<Record<never, never>> = {
+  command: 'token',
+  usage: 'usage: mailbox token mint|attenuate|inspect … (mailbox token <sub> --help for its options)',
+  options: {},
+};
+
+function parseTtl(spec: CommandSpec<OptionSpecs>, text: string): number {
   const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text);
-  if (!m) throw new MailboxError('E_SCHEMA', `--ttl: expected a duration such as 900s, 1h or 7d, got ${JSON.stringify(text)}`);
+  if (!m) throw usageError(spec, `--ttl: expected a duration such as 900s, 1h or 7d, got ${JSON.stringify(text)}`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms'];
-  return Number(m[1]) * unit;
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0) throw usageError(spec, `--ttl must be longer than 0, got ${JSON.stringify(text)}`);
+  return ms;
 }
 
-/** Caveats from flags; repeatable --topic is given comma-free, one per flag or as a|b. */
-function caveatsFrom(args: ParsedArgs): Caveat[] {
+/** One caveat from `kind=value`; a value the grammar refuses is a usage error naming the flag. */
+function caveat(spec: CommandSpec<OptionSpecs>, flag: string, text: string): Caveat {
+  try {
+    return parseCaveat(text);
+  } catch (err) {
+    if (err instanceof MailboxError) throw usageError(spec, `--${flag}: ${JSON.stringify(text.slice(text.indexOf('=') + 1))} is not valid`);
+    throw err;
+  }
+}
+
+/** Whether any topic satisfies every pattern (caveats intersect: a token can only narrow). */
+function topicsMeet(patterns: readonly string[]): boolean {
+  const matchers = patterns.map(topicMatcher);
+  const exact = [...new Set(matchers.filter((m) => m.kind === 'exact').map((m) => m.value))];
+  const prefixes = matchers.filter((m) => m.kind === 'prefix').map((m) => m.value);
+  if (exact.length > 1) return false;
+  if (exact.length === 1) return prefixes.every((p) => exact[0]!.startsWith(p));
+  const longest = prefixes.reduce((a, b) => (b.length > a.length ? b : a), '');
+  return prefixes.every((p) => longest.startsWith(p));
+}
+
+/** Caveats from flags. Every value of a repeated flag is kept; nothing given means no caveat of that kind. */
+function caveatsFrom(spec: CommandSpec<OptionSpecs>, v: Values<typeof CAVEAT_OPTIONS>): Caveat[] {
   const caveats: Caveat[] = [];
-  const op = stringOption(args, 'op');
-  if (op) caveats.push(parseCaveat(`op=${op}`));
-  const topic = stringOption(args, 'topic');
-  if (topic) for (const t of topic.split('|')) caveats.push(parseCaveat(`topic=${t}`));
-  const tenant = stringOption(args, 'tenant');
-  if (tenant) caveats.push(parseCaveat(`tenant=${tenant}`));
-  const ttl = stringOption(args, 'ttl');
-  if (ttl) caveats.push(parseCaveat(`expiry=${Date.now() + parseTtl(ttl)}`));
-  const quota = stringOption(args, 'quota');
-  if (quota) caveats.push(parseCaveat(`quota=${quota}`));
+  const ops = listValue(spec, 'op', v.op);
+  if (ops) {
+    const bad = ops.filter((o) => !(OPS as readonly string[]).includes(o));
+    if (bad.length > 0) throw usageError(spec, `--op: unknown operation ${bad.map((b) => JSON.stringify(b)).join(', ')} (${OPS.join(', ')})`);
+    caveats.push(caveat(spec, 'op', `op=${ops.join(',')}`));
+  }
+  const topics = listValue(spec, 'topic', v.topic, '|');
+  if (topics) {
+    for (const t of topics) caveats.push(caveat(spec, 'topic', `topic=${t}`));
+    if (!topicsMeet(topics)) {
+      throw usageError(spec, `--topic: no topic matches all of ${topics.join(', ')} (each --topic narrows the token; a token cannot widen)`);
+    }
+  }
+  if (v.tenant !== undefined) caveats.push(caveat(spec, 'tenant', `tenant=${v.tenant}`));
+  if (v.ttl !== undefined) caveats.push(caveat(spec, 'ttl', `expiry=${Date.now() + parseTtl(spec, v.ttl)}`));
+  if (v.quota !== undefined) caveats.push(caveat(spec, 'quota', `quota=${v.quota}`));
   return caveats;
 }
 
-async function ring(args: ParsedArgs): Promise<KeyRing> {
-  const config = await cliConfig(args);
+async function ring(flags: Values<typeof CONFIG_OPTIONS>): Promise<KeyRing> {
+  const config = await cliConfig(flags);
   if (Object.keys(config.auth.keys).length > 0) return KeyRing.fromConfig(config.auth);
   const file = join(config.dataDir, 'keys.json');
   const stored = JSON.parse(await readFile(file, 'utf8').catch(() => {
@@ -46,25 +133,36 @@ async function ring(args: ParsedArgs): Promise<KeyRing> {
 
 export async function token(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const args = parseArgs(rest);
   switch (sub) {
-    case 'mint':
-      process.stdout.write(`${mint(await ring(args), { caveats: caveatsFrom(args) })}\n`);
+    case 'mint': {
+      const args = parseCommand(MINT, rest);
+      if (!args) return;
+      // Caveats first: a usage error must not even read the key.
+      const caveats = caveatsFrom(MINT, args.values);
+      process.stdout.write(`${mint(await ring(args.values), { caveats })}\n`);
       return;
+    }
     case 'attenuate': {
-      let t = args.positionals[0];
-      if (!t) throw new MailboxError('E_SCHEMA', 'usage: mailbox token attenuate TOKEN --op … --topic …');
-      for (const c of caveatsFrom(args)) t = attenuate(t, c);
+      const args = parseCommand(ATTENUATE, rest);
+      if (!args) return;
+      const caveats = caveatsFrom(ATTENUATE, args.values);
+      if (caveats.length === 0) throw usageError(ATTENUATE, 'nothing to add: give at least one of --op, --topic, --tenant, --ttl, --quota');
+      let t = args.positionals[0]!;
+      for (const c of caveats) t = attenuate(t, c);
       process.stdout.write(`${t}\n`);
       return;
     }
     case 'inspect': {
-      const t = args.positionals[0];
-      if (!t) throw new MailboxError('E_SCHEMA', 'usage: mailbox token inspect TOKEN');
-      process.stdout.write(`${JSON.stringify(inspect(t), null, 2)}\n`);
+      const args = parseCommand(INSPECT, rest);
+      if (!args) return;
+      process.stdout.write(`${JSON.stringify(inspect(args.positionals[0]!), null, 2)}\n`);
       return;
     }
+    case '--help':
+    case '-h':
+      process.stdout.write(`${TOKEN.usage}\n`);
+      return;
     default:
-      throw new MailboxError('E_SCHEMA', 'usage: mailbox token mint|attenuate|inspect …');
+      throw usageError(TOKEN, sub === undefined ? 'missing subcommand' : `unknown subcommand ${JSON.stringify(sub)}`);
   }
 }

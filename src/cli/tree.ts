@@ -1,7 +1,23 @@
 /** `mailbox tree [--admin URL] [--json]`: the supervisor state dump of a running server. */
 import type { TreeNode } from '../runtime/api.ts';
-import { parseArgs } from './args.ts';
-import { adminUrl, getJson } from './common.ts';
+import { parseCommand, type CommandSpec } from './args.ts';
+import { ADMIN_OPTIONS, adminHeaders, adminUrl, getJson } from './common.ts';
+
+const TREE_OPTIONS = { ...ADMIN_OPTIONS, json: { type: 'boolean' } } as const;
+
+export const TREE: CommandSpec<typeof TREE_OPTIONS> = {
+  command: 'tree',
+  usage: 'usage: mailbox tree [--admin URL] [--token T | --token-file F] [--json] [--config FILE] [--data-dir D]',
+  details: `Prints the supervisor state dump of a running server (GET /debug/tree).
+
+  --admin URL      the admin port, default http://<metricsAddr> of the configuration
+  --token T        admin token, sent when found (else MAILBOX_TOKEN, --token-file /
+                   MAILBOX_TOKEN_FILE, <dataDir>/admin.token); /debug needs it off loopback
+  --json           the dump as JSON
+  --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
+  --data-dir D     its data directory`,
+  options: TREE_OPTIONS,
+};
 
 export function renderTree(node: TreeNode, indent = ''): string {
   const bits = [`${indent}${node.path.split('/').pop() || '/'}`, `[${node.kind}]`, node.state];
@@ -13,7 +29,8 @@ export function renderTree(node: TreeNode, indent = ''): string {
 }
 
 export async function tree(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, new Set(['json']));
-  const dump = (await getJson(`${await adminUrl(args)}/debug/tree`)) as TreeNode;
-  process.stdout.write(args.options.has('json') ? `${JSON.stringify(dump, null, 2)}\n` : `${renderTree(dump)}\n`);
+  const args = parseCommand(TREE, argv);
+  if (!args) return;
+  const dump = (await getJson(`${await adminUrl(TREE, args.values)}/debug/tree`, { headers: await adminHeaders(args.values) })) as TreeNode;
+  process.stdout.write(args.values.json === true ? `${JSON.stringify(dump, null, 2)}\n` : `${renderTree(dump)}\n`);
 }

@@ -1,0 +1,119 @@
+/**
+ * Running the `mailbox` command and a real server the way a user does: the CLI as a child
+ * process in the repository root, `npm start` or `node bin/mailbox.mjs serve` in its own process
+ * group (as a terminal runs it), with ephemeral ports and a temp data directory.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'src/cli/main.ts');
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The parent's environment without anything that configures the mailbox or its clients. */
+export function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('MAILBOX_') && !['RON_CONFIG', 'AMNESIA', 'LOG_LEVEL', 'METRICS_ADDR'].includes(k)),
+  );
+  return { ...base, ...env };
+}
+
+/** Runs `mailbox …` as a child process from the repository root, with `env` added to a clean environment. */
+export function mailbox(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
+  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], env, timeoutMs);
+}
+
+/** Runs any command from the repository root; resolves with its exit code and output. */
+export function run(file: string, args: readonly string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, [...args], { cwd: ROOT, env: cleanEnv(env), timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** ws://host:port and http://host:port, read from the server's `listening` log lines. */
+  url: string;
+  adminUrl: string;
+  logs(): Array<Record<string, unknown>>;
+  output(): string;
+  /** Exit code, or the signal name. */
+  exited: Promise<number | string>;
+  /** Sends `signal` to the whole process group, as a terminal's Ctrl-C does. */
+  signalGroup(signal: NodeJS.Signals): void;
+  /** SIGKILLs the group if it still runs. */
+  kill(): void;
+}
+
+/**
+ * Starts `command args` (e.g. `npm start`) detached, in its own process group, with ports 0 and
+ * `env`; resolves once both ports are listening and /readyz answers 200.
+ */
+export async function startServerProcess(command: string, args: readonly string[], env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+  const child = spawn(command, [...args], {
+    cwd: ROOT,
+    env: cleanEnv({ MAILBOX_LISTEN: '127.0.0.1:0', MAILBOX_METRICS_ADDR: '127.0.0.1:0', LOG_LEVEL: 'info', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  let done = false;
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      done = true;
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  const logs = (): Array<Record<string, unknown>> =>
+    out.split('\n').flatMap((line) => {
+      if (!line.trim().startsWith('{')) return [];
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  const addr = (event: string): string | undefined => logs().find((l) => l.event === event)?.addr as string | undefined;
+  const pid = child.pid!;
+  const server: Omit<ServerProcess, 'url' | 'adminUrl'> = {
+    child,
+    logs,
+    output: () => out,
+    exited,
+    signalGroup: (signal) => process.kill(-pid, signal),
+    kill: () => {
+      if (!done) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (done) throw new Error(`server exited before it was ready:\n${out}`);
+    if (Date.now() > deadline) {
+      server.kill();
+      throw new Error(`server not ready within ${timeoutMs} ms:\n${out}`);
+    }
+    const ws = addr('listening');
+    const admin = addr('admin_listening');
+    if (ws && admin) {
+      const ready = await fetch(`http://${admin}/readyz`).then((r) => r.status === 200, () => false);
+      if (ready) return { ...server, url: `ws://${ws}`, adminUrl: `http://${admin}` };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
