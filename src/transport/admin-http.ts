@@ -91,7 +91,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     }
   }
 
-  /** The admin capability of the request's `Authorization: Bearer …` header (as POST /admin/backup checks it). */
+  /** The admin capability of the request's `Authorization: Bearer …` header (POST /admin/backup, exposed /debug/*). */
   function requireAdmin(req: IncomingMessage): void {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
@@ -123,9 +123,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
 
   async function backup(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     try {
-      const header = req.headers.authorization ?? '';
-      const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-      options.authorizer.verify(token).authorize('admin');
+      requireAdmin(req);
       const out = url.searchParams.get('out');
       if (!out) throw new MailboxError('E_SCHEMA', 'out: the backup name is required (?out=NAME, a directory inside backupDir)');
       json(res, 200, await options.backup(out));

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { TOKEN_PREFIX, tokenFingerprint } from '../../src/auth/index.ts';
 import { formatCorrId } from '../../src/observability/corr.ts';
-import { FLAGS, HEADER_SIZE, OPS, PROTOCOL_VERSION, encodeBody } from '../../src/protocol/index.ts';
+import { FLAGS, HEADER_SIZE, OPS, PROTOCOL_VERSION } from '../../src/protocol/index.ts';
 import { AUDIT_LINES_PER_WINDOW } from '../../src/transport/audit.ts';
 import { DEFAULT_TENANT, RawClient, errorOf } from './helpers/raw-client.ts';
 import { eventually, startTestServer } from './helpers/server.ts';
