@@ -45,7 +45,9 @@ export interface TestServerOptions {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const config = resolveConfig(
-    { amnesia: true, listen: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', logLevel: 'silent', shards: 4 },
+    // helloTimeoutMs: raw-frame tests may hold a socket that has not said HELLO while they wait on
+    // something else; on a loaded machine the 5 s default could close it under them.
+    { amnesia: true, listen: '127.0.0.1:0', metricsAddr: '127.0.0.1:0', logLevel: 'silent', shards: 4, helloTimeoutMs: 60_000 },
     options.config,
   );
   const logs: Array<Record<string, unknown>> = [];
