@@ -23,6 +23,8 @@ export interface SessionContext {
 export type SessionEvent =
   | { type: 'SUBSCRIBE'; sub: SubscriptionRecord }
   | { type: 'UNSUBSCRIBE'; subId: string }
+  /** CREDIT widened the subscription's window to `prefetch`. */
+  | { type: 'CREDIT'; subId: string; prefetch: number }
   | { type: 'CLOSE' };
 
 export const sessionMachine = setup({
@@ -49,6 +51,14 @@ export const sessionMachine = setup({
               const next = new Map(context.subscriptions);
               next.delete(event.subId);
               return next;
+            },
+          }),
+        },
+        CREDIT: {
+          actions: assign({
+            subscriptions: ({ context, event }) => {
+              const sub = context.subscriptions.get(event.subId);
+              return sub ? new Map(context.subscriptions).set(event.subId, { ...sub, prefetch: event.prefetch }) : context.subscriptions;
             },
           }),
         },

@@ -341,6 +341,15 @@ export class ShardCore {
           else this.subs.delete(key);
         }
         return;
+      case 'credit':
+        for (const [key, list] of this.subs) {
+          for (const s of list) {
+            if (s.owner !== event.owner || s.subId !== event.subId) continue;
+            s.prefetch = event.prefetch;
+            this.dirty.add(key); // the new room is filled at the end of this turn
+          }
+        }
+        return;
       case 'wake':
         return this.onWake(now);
       default:

@@ -38,7 +38,9 @@ export type ShardRequest =
 export type ShardNotice =
   | { type: 'release'; owner: SessionId }
   | { type: 'subscribe'; sub: ShardSubscription }
-  | { type: 'unsubscribe'; owner: SessionId; subId: string };
+  | { type: 'unsubscribe'; owner: SessionId; subId: string }
+  /** CREDIT widened a subscription's window: it may hold up to `prefetch` leases now. */
+  | { type: 'credit'; owner: SessionId; subId: string; prefetch: number };
 
 export type ShardInternal =
   | { type: 'loaded'; snapshot: ShardSnapshot; dead: Array<{ msgId: MsgId; tenant: TenantId }> }

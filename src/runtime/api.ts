@@ -73,6 +73,11 @@ export interface Session {
   /** Deliveries arrive through `onDeliver` of `openSession`; acks refill the credit. */
   subscribe(input: SubscribeInput): Promise<string>;
   unsubscribe(subscriptionId: string): Promise<void>;
+  /**
+   * Widens a subscription's credit window by `n` (1..1000; the window stops at 10,000) and
+   * pushes what is ready into the new room. E_NOT_FOUND when this session has no such subscription.
+   */
+  credit(subscriptionId: string, n: number): Promise<void>;
   /** Ends the session; its open leases are released at once (`session_lost`). */
   close(): Promise<void>;
   readonly closed: boolean;
@@ -118,7 +123,7 @@ export interface TreeNode {
 }
 
 /** The mailbox's own send / recv / ack / nack / extend and `dlq` act for the default tenant; `openSession({ tenant })` for another. */
-export interface Mailbox extends Omit<Session, 'id' | 'tenant' | 'close' | 'closed' | 'subscribe' | 'unsubscribe'> {
+export interface Mailbox extends Omit<Session, 'id' | 'tenant' | 'close' | 'closed' | 'subscribe' | 'unsubscribe' | 'credit'> {
   openSession(options?: SessionOptions): Session;
   readonly dlq: DlqApi;
   tree(): TreeNode;

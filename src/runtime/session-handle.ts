@@ -126,7 +126,7 @@ export class SessionHandle implements Session {
       tenant: this.tenant,
       topic,
       visibilityMs: this.visibility(input.visibilityMs),
-      prefetch: checkInt(input.prefetch, 'prefetch', 1, 10_000),
+      prefetch: checkInt(input.prefetch, 'prefetch', 1, LIMITS.maxWindow),
     };
     this.actor.send({ type: 'SUBSCRIBE', sub });
     this.registerWith(this.shardOf(topic), sub);
@@ -139,6 +139,17 @@ export class SessionHandle implements Session {
     if (!sub) throw new MailboxError('E_NOT_FOUND', `no subscription ${subscriptionId}`);
     this.actor.send({ type: 'UNSUBSCRIBE', subId: subscriptionId });
     this.shardOf(sub.topic).notify({ type: 'unsubscribe', owner: this.id, subId: subscriptionId });
+  }
+
+  async credit(subscriptionId: string, n: number): Promise<void> {
+    this.assertOpen();
+    checkInt(n, 'n', 1, LIMITS.maxCredit);
+    const sub = this.subscriptions().get(subscriptionId);
+    if (!sub) throw new MailboxError('E_NOT_FOUND', `no subscription ${subscriptionId}`);
+    // The session keeps the widened window, so a restarted shard hears it again with the subscription.
+    const prefetch = Math.min(LIMITS.maxWindow, sub.prefetch + n);
+    this.actor.send({ type: 'CREDIT', subId: subscriptionId, prefetch });
+    this.shardOf(sub.topic).notify({ type: 'credit', owner: this.id, subId: subscriptionId, prefetch });
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,10 @@ export const LIMITS = {
   /** A wire `duration` (PROTOCOL.md §6); lease lengths past queue.maxVisibilityMs are clamped, not refused. */
   maxDurationMs: 2_147_483_647,
   leaseIdChars: 64,
+  /** A subscription's credit window: `prefetch` at SUBSCRIBE, widened by CREDIT up to this. */
+  maxWindow: 10_000,
+  /** CREDIT's `n` (PROTOCOL.md §7). */
+  maxCredit: 1000,
 } as const;
 
 function schema(field: string, message: string): never {

@@ -9,6 +9,7 @@ import { FLAGS, HEADER_SIZE, OPS, type WireDelivery } from '../../src/protocol/i
 import { DEFAULT_TENANT, RawClient, errorOf, type RawMessage } from './helpers/raw-client.ts';
 import { eventually, startTestServer } from './helpers/server.ts';
 
+const OTHER_TENANT = '000000000000000000000000000000ff' as typeof DEFAULT_TENANT;
 /** A msgId no server issued, and a leaseId shaped like one of shard 0's. */
 const GHOST_MSG = '01HZZZZZZZZZZZZZZZZZZZZZZZ';
 const GHOST_LEASE = '0.01HZZZZZZZZZZZZZZZZZZZZZZZ';
@@ -30,6 +31,46 @@ function pushed(raw: RawClient, subscriptionId: string): WireDelivery[] {
     .filter((b) => b.subscriptionId === subscriptionId)
     .flatMap((b) => b.deliveries);
 }
+
+test('CREDIT adds n to a full window and the server pushes what is ready; CREDIT for an unknown, another tenant\'s or another connection\'s subscription is E_NOT_FOUND', { timeout: 30_000 }, async () => {
+  const t = await startTestServer();
+  const raw = await RawClient.connect(t.server.url);
+  const other = await RawClient.connect(t.server.url);
+  try {
+    const cap = t.adminToken;
+    const topic = 'credit:jobs';
+    for (let i = 0; i < 4; i++) ok(await raw.request(OPS.SEND, { topic, idemKey: `c${i}`, payload: Buffer.from(`job ${i}`) }, { cap }), `SEND ${i}`);
+    const { subscriptionId } = ok(await raw.request(OPS.SUBSCRIBE, { topic, prefetch: 1, visibilityMs: 30_000 }, { cap }), 'SUBSCRIBE') as { subscriptionId: string };
+
+    // prefetch 1: one delivery, then the window is full (one leased, three ready).
+    await eventually('the first push', () => pushed(raw, subscriptionId).length === 1);
+    await eventually('a full window: 1 leased, 3 ready', async () => {
+      const d = await t.depths();
+      return d.leased === 1 && d.ready === 3;
+    });
+
+    // CREDIT 2 without acking anything: two more are pushed, the fourth stays ready.
+    ok(await raw.request(OPS.CREDIT, { subscriptionId, n: 2 }, { cap }), 'CREDIT 2');
+    await eventually('two more pushes after CREDIT', () => pushed(raw, subscriptionId).length === 3, 10_000);
+    await eventually('3 leased, 1 ready', async () => {
+      const d = await t.depths();
+      return d.leased === 3 && d.ready === 1;
+    });
+    assert.equal(new Set(pushed(raw, subscriptionId).map((d) => d.msgId)).size, 3, 'three distinct messages');
+
+    refused(await raw.request(OPS.CREDIT, { subscriptionId: 'no-such-subscription', n: 1 }, { cap }), 'E_NOT_FOUND', 'CREDIT of an unknown subscription');
+    refused(await raw.request(OPS.CREDIT, { subscriptionId, n: 1 }, { cap, tenant: OTHER_TENANT }), 'E_NOT_FOUND', 'CREDIT naming another tenant');
+    refused(await other.request(OPS.CREDIT, { subscriptionId, n: 1 }, { cap }), 'E_NOT_FOUND', 'CREDIT from another connection');
+    // None of the refused CREDITs opened the window: the fourth message is still ready.
+    await raw.ping();
+    assert.equal((await t.depths()).ready, 1);
+    assert.equal(pushed(raw, subscriptionId).length, 3);
+  } finally {
+    await raw.close();
+    await other.close();
+    await t.stop();
+  }
+});
 
 test('ACK, NACK and EXTEND of a message that never existed or is already acknowledged are E_NOT_FOUND; with a wrong lease of a live message they are E_STALE_LEASE', { timeout: 30_000 }, async () => {
   const t = await startTestServer();
