@@ -113,7 +113,30 @@ function sumDepths(node: TreeNode, acc = { ready: 0, delayed: 0, leased: 0, dlq:
   return acc;
 }
 
+/** The servers (and their temp dirs) of this bench process that are running now. */
+const live = new Map<ChildProcess, string>();
+let reaperInstalled = false;
+
+/**
+ * A bench stopped by SIGINT or SIGTERM (Ctrl-C, or a test that gave up on it) takes its servers
+ * with it: without this they would go on running, orphaned, with their temp dirs.
+ */
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const [c, dir] of live) {
+        c.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 export async function startMailbox(options: StartOptions): Promise<MailboxServer> {
+  installReaper();
   const tmp = mkdtempSync(join(tmpdir(), 'mailbox-bench-'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const tokenFile = join(tmp, 'admin.token');
@@ -154,9 +177,10 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
     const c = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd: ROOT, env, stdio });
     child = c;
     exited = undefined;
+    live.set(c, tmp);
     c.stdout?.on('data', keep);
     c.stderr?.on('data', keep);
-    exit = new Promise<void>((r) => c.once('exit', (code) => ((exited = code), r())));
+    exit = new Promise<void>((r) => c.once('exit', (code) => ((exited = code), live.delete(c), r())));
     for (;;) {
       if (exited !== undefined) throw new Error(`svc-mailbox exited (code ${exited}) before ready:\n${tail}`);
       if (now() - t0 > readyTimeoutMs) throw new Error(`svc-mailbox not ready within ${Math.round(readyTimeoutMs / 1000)} s:\n${tail}`);

@@ -11,11 +11,14 @@ function assertPositive(value: unknown, what: string): void {
 }
 
 // Structure only: the numbers of a tiny run on a shared machine say nothing about the store.
-test('mailbox bench --figures durable reports throughput, RSS per queued message and restart time in the JSON and the table', { timeout: 60_000 }, async () => {
+// The bench bounds each of its own steps (--timeout 30 a run, 30 s for each of its four server
+// starts to reach /readyz) and says which one overran; the test's timeout only guards against
+// a hang, so it is above their sum: under two suites at once the starts alone took over 60 s.
+test('mailbox bench --figures durable reports throughput, RSS per queued message and restart time in the JSON and the table', { timeout: 300_000 }, async (t) => {
   const { report, stdout } = await runBench([
     '--figures', 'durable', '--figures-messages', String(QUEUED), '--figures-restart-messages', String(RESTART),
     '--count', '1000', '--runs', '1', '--timeout', '30', '--server-env', 'MAILBOX_QUEUE__READY_WINDOW=512',
-  ]);
+  ], t.signal);
 
   assert.deepEqual(report.options.stores, ['level+sync'], 'the figures default to the durable store');
   assert.deepEqual(report.options.workloads, ['A']);

@@ -45,6 +45,7 @@ export class ChildServer {
   private child: ChildProcess | undefined;
   private exit: Promise<void> = Promise.resolve();
   private exited = true;
+  private disposed = false;
   private tail = '';
   starts = 0;
 
@@ -79,6 +80,7 @@ export class ChildServer {
 
   /** Starts the process and waits for /readyz 200; resolves with ms from spawn to ready. */
   async launch(): Promise<number> {
+    if (this.disposed) throw new Error('child server disposed: not starting it again');
     if (!this.exited) throw new Error('child still running');
     const o = this.options;
     const env: Record<string, string> = {
@@ -114,6 +116,16 @@ export class ChildServer {
       if (ok) return;
       await sleep(25);
     }
+  }
+
+  /**
+   * kill -9 now and refuse every later launch. For `after` hooks: a test body that timed out
+   * keeps running, and a restart it launched after the hook would outlive the test (its pipes
+   * keep the test file's process alive, so the whole run hangs).
+   */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.kill9();
   }
 
   /** kill -9, and wait until the process is gone. */
