@@ -16,7 +16,7 @@ import { rebuildShard, type LeaseRecovery } from '../src/domain/recovery.ts';
 import { retentionCutoff, retentionIntervalMs } from '../src/domain/retention.ts';
 import { idTimePrefix } from '../src/domain/ids.ts';
 import { ShardQueue, topicKey, type LeaseRequest, type PageRead, type Settlement } from '../src/domain/shard-queue.ts';
-import type { Delivery, MessageMeta, MsgId, SessionId } from '../src/domain/types.ts';
+import type { Delivery, MessageMeta, MsgId, SessionId, TenantId } from '../src/domain/types.ts';
 import type { Store } from '../src/store/store.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
 import { DedupSweep } from './dedup-sweep.ts';
@@ -432,21 +432,47 @@ export class ShardCore {
     }
     if (unknown.length === 0) return this.answer(event.reply, results);
     // A late ACK (a lease from before a rebuild) of a message that waits on disk must not be told
-    // its work counted: the message is still queued. Its payload says whether it is.
+    // its work counted: the message is still queued. Its payload says whether it is, and only
+    // the asking tenant's own message counts: another tenant's is answered as unknown.
     this.whenDurable(() => {
       const ids = unknown.map((i) => event.items[i]!.msgId);
-      this.deps.store.getPayloads(this.queue.shard, ids).then(
-        (payloads) => {
-          unknown.forEach((i, j) => {
-            if (payloads[j] !== undefined) {
-              results[i] = new MailboxError('E_STALE_LEASE', `lease ${event.items[i]!.leaseId} ended: message ${ids[j]} is queued again`);
-            }
+      this.deps.store.getPayloads(this.queue.shard, ids)
+        .then(async (payloads) => {
+          const stored = unknown.filter((_, j) => payloads[j] !== undefined);
+          const owned = await this.ownedOnDisk(event.tenant, stored.map((i) => event.items[i]!.msgId));
+          stored.forEach((i, k) => {
+            if (owned[k]) results[i] = new MailboxError('E_STALE_LEASE', `lease ${event.items[i]!.leaseId} ended: message ${event.items[i]!.msgId} is queued again`);
           });
+          const foreign = owned.filter((o) => !o).length;
+          if (foreign > 0) this.deps.hooks.foreignRefused(foreign);
           event.reply.resolve(results);
         },
         (err: unknown) => event.reply.reject(toMailboxError(err)),
       );
     }, event.reply);
+  }
+
+  /**
+   * Which of `ids` (messages the store holds but RAM does not) are `tenant`'s: a ready message
+   * of one of its paged-out topics, or one of its DLQ entries. Reads only the few keys around
+   * each id (ids that share all but their last character sort together: at most 32).
+   */
+  private async ownedOnDisk(tenant: TenantId, ids: readonly MsgId[]): Promise<boolean[]> {
+    const { store } = this.deps;
+    const shard = this.queue.shard;
+    const topics = ids.length > 0 ? this.queue.spilledTopicsOf(tenant) : [];
+    const owned: boolean[] = [];
+    for (const id of ids) {
+      const near = { after: id.slice(0, -1) as MsgId, before: `${id}\u0000`, limit: 32 };
+      let mine = false;
+      for (const topic of topics) {
+        if (mine) break;
+        mine = (await store.readyPage(shard, tenant, topic, near)).some((m) => m.msgId === id);
+      }
+      if (!mine) mine = (await store.listDlq(shard, { after: near.after, limit: near.limit })).some((e) => e.meta.msgId === id && e.meta.tenant === tenant);
+      owned.push(mine);
+    }
+    return owned;
   }
 
   private onWake(now: number): void {

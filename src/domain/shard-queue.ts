@@ -322,6 +322,13 @@ export class ShardQueue {
   }
 
   /** Topic keys whose ready messages partly wait in the store (for a retention pass). */
+  /** Topics of `tenant` with ready messages in the store, not in RAM (where an unknown msgId of it may wait). */
+  spilledTopicsOf(tenant: TenantId): Topic[] {
+    const topics: Topic[] = [];
+    for (const q of this.topics.values()) if (q.spilled > 0 && q.tenant === tenant) topics.push(q.topic);
+    return topics;
+  }
+
   spilledTopics(): string[] {
     const keys: string[] = [];
     for (const q of this.topics.values()) if (q.spilled > 0 && !q.reading) keys.push(q.key);

@@ -202,3 +202,35 @@ test('a token minted without a tenant cannot act for tenant X (refused) and acts
     await t.stop();
   }
 });
+
+test("other tenant's ACK of a message waiting on disk (LevelDB, paged out) is answered as an unknown id", { timeout: 30_000 }, async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mailbox-tenancy-'));
+  // One shard and a ready window of 2: most of the owner's backlog stays in the store, not in RAM.
+  const t = await startTestServer({ config: { amnesia: false, dataDir, shards: 1, queue: { readyWindow: 2, residentBudget: 2 } } });
+  const raw = await RawClient.connect(t.server.url);
+  try {
+    const own = t.token([tenantCaveat(OWN)]);
+    const other = t.token([tenantCaveat(OTHER)]);
+    const items = Array.from({ length: 20 }, (_, i) => ({ topic: TOPIC, idemKey: `backlog-${i}`, payload: Buffer.from(`m${i}`) }));
+    const sent = await raw.request(OPS.SEND_BATCH, { items }, { tenant: OWN, cap: own });
+    const ids = (sent.body as { results: Array<{ msgId: string }> }).results.map((r) => r.msgId);
+    const deep = ids[ids.length - 1]!; // the newest: on disk, far past the window
+    const leaseId = `0.${UNKNOWN_ID}`; // well-formed, names the shard, is nobody's lease
+    for (const op of [OPS.ACK, OPS.ACK_BATCH] as const) {
+      const body = (msgId: string) => (op === OPS.ACK ? { msgId, leaseId } : { items: [{ msgId, leaseId }] });
+      const before = await authRejections(t);
+      const got = verdict(await raw.request(op, body(deep), { tenant: OTHER, cap: other }), deep);
+      const unknown = verdict(await raw.request(op, body(UNKNOWN_ID), { tenant: OTHER, cap: other }), UNKNOWN_ID);
+      assert.equal(got, unknown, 'the other tenant learns nothing from a msgId on disk');
+      assert.equal(await authRejections(t), before + 1, 'counted once, as an auth refusal');
+      // The owner, with a lease that is not the live one, is told its message is still queued.
+      const mine = verdict(await raw.request(op, body(deep), { tenant: OWN, cap: own }), deep);
+      assert.match(mine, /E_STALE_LEASE .*queued again/);
+    }
+    assert.equal((await t.depths()).ready, 20, 'nothing was acknowledged');
+  } finally {
+    await raw.close();
+    await t.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
