@@ -57,6 +57,9 @@ interface Waiter {
   req: LeaseRequest;
   reply: Reply<Delivery[]>;
   deadline: number;
+  /** When it was parked, and who hears how long it waited (the wait is not request latency). */
+  parkedAt: number;
+  waited: ((ms: number) => void) | undefined;
 }
 
 const MAX_BACKLOG = 100_000;
@@ -404,7 +407,7 @@ export class ShardCore {
     // Messages are in the store: wait for the page even when the RECV would not wait.
     const waitMs = paging ? Math.max(event.waitMs, PAGE_WAIT_MS) : event.waitMs;
     const list = this.waiters.get(key) ?? [];
-    list.push({ req, reply: event.reply, deadline: now + waitMs });
+    list.push({ req, reply: event.reply, deadline: now + waitMs, parkedAt: now, waited: event.waited });
     this.waiters.set(key, list);
   }
 
@@ -482,7 +485,7 @@ export class ShardCore {
     for (const s of settled) this.afterSettle(s);
     for (const key of promoted) this.dirty.add(key);
     for (const [key, list] of this.waiters) {
-      const keep = list.filter((w) => w.deadline > now || (w.reply.resolve([]), false));
+      const keep = list.filter((w) => w.deadline > now || (w.waited?.(now - w.parkedAt), w.reply.resolve([]), false));
       if (keep.length) this.waiters.set(key, keep);
       else this.waiters.delete(key);
     }
@@ -510,6 +513,7 @@ export class ShardCore {
           waiting.unshift(w);
           break;
         }
+        w.waited?.(now - w.parkedAt);
         this.deliverAfterCommit(this.queue.lease(req, now, this.commits.ops), (d) => w.reply.resolve(d), w.reply);
       }
       if (waiting && waiting.length === 0) this.waiters.delete(key);

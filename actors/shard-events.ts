@@ -26,7 +26,7 @@ export interface ShardSubscription {
 
 export type ShardRequest =
   | { type: 'send'; items: EnqueueInput[]; reply: Reply<SendOutcome[]> }
-  | { type: 'recv'; req: LeaseRequest; waitMs: number; reply: Reply<Delivery[]> }
+  | { type: 'recv'; req: LeaseRequest; waitMs: number; waited?: (ms: number) => void; reply: Reply<Delivery[]> }
   /** `tenant`: who asks. A msgId of another tenant's message is answered as one that does not exist. */
   | { type: 'ack'; tenant: TenantId; items: Array<{ msgId: MsgId; leaseId: LeaseId }>; reply: Reply<AckOutcome[]> }
   | { type: 'nack'; tenant: TenantId; msgId: MsgId; leaseId: LeaseId; delayMs?: number; reason?: string; reply: Reply<void> }

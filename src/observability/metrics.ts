@@ -27,6 +27,9 @@ export type IntegrityStage = (typeof INTEGRITY_STAGES)[number];
 /** Seconds; from 100 µs (an in-memory SEND) to 5 s (a stalled fsync). */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** Seconds a long-poll RECV sat parked for a message: from 10 ms to the 15-minute long polls some clients make. */
+export const RECV_WAIT_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+
 /** Every golden metric name; each appears in the first scrape. */
 export const GOLDEN_METRICS = [
   'requests_total',
@@ -87,6 +90,7 @@ export interface MetricHandles {
   serviceRestartsTotal: Counter<'actor'>;
   retentionPurgedTotal: Counter<'kind'>;
   residentMessages: Gauge<'shard'>;
+  recvWaitSeconds: Histogram<string>;
 }
 
 type Inc = { inc(value?: number): void };
@@ -160,7 +164,8 @@ export class Metrics {
 
     const h: MetricHandles = {
       requestsTotal: new Counter({ name: 'requests_total', help: 'Requests answered, by route, method and OAP status code.', labelNames: ['route', 'method', 'code'], registers }),
-      requestLatencySeconds: new Histogram({ name: 'request_latency_seconds', help: 'Time from request decoded to reply written, in seconds.', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers }),
+      requestLatencySeconds: new Histogram({ name: 'request_latency_seconds', help: 'Time from request decoded to reply written, in seconds, without the time a long-poll RECV waited for a message (recv_wait_seconds).', labelNames: ['route', 'method'], buckets: LATENCY_BUCKETS, registers }),
+      recvWaitSeconds: new Histogram({ name: 'recv_wait_seconds', help: 'Time a long-poll RECV waited for a message (until one arrived or waitMs passed), in seconds.', buckets: RECV_WAIT_BUCKETS, registers }),
       inflightRequests: new Gauge({ name: 'inflight_requests', help: 'Requests being processed now.', labelNames: ['route'], registers }),
       rejectedTotal: new Counter({ name: 'rejected_total', help: 'Requests refused before any work, by reason.', labelNames: ['reason'], registers }),
       queueDepth: new Gauge({
@@ -273,11 +278,29 @@ export class Metrics {
 
   /** Counts one answered request and its latency. `route`, `method` and `code` come from code, not from clients. */
   request(route: string, method: string, code: number | string, seconds: number): void {
+    this.count(route, method, code).latency.observe(seconds);
+  }
+
+  /**
+   * Counts a request answered without being dispatched (a frame refused before decoding: too
+   * large, malformed, a chunk stream over its bounds or timed out): in requests_total, not in
+   * the latency histogram.
+   */
+  answered(route: string, method: string, code: number | string): void {
+    this.count(route, method, code);
+  }
+
+  private count(route: string, method: string, code: number | string): MethodEntry {
     const byMethod = this.requestChildren.get(route) ?? this.routeEntry(route);
     const entry = byMethod.methods.get(method) ?? this.methodEntry(byMethod, method);
     const counter = entry.codes.get(code) ?? this.codeEntry(byMethod.route, entry, code);
     counter.inc();
-    entry.latency.observe(seconds);
+    return entry;
+  }
+
+  /** How long one long-poll RECV waited for a message. */
+  recvWait(seconds: number): void {
+    this.handles.recvWaitSeconds.observe(seconds);
   }
 
   private routeEntry(route: string): RouteEntry {

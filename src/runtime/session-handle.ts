@@ -65,7 +65,8 @@ export class SessionHandle implements Session {
     );
   }
 
-  async recv(input: RecvInput): Promise<Delivery[]> {
+  /** `timing.waitedMs` is set to how long the RECV sat parked waiting for a message (long-poll). */
+  async recv(input: RecvInput, timing?: { waitedMs: number }): Promise<Delivery[]> {
     this.assertOpen();
     const topic = checkTopic(input?.topic) as Topic;
     const visibilityMs = this.visibility(input.visibilityMs);
@@ -75,7 +76,8 @@ export class SessionHandle implements Session {
     if (this.rt.draining()) return [];
     const ref = this.shardOf(topic);
     const req = { tenant: this.tenant, topic, visibilityMs, maxMessages, owner: this.id, ...(maxBytes === undefined ? {} : { maxBytes }) };
-    return ref.request<Delivery[]>((reply) => ({ type: 'recv', req, waitMs, reply }));
+    const waited = timing ? (ms: number) => void (timing.waitedMs = ms) : undefined;
+    return ref.request<Delivery[]>((reply) => ({ type: 'recv', req, waitMs, reply, ...(waited ? { waited } : {}) }));
   }
 
   async ack(msgId: MsgId, leaseId: LeaseId): Promise<void> {
