@@ -2,7 +2,7 @@
  * `mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D]
  *  [--shards N] [--durability sync|relaxed] [--log-level L]`
  * Precedence: flags > environment > file > defaults. SIGINT/SIGTERM drain, then exit 0;
- * a second signal exits at once.
+ * a second signal later than SIGNAL_GRACE_MS after the first exits at once (see signalCounter).
  */
 import type { DeepPartial, MailboxConfig } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
@@ -42,6 +42,26 @@ also got it); a signal after that exits at once with code 1, without draining.`,
   options: SERVE_OPTIONS,
 };
 
+/**
+ * How long after the first SIGINT/SIGTERM another one counts as the same request. One Ctrl-C
+ * under `npm start` reaches node twice: the terminal signals the whole foreground process
+ * group (npm and node), and npm forwards its own copy to node. Both arrive within
+ * milliseconds; a person who wants to stop waiting presses again later than this.
+ */
+export const SIGNAL_GRACE_MS = 1_000;
+
+/** Classifies each shutdown signal by its arrival time: the first drains, copies within the grace repeat it, later ones force. */
+export function signalCounter(graceMs = SIGNAL_GRACE_MS): (nowMs: number) => 'drain' | 'repeat' | 'force' {
+  let firstAt: number | undefined;
+  return (nowMs) => {
+    if (firstAt === undefined) {
+      firstAt = nowMs;
+      return 'drain';
+    }
+    return nowMs - firstAt <= graceMs ? 'repeat' : 'force';
+  };
+}
+
 export function serveFlags(argv: readonly string[]): { file?: string; flags: DeepPartial<MailboxConfig> } | undefined {
   const args = parseCommand(SERVE, argv);
   if (!args) return undefined;
@@ -76,9 +96,15 @@ export async function serve(argv: readonly string[]): Promise<void> {
     logger.fatal({ event: 'exit', code: 1, reason }, 'runtime failed, exiting so the process manager restarts the service');
     logger.flush(() => process.exit(1));
   });
-  let signals = 0;
+  const signals = signalCounter();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
+    const decision = signals(performance.now());
+    if (decision === 'repeat') {
+      // npm (and some process managers) forward the terminal's signal that node also got.
+      logger.debug({ event: 'signal_repeated', signal }, `${signal} again within ${SIGNAL_GRACE_MS} ms: the same request, still draining`);
+      return;
+    }
+    if (decision === 'force') {
       logger.warn({ event: 'forced_exit', signal }, 'second signal: exiting without drain');
       process.exit(1);
     }
