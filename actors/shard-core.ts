@@ -449,9 +449,8 @@ export class ShardCore {
           const foreign = owned.filter((o) => !o).length;
           if (foreign > 0) this.deps.hooks.foreignRefused(foreign);
           event.reply.resolve(results);
-        },
-        (err: unknown) => event.reply.reject(toMailboxError(err)),
-      );
+        })
+        .catch((err: unknown) => event.reply.reject(toMailboxError(err)));
     }, event.reply);
   }
 
