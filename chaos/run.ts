@@ -8,8 +8,9 @@ import { drill as killActors } from './kill-actors.drill.ts';
 import { drill as storageFull } from './storage-full.drill.ts';
 import { drill as sessionChurn } from './session-churn.drill.ts';
 import { drill as kill9 } from './kill-9.drill.ts';
+import { drill as crashStorm } from './crash-storm.drill.ts';
 
-export const DRILLS: readonly Drill[] = [killActors, storageFull, sessionChurn, kill9];
+export const DRILLS: readonly Drill[] = [killActors, storageFull, sessionChurn, kill9, crashStorm];
 
 function parseArgs(argv: readonly string[]): { names: string[]; opts: DrillOptions; verbose: boolean } {
   const names: string[] = [];
