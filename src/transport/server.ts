@@ -105,6 +105,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const { host, port } = splitAddr(wsAddr || config.listen);
       const server = new WebSocketServer({
         host, port, maxPayload: MAX_FRAME, perMessageDeflate: false,
+        // OAP/1 has no subprotocol (PROTOCOL.md §1): never agree to one a client offers (ws would echo the first).
+        handleProtocols: () => false,
         // Upgrades complete synchronously after this check, so `connections` is exact here.
         verifyClient: (_info, accept) => {
           if (connections.size < config.maxConnections) return accept(true);

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import WebSocket from 'ws';
 import { FLAGS, HEADER_SIZE, OPS, type WireDelivery } from '../../src/protocol/index.ts';
 import { DEFAULT_TENANT, RawClient, errorOf, type RawMessage } from './helpers/raw-client.ts';
 import { eventually, startTestServer } from './helpers/server.ts';
@@ -173,6 +174,26 @@ test('a WebSocket message shorter than the header, or empty, is answered with E_
     assert.deepEqual(raw.undecodable, []);
   } finally {
     await raw.close();
+    await t.stop();
+  }
+});
+
+test('the server speaks OAP/1 on any URL path and negotiates no WebSocket subprotocol: a client that offers one is not given it', { timeout: 30_000 }, async () => {
+  const t = await startTestServer();
+  try {
+    // Any path: the reference client uses the URL it is given; nothing is routed on it.
+    const raw = await RawClient.connect(`${t.server.url}/some/path?x=1`);
+    await raw.ping();
+    await raw.close();
+    // A subprotocol offered is declined, so a client that insists on one fails its handshake.
+    const offered = new WebSocket(t.server.url, ['oap1']);
+    const outcome = await new Promise<string>((resolve) => {
+      offered.once('open', () => resolve(`open with subprotocol ${JSON.stringify(offered.protocol)}`));
+      offered.once('error', (err) => resolve(err.message));
+    });
+    offered.terminate();
+    assert.match(outcome, /no subprotocol/i);
+  } finally {
     await t.stop();
   }
 });

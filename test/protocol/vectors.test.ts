@@ -8,9 +8,11 @@ import {
   ChunkReassembler, FLAGS, OPS, decodeBody, decodeError, decodeEvent, decodeFrame, decodeRequest, decodeResponse,
   encodeBody, encodeFrame, encodeMessage, opName, type AssembledMessage,
 } from '../../src/protocol/index.ts';
-import { fromJson, toJson, type VectorJson } from '../vectors/vector-json.ts';
+import { fromJson, toJson, type VectorJson } from '../../docs/vectors/vector-json.ts';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors');
+/** The vectors are published with the protocol document, for third-party clients to check themselves. */
+const docs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
+const dir = join(docs, 'vectors');
 const readHex = (name: string): Buffer => Buffer.from(readFileSync(join(dir, name), 'utf8').replace(/\s+/g, ''), 'hex');
 const readJson = (name: string): VectorJson => JSON.parse(readFileSync(join(dir, name), 'utf8')) as VectorJson;
 
@@ -27,6 +29,16 @@ function checkSchema(m: AssembledMessage): void {
 const names = readdirSync(dir).filter((n) => n.endsWith('.hex')).sort();
 
 describe('OAP/1 test vectors', () => {
+  it('are published in docs/vectors beside PROTOCOL.md, each one named in its §12 table, with a README', () => {
+    const spec = readFileSync(join(docs, 'PROTOCOL.md'), 'utf8');
+    const section = spec.slice(spec.indexOf('## 12. Test vectors'), spec.indexOf('## 13.'));
+    assert.match(section, /`docs\/vectors\/NAME\.hex`/);
+    const listed = new Set([...section.matchAll(/^\| `([a-z-]+)`(?: \/ `([a-z-]+)`)? \|/gm)].flatMap((m) => m.slice(1).filter(Boolean)));
+    assert.deepEqual([...listed].sort(), names.map((n) => n.replace(/\.hex$/, '')), 'the table lists exactly the vectors in docs/vectors');
+    for (const n of names) assert.ok(readdirSync(dir).includes(n.replace(/\.hex$/, '.json')), `${n} has its JSON`);
+    assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), /third-party/i);
+  });
+
   it('has the documented vectors', () => {
     for (const n of ['hello-request.hex', 'send-request.hex', 'deliver-event.hex', 'error-response.hex', 'chunked-start.hex', 'chunked-end.hex']) {
       assert.ok(names.includes(n), n);
