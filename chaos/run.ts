@@ -9,8 +9,9 @@ import { drill as storageFull } from './storage-full.drill.ts';
 import { drill as sessionChurn } from './session-churn.drill.ts';
 import { drill as kill9 } from './kill-9.drill.ts';
 import { drill as crashStorm } from './crash-storm.drill.ts';
+import { drill as partition } from './partition.drill.ts';
 
-export const DRILLS: readonly Drill[] = [killActors, storageFull, sessionChurn, kill9, crashStorm];
+export const DRILLS: readonly Drill[] = [killActors, storageFull, sessionChurn, kill9, crashStorm, partition];
 
 function parseArgs(argv: readonly string[]): { names: string[]; opts: DrillOptions; verbose: boolean } {
   const names: string[] = [];

@@ -34,6 +34,25 @@ export type PayloadArgs<T> = undefined extends T ? [payload?: T] : [payload: T];
 
 export const DEFAULT_BUS_CAPACITY = 1024;
 
+/**
+ * Fault injection for chaos drills (like the store's `faults`): while `dropAll` is set the bus is
+ * partitioned: publish() queues nothing and counts each event a subscriber misses as
+ * `overflow_dropped`, so a partition shows on `bus_overflow_dropped_total` like a full queue.
+ *
+ * @example
+ * bus.faults.dropAll = true;   // every event from now on is dropped (and counted)
+ * bus.faults.clear();          // events flow again; what was dropped stays dropped
+ */
+export class BusFaults {
+  dropAll = false;
+  /** Events dropped by injection so far (one per subscriber that missed one). */
+  dropped = 0;
+
+  clear(): void {
+    this.dropAll = false;
+  }
+}
+
 class Subscriber<T> {
   private readonly items: Array<T | undefined>;
   private head = 0;
@@ -117,6 +136,7 @@ export class EventBus<Events extends Record<string, unknown>> {
   private handlerErrors = 0;
   private readonly lagged: Record<string, number> = {};
   private readonly overflowDropped: Record<string, number> = {};
+  readonly faults = new BusFaults();
   /** Counter hook; may be set after construction, when the metrics registry exists. */
   onCounter: ((counter: BusCounter, topic: string) => void) | undefined;
   private readonly onHandlerError: ((error: unknown, topic: string) => void) | undefined;
@@ -135,6 +155,13 @@ export class EventBus<Events extends Record<string, unknown>> {
     this.published += 1;
     const subscribers = this.subscribers.get(topic);
     if (!subscribers) return;
+    if (this.faults.dropAll) {
+      for (const _ of subscribers) {
+        this.faults.dropped += 1;
+        this.count('overflow_dropped', topic);
+      }
+      return;
+    }
     for (const subscriber of subscribers) subscriber.push(payload);
   }
 

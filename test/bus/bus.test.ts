@@ -45,6 +45,28 @@ describe('EventBus', () => {
     ]);
   });
 
+  test('a partitioned bus (faults.dropAll) delivers nothing, counts each missed event as overflow, and carries events again once cleared', async () => {
+    const counted: Array<[BusCounter, string]> = [];
+    const bus = new EventBus<TestEvents>({ onCounter: (c, t) => counted.push([c, t]) });
+    const a: number[] = [];
+    const b: number[] = [];
+    bus.subscribe('n', (n) => a.push(n));
+    bus.subscribe('n', (n) => b.push(n));
+    bus.faults.dropAll = true;
+    bus.publish('n', 1);
+    bus.publish('n', 2);
+    bus.publish('other', 'nobody listens');
+    await tick();
+    assert.deepEqual([a, b], [[], []]);
+    assert.equal(bus.faults.dropped, 4, 'two events missed by two subscribers');
+    assert.deepEqual(bus.stats().overflowDropped, { n: 4 });
+    assert.equal(counted.length, 4);
+    bus.faults.clear();
+    bus.publish('n', 3);
+    await tick();
+    assert.deepEqual([a, b], [[3], [3]], 'what was dropped stays dropped');
+  });
+
   test('lag is counted once per episode: past half capacity, until the queue empties', async () => {
     const bus = new EventBus<TestEvents>();
     bus.subscribe('n', () => {}, { capacity: 8 });
