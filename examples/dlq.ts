@@ -3,13 +3,14 @@
  * `queue.maxAttempts` (default 5); it can then be listed, reprocessed or purged.
  *
  *   npm start                            # in another terminal
- *   node --import tsx examples/dlq.ts
+ *   npx tsx examples/dlq.ts
  */
-import { readFileSync } from 'node:fs';
 import { MailboxClient } from 'svc-mailbox/client';
+import { clientTarget } from 'svc-mailbox/target';
 
-const token = process.env.MAILBOX_TOKEN ?? readFileSync('./var/mailbox/admin.token', 'utf8').trim();
-const client = await MailboxClient.connect(process.env.MAILBOX_URL ?? 'ws://127.0.0.1:9410', { token });
+// Where the server is and which token to use, found the way the `mailbox` command finds them.
+const { url, token } = await clientTarget();
+const client = await MailboxClient.connect(url, { token });
 
 const topic = 'examples:poison';
 const { msgId } = await client.send({ topic, idemKey: `poison-${Date.now().toString(36)}`, payload: '{"not": "what the consumer expects"}' });

@@ -2,16 +2,20 @@
  * Send a few messages, lease them with RECV, ack them.
  *
  *   npm start                                        # in another terminal
- *   node --import tsx examples/send-and-receive.ts
+ *   npx tsx examples/send-and-receive.ts
  *
- * The token comes from MAILBOX_TOKEN, else from ./var/mailbox/admin.token (written by the
- * server on its first start).
+ * clientTarget() finds the server and the token as the CLI does: MAILBOX_URL, else `listen` of
+ * the configuration (mailbox.config.ts here, RON_CONFIG, MAILBOX_* variables); MAILBOX_TOKEN,
+ * else the file MAILBOX_TOKEN_FILE names, else <dataDir>/admin.token (written by the server on
+ * its first start). Right after `npm start` that is ws://127.0.0.1:9410 and
+ * ./var/mailbox/admin.token.
  */
-import { readFileSync } from 'node:fs';
 import { MailboxClient, MailboxError } from 'svc-mailbox/client';
+import { clientTarget } from 'svc-mailbox/target';
 
-const token = process.env.MAILBOX_TOKEN ?? readFileSync('./var/mailbox/admin.token', 'utf8').trim();
-const client = await MailboxClient.connect(process.env.MAILBOX_URL ?? 'ws://127.0.0.1:9410', { token });
+// Where the server is and which token to use, found the way the `mailbox` command finds them.
+const { url, token } = await clientTarget();
+const client = await MailboxClient.connect(url, { token });
 
 const topic = 'examples:inbox';
 const run = Date.now().toString(36); // idemKeys unique per run, so each run sends new messages

@@ -3,13 +3,14 @@
  * settling a delivery (ack / nack) gives the credit back.
  *
  *   npm start                                  # in another terminal
- *   node --import tsx examples/subscribe.ts
+ *   npx tsx examples/subscribe.ts
  */
-import { readFileSync } from 'node:fs';
 import { MailboxClient } from 'svc-mailbox/client';
+import { clientTarget } from 'svc-mailbox/target';
 
-const token = process.env.MAILBOX_TOKEN ?? readFileSync('./var/mailbox/admin.token', 'utf8').trim();
-const client = await MailboxClient.connect(process.env.MAILBOX_URL ?? 'ws://127.0.0.1:9410', {
+// Where the server is and which token to use, found the way the `mailbox` command finds them.
+const { url, token } = await clientTarget();
+const client = await MailboxClient.connect(url, {
   token,
   // Failures that belong to no caller: integrity failures, handler errors, lost connections.
   onError: (err) => console.error('mailbox:', err.code, err.message),

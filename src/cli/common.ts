@@ -1,10 +1,10 @@
 /** What several subcommands share: where the running server is, which token to use, and how a failure to reach it reads. */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { loadConfig } from '../config/load.ts';
-import type { MailboxConfig } from '../config/config.ts';
 import { MailboxError } from '../errors.ts';
 import { usageError, type CommandSpec, type OptionSpecs } from './args.ts';
+import { cliConfig, targetToken, targetUrl, type ClientTarget, type ConfigFlags, type TargetFlags } from './target.ts';
+
+export { cliConfig, clientTarget, targetToken, targetUrl } from './target.ts';
+export type { ClientTarget, ConfigFlags, TargetFlags } from './target.ts';
 
 /** --config and --data-dir: which configuration the server was started with. */
 export const CONFIG_OPTIONS = { config: { type: 'string' }, 'data-dir': { type: 'string' } } as const satisfies OptionSpecs;
@@ -12,19 +12,6 @@ export const CONFIG_OPTIONS = { config: { type: 'string' }, 'data-dir': { type: 
 export const ADMIN_OPTIONS = { ...CONFIG_OPTIONS, admin: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' } } as const satisfies OptionSpecs;
 /** --url of the WebSocket port and the token to present. */
 export const CLIENT_OPTIONS = { ...CONFIG_OPTIONS, url: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' } } as const satisfies OptionSpecs;
-
-export interface ConfigFlags {
-  config?: string;
-  'data-dir'?: string;
-}
-
-/** The configuration the server was started with: --config, RON_CONFIG and env, as `serve` reads them. */
-export async function cliConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<MailboxConfig> {
-  const file = flags.config ?? 'mailbox.config.ts';
-  const exists = await readFile(file).then(() => true, () => false);
-  if (flags.config !== undefined && !exists) throw new MailboxError('E_CONFIG', `cannot read configuration file ${flags.config}`);
-  return loadConfig({ env, flags: flags['data-dir'] ? { dataDir: flags['data-dir'] } : {}, ...(exists ? { file } : {}) });
-}
 
 /** A URL given on the command line, checked for its scheme; anything else is a usage error. */
 function checkedUrl(spec: CommandSpec<OptionSpecs>, flag: string, raw: string, schemes: readonly string[], example: string): string {
@@ -44,54 +31,6 @@ function checkedUrl(spec: CommandSpec<OptionSpecs>, flag: string, raw: string, s
 export async function adminUrl(spec: CommandSpec<OptionSpecs>, flags: ConfigFlags & { admin?: string }): Promise<string> {
   if (flags.admin !== undefined) return checkedUrl(spec, 'admin', flags.admin, ['http', 'https'], 'http://127.0.0.1:9600');
   return `http://${(await cliConfig(flags)).metricsAddr}`;
-}
-
-/** Where a client finds the server and what it presents: the same rules for the CLI and the examples. */
-export interface ClientTarget {
-  url: string;
-  token: string;
-}
-
-export interface TargetFlags extends ConfigFlags {
-  url?: string;
-  token?: string;
-  'token-file'?: string;
-}
-
-/** --url, else MAILBOX_URL, else `ws://<listen>` of the configuration. */
-export async function targetUrl(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return (flags.url ?? env.MAILBOX_URL) || `ws://${(await cliConfig(flags, env)).listen}`;
-}
-
-/**
- * --token, else MAILBOX_TOKEN, else the file --token-file or MAILBOX_TOKEN_FILE names, else
- * auth.adminTokenFile, else `<dataDir>/admin.token` (written by the server on first start).
- */
-export async function targetToken(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const direct = (flags.token ?? env.MAILBOX_TOKEN)?.trim();
-  if (direct) return direct;
-  let file = flags['token-file'] ?? (env.MAILBOX_TOKEN_FILE || undefined);
-  if (file === undefined) {
-    const config = await cliConfig(flags, env);
-    file = config.auth.adminTokenFile || join(config.dataDir, 'admin.token');
-  }
-  let text: string;
-  try {
-    text = (await readFile(file, 'utf8')).trim();
-  } catch {
-    throw new MailboxError('E_CAP_AUTH', `no token: pass --token, set MAILBOX_TOKEN, or point --token-file (MAILBOX_TOKEN_FILE) at a token (looked in ${file})`);
-  }
-  if (text === '') throw new MailboxError('E_CAP_AUTH', `no token: ${file} is empty`);
-  return text;
-}
-
-/**
- * The WebSocket URL and token a client should use, found the way the CLI finds them (the
- * configuration is mailbox.config.ts in the working directory or --config, RON_CONFIG and the
- * MAILBOX_* variables, as `serve` reads it). The examples use this too.
- */
-export async function clientTarget(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<ClientTarget> {
-  return { url: await targetUrl(flags, env), token: await targetToken(flags, env) };
 }
 
 /** The token if one can be found (for the admin port's /debug, which needs one off loopback only), else undefined. */

@@ -25,7 +25,7 @@ export const ENV_ALIASES: Readonly<Record<string, string>> = {
 const AMNESIA_VAR = 'AMNESIA';
 
 /** MAILBOX_ variables that belong to clients (SDK examples, the CLI), not to the server's configuration. */
-export const CLIENT_VARS: ReadonlySet<string> = new Set(['MAILBOX_TOKEN', 'MAILBOX_URL']);
+export const CLIENT_VARS: ReadonlySet<string> = new Set(['MAILBOX_TOKEN', 'MAILBOX_TOKEN_FILE', 'MAILBOX_URL']);
 
 function fail(name: string, message: string): never {
   throw new MailboxError('E_CONFIG', `invalid environment: ${name} ${message}`);

@@ -51,8 +51,8 @@ describe('configFromEnv', () => {
     assert.throws(() => configFromEnv({ MAILBOX_queue__maxAttempts: '3' }), configError('MAILBOX_queue__maxAttempts'));
   });
 
-  it('leaves the client variables MAILBOX_TOKEN and MAILBOX_URL to the clients that read them', () => {
-    assert.deepEqual(configFromEnv({ MAILBOX_TOKEN: 'mbx1.x', MAILBOX_URL: 'ws://127.0.0.1:9410' }), {});
+  it('leaves the client variables MAILBOX_TOKEN, MAILBOX_TOKEN_FILE and MAILBOX_URL to the clients that read them', () => {
+    assert.deepEqual(configFromEnv({ MAILBOX_TOKEN: 'mbx1.x', MAILBOX_TOKEN_FILE: '/run/mailbox.token', MAILBOX_URL: 'ws://127.0.0.1:9410' }), {});
   });
 
   it('fails naming the variable whose value does not parse or is out of range', () => {
