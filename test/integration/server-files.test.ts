@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ANY_TENANT } from '../../src/auth/index.ts';
+import { freePort, spawnServe } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 /** Every path under `root` (itself included) whose mode lets group or others in. */
@@ -98,6 +99,36 @@ test('a group- or world-writable data dir is refused at start with E_CONFIG nami
         return true;
       },
     );
+    assert.deepEqual(await readdir(dataDir), [], 'nothing was written into it');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('`mailbox serve` on a world-writable data dir exits non-zero and says which path, its mode and the chmod to run', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mbx-files-'));
+  try {
+    const dataDir = join(dir, 'data');
+    await mkdir(dataDir);
+    await chmod(dataDir, 0o777);
+    const proc = spawnServe([], {
+      MAILBOX_LISTEN: `127.0.0.1:${await freePort()}`,
+      METRICS_ADDR: `127.0.0.1:${await freePort()}`,
+      MAILBOX_DATA_DIR: dataDir,
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      proc.exited,
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), 40_000))),
+    ]).finally(() => clearTimeout(timer));
+    if (code === 'still running') {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    const said = proc.stdout() + proc.stderr();
+    assert.notEqual(code, 'still running', `the server started on a world-writable data dir${said}`);
+    assert.notEqual(code, 0, said);
+    assert.ok(said.includes(`data dir ${dataDir} is group- or world-writable (mode 0777): chmod 700 ${dataDir}`), said);
     assert.deepEqual(await readdir(dataDir), [], 'nothing was written into it');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { get, type IncomingMessage } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ANY_TENANT } from '../../src/auth/index.ts';
+import { MailboxClient } from '../../src/client/index.ts';
+import { freePort, spawnServe } from './helpers/process.ts';
 import { eventually, startTestServer } from './helpers/server.ts';
 
 /** An open `mailbox tail`: GET /debug/events, its lines as they arrive, and whether the response ended. */
@@ -91,6 +93,67 @@ test(
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  '`mailbox serve` on SIGTERM with a connected tail and a subscriber holding leases exits 0 within drainTimeoutMs and a margin, and the tail is told it is draining',
+  { timeout: 60_000 },
+  async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mbx-drain-proc-'));
+    const [wsPort, adminPort] = [await freePort(), await freePort()];
+    const drainTimeoutMs = 500;
+    const proc = spawnServe([], {
+      MAILBOX_LISTEN: `127.0.0.1:${wsPort}`,
+      METRICS_ADDR: `127.0.0.1:${adminPort}`,
+      MAILBOX_DATA_DIR: dataDir,
+      MAILBOX_DRAIN_TIMEOUT_MS: String(drainTimeoutMs),
+    });
+    const why = (): string => `\n--- stdout ---\n${proc.stdout().slice(-3000)}\n--- stderr ---\n${proc.stderr().slice(-3000)}`;
+    let exitCode: number | string | undefined;
+    void proc.exited.then((c) => (exitCode = c));
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    let client: MailboxClient | undefined;
+    try {
+      await eventually(`the server to be ready${why()}`, async () => {
+        assert.equal(exitCode, undefined, `the server exited early with ${exitCode}${why()}`);
+        return (await fetch(`${adminUrl}/readyz`).then((r) => r.status, () => 0)) === 200;
+      }, 40_000, 100);
+      const token = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
+      client = await MailboxClient.connect(`ws://127.0.0.1:${wsPort}`, { token, reconnect: false });
+      const topic = 'drain:proc';
+      await client.sendBatch([1, 2, 3].map((i) => ({ topic, idemKey: `p${i}`, payload: `p${i}` })));
+      let held = 0;
+      client.subscribe({ topic, visibilityMs: 600_000, prefetch: 3 }, () => {
+        held++;
+        return new Promise<void>(() => {});
+      });
+      await eventually('the subscriber to hold a lease', () => held > 0);
+      const tail = await openTail(adminUrl);
+      await eventually('the tail to get its first line', () => tail.lines.length > 0);
+
+      proc.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        proc.exited,
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), drainTimeoutMs + 15_000))),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(code, 0, `exit code after SIGTERM${why()}`);
+      await eventually('the tail stream to end', () => tail.ended(), 10_000);
+      assert.deepEqual(
+        (({ type, reason }) => ({ type, reason }))(JSON.parse(tail.lines.at(-1)!) as { type: string; reason: string }),
+        { type: 'StreamClosed', reason: 'draining' },
+      );
+      const events = proc.logs().map((l) => l.event);
+      assert.ok(events.indexOf('drain_timeout') > events.indexOf('drain_started'), `the drain gave up on the held leases${why()}`);
+    } finally {
+      await client?.close().catch(() => {});
+      if (exitCode === undefined) {
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+      }
+      await rm(dataDir, { recursive: true, force: true });
     }
   },
 );
