@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { FLAGS, HEADER_SIZE, OPS, type WireDelivery } from '../../src/protocol/index.ts';
 import { DEFAULT_TENANT, RawClient, errorOf, type RawMessage } from './helpers/raw-client.ts';
 import { eventually, startTestServer } from './helpers/server.ts';
+import type { TreeNode } from '../../src/index.ts';
 
 const OTHER_TENANT = '000000000000000000000000000000ff' as typeof DEFAULT_TENANT;
 /** A msgId no server issued, and a leaseId shaped like one of shard 0's. */
@@ -194,6 +195,29 @@ test('the server speaks OAP/1 on any URL path and negotiates no WebSocket subpro
     offered.terminate();
     assert.match(outcome, /no subprotocol/i);
   } finally {
+    await t.stop();
+  }
+});
+
+test('a window widened by CREDIT survives a restart of the shard: the restarted shard pushes up to the widened window', { timeout: 30_000 }, async () => {
+  const t = await startTestServer({ config: { shards: 1 } });
+  const raw = await RawClient.connect(t.server.url);
+  try {
+    const cap = t.adminToken;
+    const topic = 'credit:restart';
+    const { subscriptionId } = ok(await raw.request(OPS.SUBSCRIBE, { topic, prefetch: 1 }, { cap }), 'SUBSCRIBE') as { subscriptionId: string };
+    ok(await raw.request(OPS.CREDIT, { subscriptionId, n: 2 }, { cap }), 'CREDIT 2');
+    await t.server.mailbox.kill('/root/shards/shard-0', 'test: restart with a live subscription');
+    const shard0 = (node: TreeNode): TreeNode | undefined => (node.path === '/root/shards/shard-0' ? node : node.children?.map(shard0).find(Boolean));
+    await eventually('the shard restarted and serving', async () => (shard0(t.server.mailbox.tree())?.restarts ?? 0) >= 1 && (await t.depths().then(() => true, () => false)));
+    for (let i = 0; i < 4; i++) ok(await raw.request(OPS.SEND, { topic, idemKey: `r${i}`, payload: Buffer.from(`job ${i}`) }, { cap }), `SEND ${i}`);
+    await eventually('three pushes: the widened window of 3', () => pushed(raw, subscriptionId).length === 3, 10_000);
+    await eventually('3 leased, 1 ready', async () => {
+      const d = await t.depths();
+      return d.leased === 3 && d.ready === 1;
+    });
+  } finally {
+    await raw.close();
     await t.stop();
   }
 });
