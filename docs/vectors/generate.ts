@@ -1,6 +1,6 @@
 /**
- * Writes the OAP/1 test vectors: `node --import tsx test/vectors/generate.ts`.
- * The vectors are fixtures: regenerate only when the protocol changes on purpose.
+ * Writes the OAP/1 test vectors beside itself: `node --import tsx docs/vectors/generate.ts`.
+ * The vectors are normative (PROTOCOL.md §12): regenerate only when the protocol changes on purpose.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
