@@ -12,7 +12,7 @@ const USAGE = `usage: mailbox <command> [options]
   tail       follow the runtime's bus events                mailbox tail [--admin URL]
   dlq        list | reprocess | purge dead letters          mailbox dlq list [--topic T] [--url ws://…] [--token-file F]
   token      mint | attenuate | inspect capability tokens   mailbox token mint --op send,recv --topic 'user:42:*'
-  backup     hot snapshot of a running LevelDB store        mailbox backup --out DIR
+  backup     hot snapshot of a running LevelDB store        mailbox backup --out NAME
   restore    put a snapshot back (service stopped)          mailbox restore --from DIR [--data-dir D]
   chaos      run the chaos drills                           mailbox chaos [drill …]
   bench      benchmarks against a real server (and peers)   mailbox bench [--peers] [--figures durable]
