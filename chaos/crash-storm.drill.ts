@@ -175,7 +175,7 @@ export const drill: Drill = {
   promise: 'Half of the consumer processes killed with SIGKILL mid-load: requeued_total rises but stays under 5% of deliveries, visibility_timeouts_total stops growing after recovery, the surviving consumers drain everything and nothing is lost.',
   async run(opts) {
     const o: CrashStormOptions = {
-      consumers: 6, messages: opts.messages ?? 60_000, topics: 16, prefetch: 32, visibilityMs: 2_000, killAt: 0.3, maxAttempts: 10,
+      consumers: 6, messages: opts.messages ?? 60_000, topics: 16, prefetch: 32, visibilityMs: 10_000, killAt: 0.3, maxAttempts: 10,
       settleTimeoutMs: 120_000, quietMs: 2_500, ...(opts.log ? { log: opts.log } : {}),
     };
     const r = await runCrashStorm(o);

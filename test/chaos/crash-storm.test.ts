@@ -8,8 +8,10 @@ import { crashStormKept, runCrashStorm, type CrashStormOptions } from '../../cha
 
 test('half of the consumer processes SIGKILLed mid-load: requeued_total rises but stays under 5% of deliveries, visibility_timeouts_total stops growing, the survivors drain everything, nothing lost', { timeout: 120_000 }, async (t) => {
   // At most prefetch × topics leases per killed process (8 × 8 × 2 = 128) can be requeued: under 5% of 4,000 by construction.
+  // Leases of 10 s: on a loaded machine a survivor can stall for a second, and a lease that expired
+  // under it would be a requeue the kill did not cause.
   const o: CrashStormOptions = {
-    consumers: 4, messages: 4_000, topics: 8, prefetch: 8, visibilityMs: 1_000, killAt: 0.3, maxAttempts: 10, settleTimeoutMs: 60_000,
+    consumers: 4, messages: 4_000, topics: 8, prefetch: 8, visibilityMs: 10_000, killAt: 0.3, maxAttempts: 10, settleTimeoutMs: 60_000,
     quietMs: 1_500, log: (l) => t.diagnostic(l),
   };
   const r = await runCrashStorm(o);
