@@ -1,6 +1,6 @@
 /**
  * `mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX]
- *  [--url ws://…] [--token …|--token-file F] [--json]`
+ *  [--rate N/s] [--dry-run] [--url ws://…] [--token …|--token-file F] [--json]`
  *
  * Talks to a running server over OAP/1 through the SDK, with the admin token (see common.ts:
  * --token, MAILBOX_TOKEN, --token-file, else the first-start `<dataDir>/admin.token`). DLQ
@@ -10,6 +10,7 @@ import { MailboxClient } from '../client/index.ts';
 import type { DlqEntry, DlqReason } from '../client/index.ts';
 import { intValue, parseCommand, usageError, type CommandSpec, type Values } from './args.ts';
 import { CLIENT_OPTIONS, cannotReach, cliTarget, errnoOf } from './common.ts';
+import { matchingEntries, parseRate, reprocessAtRate, stopOnSigint } from './dlq-reprocess.ts';
 
 const DLQ_OPTIONS = {
   ...CLIENT_OPTIONS,
@@ -18,12 +19,14 @@ const DLQ_OPTIONS = {
   limit: { type: 'string' },
   after: { type: 'string' },
   tenant: { type: 'string' },
+  rate: { type: 'string' },
+  'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
 const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
   command: 'dlq',
-  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--url ws://…] [--token T | --token-file F] [--json]',
+  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--rate N/s] [--dry-run] [--url ws://…] [--token T | --token-file F] [--json]',
   details: `The dead-letter queue of a running server, over OAP/1 with the admin token.
 
   list | reprocess | purge   show the entries / put them back with attempts reset / delete them
@@ -32,6 +35,10 @@ const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
   --limit N        at most N entries
   --after MSGID    list: the page after this msgId
   --tenant HEX     the tenant (default: the default tenant)
+  --rate N/s       reprocess: move N a second, one atomic step each second, with a progress
+                   bar on stderr; Ctrl-C stops after the step in flight (nothing lost or
+                   moved twice), prints what moved and what is left, exits 130
+  --dry-run        reprocess: list and count what would move; move nothing
   --json           JSON output (payloads as base64)
   --url URL        the WebSocket port (else MAILBOX_URL, else ws://<listen> of the configuration)
   --token T        the admin token (else MAILBOX_TOKEN, --token-file / MAILBOX_TOKEN_FILE,
@@ -97,6 +104,11 @@ export async function dlq(argv: string[]): Promise<void> {
   const filter = filterFrom(spec, args.values);
   const { after, tenant } = args.values;
   const json = args.values.json === true;
+  const dryRun = args.values['dry-run'] === true;
+  if (sub !== 'reprocess' && (args.values.rate !== undefined || dryRun)) {
+    throw usageError(spec, `${args.values.rate !== undefined ? '--rate' : '--dry-run'} is for dlq reprocess only`);
+  }
+  const rate = args.values.rate === undefined ? undefined : parseRate(spec, args.values.rate);
   const target = await cliTarget(spec, args.values);
   const client = await MailboxClient.connect(target.url, {
     token: target.token,
@@ -117,6 +129,24 @@ export async function dlq(argv: string[]): Promise<void> {
       } else {
         process.stdout.write(`${renderDlqTable(entries)}\n`);
         process.stderr.write(`${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}\n`);
+      }
+      return;
+    }
+    if (sub === 'reprocess' && dryRun) {
+      const entries = await matchingEntries(client, filter, filter.limit);
+      if (json) process.stdout.write(`${JSON.stringify({ wouldReprocess: entries.length, msgIds: entries.map((e) => e.msgId) })}\n`);
+      else process.stdout.write(`${entries.length > 0 ? `${renderDlqTable(entries)}\n` : ''}would reprocess ${entries.length}\n`);
+      return;
+    }
+    if (sub === 'reprocess' && rate !== undefined) {
+      const io = stopOnSigint(process.stderr);
+      try {
+        const outcome = await reprocessAtRate(client, filter, rate, io);
+        if (json) process.stdout.write(`${JSON.stringify(outcome)}\n`);
+        else process.stdout.write(`${outcome.interrupted ? 'interrupted: ' : ''}reprocessed ${outcome.reprocessed}, ${outcome.left} left\n`);
+        if (outcome.interrupted) process.exitCode = 130;
+      } finally {
+        io.dispose();
       }
       return;
     }
