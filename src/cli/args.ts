@@ -115,3 +115,14 @@ export function listValue(spec: CommandSpec<OptionSpecs>, name: string, raw: rea
   if (items.some((s) => s === '')) throw usageError(spec, `--${name} has an empty item in ${JSON.stringify(raw.join(separator))}`);
   return items;
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000 };
+
+/** A duration option (`30s`, `500ms`, `2m`) in milliseconds; anything else is a usage error naming the flag. */
+export function durationValue(spec: CommandSpec<OptionSpecs>, name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d[\d_]*)(ms|s|m)$/.exec(raw.trim());
+  const n = m ? Number(m[1]!.replaceAll('_', '')) * DURATION_UNITS[m[2]!]! : NaN;
+  if (!Number.isSafeInteger(n)) throw usageError(spec, `--${name} must be a duration such as 30s, 500ms or 2m, got ${JSON.stringify(raw)}`);
+  return n;
+}

@@ -10,6 +10,8 @@ const USAGE = `usage: mailbox <command> [options]
   serve      run the mailbox (WebSocket + admin port)       mailbox serve --config ./mailbox.config.ts
   tree       print the supervisor state dump                mailbox tree [--admin http://127.0.0.1:9600]
   tail       follow the runtime's bus events                mailbox tail [--admin URL]
+  ready      wait until /readyz answers 200                 mailbox ready --wait 30s [--admin URL]
+  drain      drain a running server (as SIGTERM)            mailbox drain [--admin URL] [--token-file F]
   dlq        list | reprocess | purge dead letters          mailbox dlq list [--topic T] [--url ws://…] [--token-file F]
   token      mint | attenuate | inspect capability tokens   mailbox token mint --op send,recv --topic 'user:42:*'
   backup     hot snapshot of a running LevelDB store        mailbox backup --out NAME
@@ -26,6 +28,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.ts')).serve,
   tree: async () => (await import('./tree.ts')).tree,
   tail: async () => (await import('./tail.ts')).tail,
+  ready: async () => (await import('./ready.ts')).ready,
+  drain: async () => (await import('./drain.ts')).drain,
   token: async () => (await import('./token.ts')).token,
   backup: async () => (await import('./backup.ts')).backup,
   restore: async () => (await import('./backup.ts')).restore,

@@ -1,7 +1,7 @@
 /**
  * `mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D]
  *  [--shards N] [--durability sync|relaxed] [--log-level L]`
- * Precedence: flags > environment > file > defaults. SIGINT/SIGTERM drain, then exit 0;
+ * Precedence: flags > environment > file > defaults. SIGINT/SIGTERM (or POST /admin/drain) drain, then exit 0;
  * a second signal later than SIGNAL_GRACE_MS after the first exits at once (see signalCounter).
  */
 import type { DeepPartial, MailboxConfig } from '../config/config.ts';
@@ -36,9 +36,10 @@ export const SERVE: CommandSpec<typeof SERVE_OPTIONS> = {
   --durability M       sync | relaxed
   --log-level L        fatal | error | warn | info | debug | trace | silent
 
-SIGINT (Ctrl-C) or SIGTERM drains, then exits 0. A copy of the signal that arrives within
-1 s of the first is the same request (npm forwards the terminal's Ctrl-C to the server, which
-also got it); a signal after that exits at once with code 1, without draining.`,
+SIGINT (Ctrl-C), SIGTERM or \`mailbox drain\` drains, then exits 0. A copy of the signal
+that arrives within 1 s of the first is the same request (npm forwards the terminal's
+Ctrl-C to the server, which also got it); a signal after that exits at once with code 1,
+without draining.`,
   options: SERVE_OPTIONS,
 };
 
@@ -97,6 +98,24 @@ export async function serve(argv: readonly string[]): Promise<void> {
     logger.flush(() => process.exit(1));
   });
   const signals = signalCounter();
+  // One drain path for SIGINT/SIGTERM and POST /admin/drain (`mailbox drain`): drain, then exit 0.
+  let draining = false;
+  const drainAndExit = (): void => {
+    if (draining) return;
+    draining = true;
+    server.drain().then(
+      () => {
+        logger.info({ event: 'exit', code: 0 }, 'drained, exiting');
+        // pino writes asynchronously: exit only once every line is out, in order.
+        logger.flush(() => process.exit(0));
+      },
+      (err: unknown) => {
+        logger.error({ event: 'drain_failed', err }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  server.onDrainRequest(drainAndExit);
   const onSignal = (signal: NodeJS.Signals): void => {
     const decision = signals(performance.now());
     if (decision === 'repeat') {
@@ -109,17 +128,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       process.exit(1);
     }
     logger.info({ event: 'signal', signal }, `${signal}: draining`);
-    server.drain().then(
-      () => {
-        logger.info({ event: 'exit', code: 0 }, 'drained, exiting');
-        // pino writes asynchronously: exit only once every line is out, in order.
-        logger.flush(() => process.exit(0));
-      },
-      (err: unknown) => {
-        logger.error({ event: 'drain_failed', err }, 'drain failed');
-        process.exit(1);
-      },
-    );
+    drainAndExit();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -1,8 +1,9 @@
 /**
  * The admin port: GET /healthz (process up), /readyz (200 only when ready, else 503 with the
  * reasons), /metrics (Prometheus), /debug/tree (the supervisor state dump), /debug/events (the
- * bus as newline-delimited JSON, for `mailbox tail`), and POST /admin/backup (hot snapshot;
- * needs an admin capability as `Authorization: Bearer …`). Loopback by default; bound anywhere
+ * bus as newline-delimited JSON, for `mailbox tail`), POST /admin/backup (hot snapshot) and
+ * POST /admin/drain (`mailbox drain`: drain as SIGTERM would), both needing an admin capability
+ * for every tenant as `Authorization: Bearer …`. Loopback by default; bound anywhere
  * else, /debug/* need the admin capability too (`debugNeedsToken`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,6 +18,8 @@ export interface AdminOptions {
   debugNeedsToken?: boolean;
   /** Takes a consistent snapshot into the directory `name` inside backupDir while serving. */
   backup(name: string): Promise<unknown>;
+  /** Starts the drain SIGTERM starts (called once the 202 is written); the server exits when it runs under `mailbox serve`. */
+  requestDrain(): void;
 }
 
 /** The admin server, with the handle shutdown uses to end the streaming responses `server.close()` would wait for. */
@@ -25,7 +28,7 @@ export interface AdminServer extends Server {
   endStreams(reason: string): void;
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup'];
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup', '/admin/drain'];
 
 export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions): AdminServer {
   const started = Date.now();
@@ -45,6 +48,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     const route = ROUTES.includes(url.pathname) ? url.pathname : 'other';
     res.on('finish', () => mailbox.metrics.request(route, req.method ?? 'GET', res.statusCode, (performance.now() - t0) / 1000));
     if (req.method === 'POST' && url.pathname === '/admin/backup') return void backup(req, res, url);
+    if (req.method === 'POST' && url.pathname === '/admin/drain') return drain(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url.pathname) {
       case '/healthz':
@@ -119,6 +123,17 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     streams.add(end);
     req.on('close', detach);
     if (streamsClosed !== undefined) end(streamsClosed);
+  }
+
+  /** 202 at once, then the drain: the caller's connection is not held open by the shutdown it asked for. */
+  function drain(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      requireAdmin(req);
+    } catch (err) {
+      return fail(res, err);
+    }
+    res.writeHead(202, { 'content-type': 'application/json', connection: 'close' });
+    res.end(JSON.stringify({ status: 'draining', readiness: mailbox.readiness().state }), () => options.requestDrain());
   }
 
   async function backup(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

@@ -45,6 +45,11 @@ export interface RunningServer {
   ring: KeyRing;
   /** SIGTERM behaviour: readiness → draining, SENDs refused, leases settle (up to drainTimeoutMs), then stop. */
   drain(): Promise<void>;
+  /**
+   * What POST /admin/drain (`mailbox drain`) does: `mailbox serve` sets its signal path (drain,
+   * then exit 0); without a handler the request just starts `drain()`.
+   */
+  onDrainRequest(handler: () => void): void;
   /** Stops at once (open leases are redelivered later). */
   close(): Promise<void>;
 }
@@ -135,7 +140,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       await closeAdmin();
       const { host, port } = splitAddr(adminAddr || config.metricsAddr);
       // Off loopback the state dump and the event stream are for admins only (OPERATIONS.md, Exposure).
-      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out) });
+      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain() });
       server.listen(port, host);
       await once(server, 'listening');
       adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
@@ -163,6 +168,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   };
 
   let stopping: Promise<void> | undefined;
+  let drainHandler: (() => void) | undefined;
+  const requestDrain = (): void => {
+    logger.info({ event: 'drain_requested', via: 'admin' }, 'drain requested on the admin port (POST /admin/drain)');
+    if (drainHandler) drainHandler();
+    else void (stopping ??= boundedDrain());
+  };
   const finish = async (how: 'drain' | 'stop'): Promise<void> => {
     const reason = how === 'drain' ? 'draining' : 'stopping';
     // Tails hear of it at once; /healthz and /readyz keep answering until the admin port closes.
@@ -201,6 +212,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ...(keys.adminTokenFile ? { adminTokenFile: keys.adminTokenFile } : {}),
     ring: keys.ring,
     drain: () => (stopping ??= boundedDrain()),
+    onDrainRequest: (handler) => {
+      drainHandler = handler;
+    },
     close: () => (stopping ??= finish('stop')),
   };
 }

@@ -58,7 +58,7 @@ describe('every mailbox command', () => {
 
   const HELP: ReadonlyArray<readonly string[]> = [
     ['serve'], ['tree'], ['tail'], ['dlq'], ['dlq', 'list'], ['token'], ['token', 'mint'], ['token', 'attenuate'], ['token', 'inspect'],
-    ['backup'], ['restore'], ['chaos'], ['bench'],
+    ['backup'], ['restore'], ['chaos'], ['bench'], ['ready'], ['drain'],
   ];
 
   it('--help prints its usage on stdout, exits 0 and starts nothing', async () => {
