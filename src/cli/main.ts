@@ -8,7 +8,7 @@ import { UnreachableError } from './common.ts';
 const USAGE = `usage: mailbox <command> [options]
 
   serve      run the mailbox (WebSocket + admin port)       mailbox serve --config ./mailbox.config.ts
-  tree       print the supervisor state dump                mailbox tree [--admin http://127.0.0.1:9600]
+  tree       print the supervisor state dump                mailbox tree [--admin http://127.0.0.1:9600] [--watch]
   tail       follow the runtime's bus events                mailbox tail [--admin URL]
   ready      wait until /readyz answers 200                 mailbox ready --wait 30s [--admin URL]
   drain      drain a running server (as SIGTERM)            mailbox drain [--admin URL] [--token-file F]

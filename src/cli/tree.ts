@@ -1,19 +1,22 @@
-/** `mailbox tree [--admin URL] [--json]`: the supervisor state dump of a running server. */
+/** `mailbox tree [--admin URL] [--json | --watch]`: the supervisor state dump of a running server. */
 import type { TreeNode } from '../runtime/api.ts';
-import { parseCommand, type CommandSpec } from './args.ts';
+import { parseCommand, usageError, type CommandSpec } from './args.ts';
 import { ADMIN_OPTIONS, adminHeaders, adminUrl, getJson } from './common.ts';
 
-const TREE_OPTIONS = { ...ADMIN_OPTIONS, json: { type: 'boolean' } } as const;
+const TREE_OPTIONS = { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean' } } as const;
 
 export const TREE: CommandSpec<typeof TREE_OPTIONS> = {
   command: 'tree',
-  usage: 'usage: mailbox tree [--admin URL] [--token T | --token-file F] [--json] [--config FILE] [--data-dir D]',
+  usage: 'usage: mailbox tree [--admin URL] [--token T | --token-file F] [--json | --watch] [--config FILE] [--data-dir D]',
   details: `Prints the supervisor state dump of a running server (GET /debug/tree).
 
   --admin URL      the admin port, default http://<metricsAddr> of the configuration
   --token T        admin token, sent when found (else MAILBOX_TOKEN, --token-file /
                    MAILBOX_TOKEN_FILE, <dataDir>/admin.token); /debug needs it off loopback
   --json           the dump as JSON
+  --watch          redraw every second (colours on a terminal unless NO_COLOR is set; crash
+                   ages such as "crashed 12s ago: chaos"); a server that goes away is reported
+                   and asked again every second; Ctrl-C exits 0
   --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
   --data-dir D     its data directory`,
   options: TREE_OPTIONS,
@@ -31,6 +34,11 @@ export function renderTree(node: TreeNode, indent = ''): string {
 export async function tree(argv: string[]): Promise<void> {
   const args = parseCommand(TREE, argv);
   if (!args) return;
+  if (args.values.watch === true) {
+    if (args.values.json === true) throw usageError(TREE, '--watch and --json do not go together');
+    const { watchTree } = await import('./tree-watch.ts');
+    return watchTree(await adminUrl(TREE, args.values), await adminHeaders(args.values));
+  }
   const dump = (await getJson(`${await adminUrl(TREE, args.values)}/debug/tree`, { headers: await adminHeaders(args.values) })) as TreeNode;
   process.stdout.write(args.values.json === true ? `${JSON.stringify(dump, null, 2)}\n` : `${renderTree(dump)}\n`);
 }
