@@ -1,7 +1,7 @@
 /**
  * Loads the configuration once, at the edge: defaults < file < environment < flags, then
  * validation (resolveConfig). The file is a TS/JS module whose default export is the
- * `defineConfig({...})` object (tsx is active, so `.ts` loads), or a `.json` file.
+ * `defineConfig({...})` object (a `.ts` file too, see importModule), or a `.json` file.
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
@@ -21,6 +21,20 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
+/**
+ * A TypeScript config module loads as it is where tsx is active (the sources, tests); the
+ * built CLI (dist/) runs on plain Node, so it loads the file through tsx's scoped `tsImport`.
+ */
+async function importModule(url: string): Promise<unknown> {
+  try {
+    return await import(url);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
+    const { tsImport } = await import('tsx/esm/api');
+    return tsImport(url, import.meta.url);
+  }
+}
+
 /** Imports a config module (or reads a .json file) and returns its default export. */
 export async function loadConfigFile(file: string, cwd: string = process.cwd()): Promise<DeepPartial<MailboxConfig>> {
   const path = isAbsolute(file) ? file : resolve(cwd, file);
@@ -29,7 +43,7 @@ export async function loadConfigFile(file: string, cwd: string = process.cwd()):
     if (path.endsWith('.json')) {
       value = JSON.parse(await readFile(path, 'utf8'));
     } else {
-      const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      const mod = (await importModule(pathToFileURL(path).href)) as { default?: unknown };
       value = mod.default;
     }
   } catch (err) {
