@@ -26,6 +26,9 @@ describe('mailbox commands against a server that is down', () => {
       ['tail', ['tail', '--admin', admin], admin],
       ['backup', ['backup', '--out', '/tmp/mailbox-unused', '--admin', admin, '--token', 'mbx1.x'], admin],
       ['dlq list', ['dlq', 'list', '--url', ws, '--token', 'mbx1.x'], ws],
+      ['drain', ['drain', '--admin', admin, '--token', 'mbx1.x'], admin],
+      ['ready', ['ready', '--admin', admin], admin],
+      ['dlq reprocess', ['dlq', 'reprocess', '--rate', '10/s', '--url', ws, '--token', 'mbx1.x'], ws],
       // No flag: the address comes from the configuration, as serve reads it.
       ['tree', ['tree'], admin],
     ];
@@ -37,7 +40,7 @@ describe('mailbox commands against a server that is down', () => {
   });
 
   it('a bad --admin or --url value is a usage error', async () => {
-    for (const args of [['tree', '--admin', '127.0.0.1:9600'], ['tail', '--admin', 'ws://127.0.0.1:9600'], ['backup', '--out', 'x', '--admin', 'nonsense'], ['dlq', 'list', '--url', 'http://127.0.0.1:9410']]) {
+    for (const args of [['tree', '--admin', '127.0.0.1:9600'], ['tail', '--admin', 'ws://127.0.0.1:9600'], ['backup', '--out', 'x', '--admin', 'nonsense'], ['dlq', 'list', '--url', 'http://127.0.0.1:9410'], ['drain', '--admin', '127.0.0.1:9600'], ['ready', '--admin', 'nonsense']]) {
       const r = await mailbox(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^mailbox [a-z ]+: --(admin|url) must be a (http or https|ws or wss) URL .+\nusage: mailbox /, args.join(' '));
