@@ -17,7 +17,15 @@ const PEER = '#9ca3af';
 const FLOOR = '#d1d5db';
 const LAT_COLORS = { p50: '#60a5fa', p95: '#2563eb', p99: '#1e3a8a' } as const;
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** The page style of the reports (this one and chaos/report.ts's): one self-contained page, no external assets. */
+export const BASE_CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#111;max-width:1200px}
+table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
+th{background:#f3f4f6}td.bad{color:#b91c1c;font-weight:600}td.good{color:#047857;font-weight:600}
+svg text{font:12px system-ui,sans-serif;fill:#111}svg text.t{font-weight:600;font-size:13px}
+figure{margin:12px 0 24px}code{background:#f3f4f6;padding:1px 4px}`;
+
+/** Escapes text for HTML and SVG (also used by chaos/report.ts). */
+export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const label = (g: Group): string => `${g.system} · ${g.variant}`;
 
 interface Bar {
@@ -110,11 +118,8 @@ export function renderReport(report: BenchReport): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>svc-mailbox bench ${esc(report.at)}</title>
 <style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#111;max-width:1200px}
-table{border-collapse:collapse;margin:8px 0 20px;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}
-th{background:#f3f4f6}td.bad{color:#b91c1c;font-weight:600}td.good{color:#047857;font-weight:600}
-svg text{font:12px system-ui,sans-serif;fill:#111}svg text.t{font-weight:600;font-size:13px}svg text.mb{fill:${MAILBOX};font-weight:600}
-figure{margin:12px 0 24px}code{background:#f3f4f6;padding:1px 4px}
+${BASE_CSS}
+svg text.mb{fill:${MAILBOX};font-weight:600}
 </style></head><body>
 <h1>svc-mailbox benchmark</h1>
 <p>${esc(report.at)} · Node ${esc(report.node)} · ${report.host.cpus} × ${esc(report.host.model)} · Linux ${esc(report.host.kernel)}.

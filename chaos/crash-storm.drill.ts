@@ -15,6 +15,7 @@ import type { Drill } from './drill.ts';
 import { waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
 import { clientOptions, listDlqRemote, metricSum, produceRemote, serverEmpty, startLevelServer } from './remote.ts';
+import { adminSource, type Timeline } from './timeline.ts';
 
 export interface CrashStormOptions {
   consumers: number;
@@ -29,6 +30,7 @@ export interface CrashStormOptions {
   /** After the drain, visibility_timeouts_total must not move for this long (at least one visibility). */
   quietMs: number;
   log?: (line: string) => void;
+  timeline?: Timeline;
 }
 
 export interface CrashStormReport {
@@ -83,6 +85,7 @@ export async function runCrashStorm(o: CrashStormOptions): Promise<CrashStormRep
   const children: ConsumerChild[] = [];
   try {
     const ledger = new Ledger();
+    o.timeline?.watch(adminSource(server.adminUrl, ledger));
     const topics = Array.from({ length: o.topics }, (_, i) => `storm:${i}`);
     let ready = 0;
     let killedAfter = false;
@@ -116,12 +119,14 @@ export async function runCrashStorm(o: CrashStormOptions): Promise<CrashStormRep
     await waitUntil(() => ledger.deliveries >= o.messages * o.killAt, o.settleTimeoutMs, 10);
     const deliveredAtKill = ledger.deliveries;
     const victims = children.slice(0, Math.floor(o.consumers / 2));
+    o.timeline?.mark('faultStart');
     for (const v of victims) {
       v.killed = true;
       v.child.kill('SIGKILL');
     }
     killedAfter = true;
     await Promise.all(victims.map((v) => v.exited));
+    o.timeline?.mark('faultEnd');
     o.log?.(`killed ${victims.length} of ${o.consumers} consumer processes after ${deliveredAtKill} deliveries`);
     const produced = await producing;
 
@@ -176,7 +181,7 @@ export const drill: Drill = {
   async run(opts) {
     const o: CrashStormOptions = {
       consumers: 6, messages: opts.messages ?? 60_000, topics: 16, prefetch: 32, visibilityMs: 10_000, killAt: 0.3, maxAttempts: 10,
-      settleTimeoutMs: 120_000, quietMs: 2_500, ...(opts.log ? { log: opts.log } : {}),
+      settleTimeoutMs: 120_000, quietMs: 2_500, ...(opts.log ? { log: opts.log } : {}), ...(opts.timeline ? { timeline: opts.timeline } : {}),
     };
     const r = await runCrashStorm(o);
     return {

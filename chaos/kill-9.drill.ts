@@ -8,6 +8,7 @@ import { sleep } from './actors.ts';
 import type { Drill } from './drill.ts';
 import { Ledger } from './ledger.ts';
 import { ackingConsumer, clientOptions, listDlqRemote, produceRemote, serverEmpty, spread, startLevelServer } from './remote.ts';
+import { adminSource, type Timeline } from './timeline.ts';
 
 export interface Kill9Options {
   /** Kills at least this many times, and keeps killing until `durationMs` has passed. */
@@ -25,6 +26,7 @@ export interface Kill9Options {
   /** Extra `serve` flags (a test passes `--amnesia` to watch the promise break). */
   serverArgs?: string[];
   log?: (line: string) => void;
+  timeline?: Timeline;
 }
 
 export interface Kill9Report {
@@ -59,6 +61,7 @@ export async function runKill9(o: Kill9Options): Promise<Kill9Report> {
   const clients: MailboxClient[] = [];
   try {
     const ledger = new Ledger();
+    o.timeline?.watch(adminSource(server.adminUrl, ledger));
     const inDoubt = new Set<string>();
     const topics = Array.from({ length: o.topics }, (_, i) => `kill9:${i}`);
     const connect = async (): Promise<MailboxClient> => {
@@ -82,11 +85,13 @@ export async function runKill9(o: Kill9Options): Promise<Kill9Report> {
     const end = started + o.durationMs;
     while (readyMs.length < o.kills || Date.now() < end) {
       await sleep(o.gapMs[0] + Math.floor(rng.next() * (o.gapMs[1] - o.gapMs[0])));
+      o.timeline?.mark('faultStart');
       await server.kill9();
       readyMs.push(await server.launch());
       o.log?.(`kill ${readyMs.length}: ready again in ${Math.round(readyMs.at(-1)!)} ms; ${ledger.byKey.size} accepted, ${ledger.acked.size} acked`);
     }
     killing = false;
+    o.timeline?.mark('faultEnd');
     const produced = await producing;
 
     // Settled when no shard holds a ready, delayed or leased message: with the producers done,
@@ -150,7 +155,7 @@ export const drill: Drill = {
   async run(opts) {
     const o: Kill9Options = {
       kills: 5, durationMs: opts.durationMs ?? 30_000, messages: opts.messages ?? 1_000_000, gapMs: [300, 2_500], producers: 3, topics: 16,
-      maxAttempts: 10, settleTimeoutMs: 120_000, seed: opts.seed ?? 9, ...(opts.log ? { log: opts.log } : {}),
+      maxAttempts: 10, settleTimeoutMs: 120_000, seed: opts.seed ?? 9, ...(opts.log ? { log: opts.log } : {}), ...(opts.timeline ? { timeline: opts.timeline } : {}),
     };
     const r = await runKill9(o);
     return {

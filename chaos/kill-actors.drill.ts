@@ -13,7 +13,7 @@ export const drill: Drill = {
       settleTimeoutMs: 120_000,
       seed: opts.seed ?? DEFAULT_CHAOS.seed,
     };
-    const { report: r } = await withChaosMailbox(o, opts.log, opts.paged ?? false);
+    const { report: r } = await withChaosMailbox(o, opts.log, opts.paged ?? false, opts.timeline);
     return {
       kept: chaosKept(r, o.messages),
       details: {

@@ -10,6 +10,7 @@ import { Consumer, SessionKeeper, produce, sleep, topicOf } from './actors.ts';
 import type { Drill } from './drill.ts';
 import { listAllDlq, liveMessages, shardServing, sumSeries, waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
+import { runtimeSource, type Timeline } from './timeline.ts';
 import { chaosConfig, chaosRuntime } from './workload.ts';
 
 export interface PartitionOptions {
@@ -21,6 +22,7 @@ export interface PartitionOptions {
   maxAttempts: number;
   seed: number;
   log?: (line: string) => void;
+  timeline?: Timeline;
 }
 
 export interface PartitionReport {
@@ -54,6 +56,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
   try {
     const rng = new SeededRng(o.seed);
     const ledger = new Ledger();
+    o.timeline?.watch(runtimeSource(mb, ledger));
     const topics = Array.from({ length: 100 }, (_, i) => topicOf(i, 100));
     const seed = (): SeededRng => new SeededRng(Math.floor(rng.next() * 2 ** 31));
     const policy = { ack: 0.95, nack: 0.02, extend: 0.03, visibilityMs: [300, 600] as [number, number] };
@@ -71,6 +74,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
     const acceptedAt = ledger.byKey.size;
     const ackedAt = ledger.acked.size;
     mb.bus.faults.dropAll = true;
+    o.timeline?.mark('faultStart');
     o.log?.(`bus partitioned at ${acceptedAt} accepted`);
     let shardKills = 0;
     const end = Date.now() + o.partitionMs;
@@ -87,6 +91,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionReport
     const ackedDuring = ledger.acked.size - ackedAt;
     const dropped = mb.bus.faults.dropped;
     mb.bus.faults.clear();
+    o.timeline?.mark('faultEnd');
     o.log?.(`bus healed: ${acceptedDuring} accepted and ${ackedDuring} acked meanwhile, ${shardKills} shard kills, ${dropped} events dropped`);
 
     // The bus carries events again: the next shard crash reaches a subscriber.
@@ -136,7 +141,7 @@ export const drill: Drill = {
   async run(opts) {
     const o: PartitionOptions = {
       messages: opts.messages ?? 40_000, partitionMs: opts.durationMs ?? 5_000, killEveryMs: 250, shards: 8, maxAttempts: 5,
-      seed: opts.seed ?? 5, ...(opts.log ? { log: opts.log } : {}),
+      seed: opts.seed ?? 5, ...(opts.log ? { log: opts.log } : {}), ...(opts.timeline ? { timeline: opts.timeline } : {}),
     };
     const r = await runPartition(o);
     return {

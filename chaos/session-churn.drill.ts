@@ -6,6 +6,7 @@ import { startKillLoop } from './kill-loop.ts';
 import type { Drill } from './drill.ts';
 import { listAllDlq, liveMessages, waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
+import { runtimeSource } from './timeline.ts';
 import { chaosConfig, chaosRuntime } from './workload.ts';
 
 export const drill: Drill = {
@@ -19,6 +20,7 @@ export const drill: Drill = {
       const started = Date.now();
       const rng = new SeededRng(opts.seed ?? 11);
       const ledger = new Ledger();
+      opts.timeline?.watch(runtimeSource(mb, ledger));
       const topics = Array.from({ length: 50 }, (_, i) => topicOf(i, 50));
       // Long leases and no ignoring: only a session's end can bring a message back quickly.
       const policy = { ack: 0.95, nack: 0, extend: 0.05, visibilityMs: [60_000, 60_001] as [number, number] };
@@ -28,9 +30,11 @@ export const drill: Drill = {
         new Consumer(mb, ledger, new SeededRng(rng.next() * 2 ** 31), topics, 'subscribe', policy).start(),
       ];
       const killer = startKillLoop(mb, new SeededRng(rng.next() * 2 ** 31), { everyMs: 20, shards: 0, dlq: false });
+      opts.timeline?.mark('faultStart');
       const { retries } = await produce(new SessionKeeper(mb), ledger, { from: 0, to: messages, topics: 50, batch: 50 });
       await sleep(Math.max(0, started + (opts.durationMs ?? 3_000) - Date.now()));
       const kills = await killer.stop();
+      opts.timeline?.mark('faultEnd');
       const settled = await waitUntil(() => liveMessages(mb, o.shards) === 0, 60_000, 50);
       await Promise.all(consumers.map((c) => c.stop()));
       const dlq = await listAllDlq(mb);

@@ -5,6 +5,7 @@ import { Consumer, SessionKeeper, produce, sleep, topicOf } from './actors.ts';
 import type { Drill } from './drill.ts';
 import { listAllDlq, liveMessages, metricValue, waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
+import { runtimeSource } from './timeline.ts';
 import { chaosConfig, chaosRuntime } from './workload.ts';
 
 export const drill: Drill = {
@@ -19,17 +20,20 @@ export const drill: Drill = {
     try {
       const rng = new SeededRng(opts.seed ?? 7);
       const ledger = new Ledger();
+      opts.timeline?.watch(runtimeSource(mb, ledger));
       const topics = Array.from({ length: 100 }, (_, i) => topicOf(i, 100));
       const consumer = new Consumer(mb, ledger, rng, topics, 'recv', { ack: 0.9, nack: 0.05, extend: 0, visibilityMs: [300, 600] }).start();
       const producing = produce(new SessionKeeper(mb), ledger, { from: 0, to: messages, topics: 100, batch: 100 });
 
       await waitUntil(() => ledger.byKey.size >= messages / 4, 60_000);
       mb.store.faults.failWrites = 'full';
+      opts.timeline?.mark('faultStart');
       details.degraded = String(await waitUntil(() => mb.readiness().state === 'degraded', 10_000));
       details.reasons = mb.readiness().reasons.join('; ');
       await sleep(fullForMs);
       details.acceptedWhileFull = ledger.byKey.size;
       mb.store.faults.clear();
+      opts.timeline?.mark('faultEnd');
       const recovered = await waitUntil(() => mb.readiness().state === 'ready', 15_000);
       details.recovered = String(recovered);
 

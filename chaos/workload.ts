@@ -13,6 +13,7 @@ import { startKillLoop, type KillCounts } from './kill-loop.ts';
 import { latencyStore } from './latency-store.ts';
 import { listAllDlq, liveMessages, shardNodes, waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
+import { runtimeSource, type Timeline } from './timeline.ts';
 
 export { listAllDlq, liveMessages, shardNodes, waitUntil };
 
@@ -89,16 +90,18 @@ export interface ChaosReport {
 }
 
 /** Runs the workload against `mb` (which the caller created with chaosConfig) and accounts for every message. */
-export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: string) => void = () => {}): Promise<ChaosReport> {
+export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: string) => void = () => {}, timeline?: Timeline): Promise<ChaosReport> {
   const started = Date.now();
   const rng: Rng = new SeededRng(o.seed);
   const ledger = new Ledger();
+  timeline?.watch(runtimeSource(mb, ledger));
   const topics = Array.from({ length: o.topics }, (_, i) => topicOf(i, o.topics));
   const consumers = [
     ...Array.from({ length: o.consumers }, () => new Consumer(mb, ledger, new SeededRng(Math.floor(rng.next() * 2 ** 31)), topics, 'recv')),
     ...Array.from({ length: o.subscribers }, () => new Consumer(mb, ledger, new SeededRng(Math.floor(rng.next() * 2 ** 31)), topics, 'subscribe')),
   ].map((c) => c.start());
   const killer = startKillLoop(mb, new SeededRng(Math.floor(rng.next() * 2 ** 31)), { everyMs: o.killEveryMs, shards: o.shards });
+  timeline?.mark('faultStart');
 
   // The DLQ actor gets work while it is being killed too.
   const dlqWatch = { stop: false, done: Promise.resolve() };
@@ -117,6 +120,7 @@ export async function runChaos(mb: MailboxRuntime, o: ChaosOptions, log: (line: 
   log(`produced ${ledger.byKey.size} in ${Date.now() - started} ms`);
   await sleep(Math.max(0, started + o.chaosMs - Date.now()));
   const kills: KillCounts = await killer.stop();
+  timeline?.mark('faultEnd');
   dlqWatch.stop = true;
   await dlqWatch.done;
   log(`kill loop stopped after ${kills.kills} kills`);
@@ -171,10 +175,10 @@ export function chaosKept(r: ChaosReport, expected: number): boolean {
 export const PAGED_WINDOWS = { queue: { readyWindow: 16, residentBudget: 32, dedupResident: 16 } };
 
 /** Creates a chaos mailbox (`paged`: over a store that loads like LevelDB), runs the workload, stops the mailbox. */
-export async function withChaosMailbox(o: ChaosOptions, log?: (line: string) => void, paged = false): Promise<{ report: ChaosReport; tree: TreeNode }> {
+export async function withChaosMailbox(o: ChaosOptions, log?: (line: string) => void, paged = false, timeline?: Timeline): Promise<{ report: ChaosReport; tree: TreeNode }> {
   const mb = await createMailbox(chaosConfig(o, paged ? PAGED_WINDOWS : {}), chaosRuntime({ paged }));
   try {
-    const report = await runChaos(mb, o, log);
+    const report = await runChaos(mb, o, log, timeline);
     return { report, tree: mb.tree() };
   } finally {
     await mb.stop();

@@ -1,5 +1,5 @@
 /**
- * `mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list]`
+ * `mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list] [--out DIR]`
  *
  * Runs chaos/run.ts's drills in this process (the same runner as `npm run chaos`): each drill
  * builds its own in-process mailbox (amnesia), injects its faults, and reports whether its
@@ -16,11 +16,12 @@ const CHAOS_OPTIONS = {
   paged: { type: 'boolean' },
   verbose: { type: 'boolean' },
   list: { type: 'boolean' },
+  out: { type: 'string' },
 } as const;
 
 const CHAOS: CommandSpec<typeof CHAOS_OPTIONS> = {
   command: 'chaos',
-  usage: 'usage: mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list]',
+  usage: 'usage: mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list] [--out DIR]',
   details: `Runs the chaos drills (the same runner as npm run chaos), each on its own in-process
 amnesia mailbox. Exits 1 when a promise was broken, 2 for an unknown drill.
 
@@ -30,7 +31,9 @@ amnesia mailbox. Exits 1 when a promise was broken, 2 for an unknown drill.
   --seed=n         the random seed
   --paged          run the kill drill over a store that loads like LevelDB
   --verbose        every drill's log lines
-  --list           the drills and their promises`,
+  --list           the drills and their promises
+  --out DIR        where each drill's <drill>.json and <drill>.html report and the run's
+                   index.html go (default chaos/results/<stamp>)`,
   options: CHAOS_OPTIONS,
   positionals: { min: 0, max: Number.POSITIVE_INFINITY },
 };
@@ -47,7 +50,7 @@ export async function chaos(argv: string[]): Promise<void> {
     opts[field] = n;
   }
   // Imported here: chaos/run.ts only runs its own main() when it is the entry script.
-  const { DRILLS, runDrills } = await import('../../chaos/run.ts');
+  const { DRILLS, defaultResultsDir, reportLines, runDrills } = await import('../../chaos/run.ts');
   if (v.list === true) {
     for (const d of DRILLS) process.stdout.write(`${d.name}\n  ${d.promise}\n`);
     return;
@@ -65,12 +68,13 @@ export async function chaos(argv: string[]): Promise<void> {
     if (verbose || line.startsWith('running')) process.stderr.write(`  ${line}\n`);
   };
   const chosen = names.length > 0 ? DRILLS.filter((d) => names.includes(d.name)) : DRILLS;
-  const results = await runDrills(chosen, opts);
+  const results = await runDrills(chosen, opts, { dir: v.out ?? defaultResultsDir() });
   const lines = ['', 'drill | promise | kept | details', '--- | --- | --- | ---'];
   for (const { drill, result } of results) {
     const details = Object.entries(result.details).map(([k, v]) => `${k}=${v}`).join(' ');
     lines.push(`${drill.name} | ${drill.promise} | ${result.kept ? 'yes' : 'NO'} | ${details}`);
   }
+  lines.push(...reportLines(results));
   process.stdout.write(`${lines.join('\n')}\n`);
   if (!results.every((r) => r.result.kept)) process.exitCode = 1;
 }
