@@ -58,7 +58,24 @@ type BusEvent<K extends MailboxTopic> = { type: K } & (MailboxEvents[K] extends 
 /** The bus events, one to one: `{ type: topic, ...payload }`. */
 export type ReadinessBusEvent = { [K in MailboxTopic]: BusEvent<K> }[MailboxTopic];
 type TimerEvent = { type: 'readiness.crashExpired'; shard: number } | { type: 'readiness.quiet'; shard: number };
-export type ReadinessEvent = ReadinessBusEvent | TimerEvent;
+
+/** What the runtime knows to be true now, whatever edges the gate heard or missed. */
+export interface ReadinessFacts {
+  storeUp: boolean;
+  listener: string | null;
+  shardsUp: readonly number[];
+  storageFull: string | null;
+  overloaded: string | null;
+}
+
+/**
+ * The gate hears edges (StorageFull, StorageRecovered, ShardUp…) over a bus that may drop them
+ * (overflow, a partition): the runtime then sends its facts straight to the gate, which takes
+ * them as they are. The same event re-feeds a restarted gate, which keeps nothing itself.
+ * Crash counts and flapping are history, not facts: a resync leaves them as they were.
+ */
+export type ResyncEvent = { type: 'readiness.resync'; facts: ReadinessFacts };
+export type ReadinessEvent = ReadinessBusEvent | TimerEvent | ResyncEvent;
 
 const unique = (xs: number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
 
@@ -145,6 +162,18 @@ export function applyReadinessEvent(context: ReadinessContext, event: ReadinessE
     }
     case 'readiness.quiet':
       return context.shardsUp.includes(event.shard) ? { ...context, flapping: context.flapping.filter((s) => s !== event.shard) } : context;
+    case 'readiness.resync': {
+      const { facts } = event;
+      return {
+        ...context,
+        storeUp: facts.storeUp,
+        storeDown: facts.storeUp ? null : context.storeDown,
+        listener: facts.listener,
+        shardsUp: unique(facts.shardsUp.filter(validShard)),
+        storageFull: facts.storageFull,
+        overloaded: facts.overloaded,
+      };
+    }
     default:
       return context;
   }
@@ -171,9 +200,13 @@ export const readinessMachine = setup({
         enqueue.cancel(quietId(event.shard));
         enqueue.raise({ type: 'readiness.crashExpired', shard: event.shard }, { delay: context.flapWindowMs });
       }
-      if (event.type === 'ShardUp' && next.flapping.includes(event.shard)) {
-        enqueue.cancel(quietId(event.shard));
-        enqueue.raise({ type: 'readiness.quiet', shard: event.shard }, { delay: context.quietMs, id: quietId(event.shard) });
+      // A flapping shard that is up again starts its quiet period, whether its ShardUp came
+      // over the bus or only in a resync (the bus dropped it).
+      const cameUp = event.type === 'ShardUp' ? [event.shard] : event.type === 'readiness.resync' ? next.shardsUp.filter((s) => !context.shardsUp.includes(s)) : [];
+      for (const shard of cameUp) {
+        if (!next.flapping.includes(shard)) continue;
+        enqueue.cancel(quietId(shard));
+        enqueue.raise({ type: 'readiness.quiet', shard }, { delay: context.quietMs, id: quietId(shard) });
       }
     }),
   },
@@ -195,6 +228,7 @@ export const readinessMachine = setup({
     ShardCrashed: { actions: 'observe' },
     'readiness.crashExpired': { actions: 'observe' },
     'readiness.quiet': { actions: 'observe' },
+    'readiness.resync': { actions: 'observe' },
     DrainRequested: { target: '.draining' },
     Stopped: { target: '.stopped' },
   },

@@ -51,6 +51,9 @@ export interface RuntimeOptions {
   readiness?: Pick<ReadinessInput, 'flapThreshold' | 'flapWindowMs' | 'quietMs'>;
 }
 
+/** How long after a dropped bus event the readiness gate is sent the runtime's facts. */
+const READINESS_RESYNC_DELAY_MS = 50;
+
 const REQUEUE_REASON: Record<string, RequeueReason> = {
   expired: 'visibility',
   nacked: 'nack',
@@ -72,7 +75,12 @@ export async function createMailbox(
   if (!cfg.amnesia && !options.store) await preparePrivateDir(cfg.dataDir);
   const store = options.store ?? createStore(cfg);
   const bus = new EventBus<MailboxEvents>({
-    onCounter: (counter, topic) => (counter === 'lagged' ? metrics.busLagged(topic) : metrics.busOverflowDropped(topic)),
+    onCounter: (counter, topic) => {
+      if (counter === 'lagged') return metrics.busLagged(topic);
+      metrics.busOverflowDropped(topic);
+      // An edge the readiness gate may not have heard: it gets the facts instead.
+      scheduleReadinessResync();
+    },
     onHandlerError: (error, topic) => logger.error({ event: 'bus_handler_failed', topic, err: error }, 'bus handler failed'),
   });
   const quota = new QuotaBook(cfg.quota);
@@ -82,8 +90,29 @@ export async function createMailbox(
   let readiness: AnyActorRef | undefined;
   let disconnectReadiness: () => void = () => {};
   const readinessSnapshot = (): ReadinessSnapshot | undefined => readiness?.getSnapshot() as ReadinessSnapshot | undefined;
-  // Facts the readiness gate is re-fed with when it restarts (it keeps nothing itself).
-  const facts = { storeUp: false, listener: undefined as string | undefined, shardsUp: new Set<number>(), storageFull: undefined as string | undefined };
+  // Facts the readiness gate is re-fed with when it restarts (it keeps nothing itself) or
+  // when the bus dropped an event on the way to it.
+  const facts = {
+    storeUp: false, listener: undefined as string | undefined, shardsUp: new Set<number>(),
+    storageFull: undefined as string | undefined, overloaded: undefined as string | undefined,
+  };
+  const resyncReadiness = (): void => {
+    readiness?.send({
+      type: 'readiness.resync',
+      facts: { storeUp: facts.storeUp, listener: facts.listener ?? null, shardsUp: [...facts.shardsUp], storageFull: facts.storageFull ?? null, overloaded: facts.overloaded ?? null },
+    });
+  };
+  // Once per burst of drops, after the bus has delivered what it still queued (an older edge
+  // arriving after the facts would undo them).
+  let resyncTimer: NodeJS.Timeout | undefined;
+  function scheduleReadinessResync(): void {
+    if (resyncTimer) return;
+    resyncTimer = setTimeout(() => {
+      resyncTimer = undefined;
+      resyncReadiness();
+    }, READINESS_RESYNC_DELAY_MS);
+    resyncTimer.unref();
+  }
 
   // Stable addresses: actor instances behind them come and go; a fresh one gets the sessions' subscriptions again.
   const shards: ShardRef[] = [];
@@ -274,10 +303,7 @@ export async function createMailbox(
           readiness = actor;
           disconnectReadiness = connectReadiness(bus, actor);
           actor.send({ type: 'ConfigLoaded' });
-          if (facts.storeUp) actor.send({ type: 'StoreUp' });
-          if (facts.listener) actor.send({ type: 'ListenerBound', addr: facts.listener });
-          for (const shard of facts.shardsUp) actor.send({ type: 'ShardUp', shard });
-          if (facts.storageFull) actor.send({ type: 'StorageFull', reason: facts.storageFull });
+          resyncReadiness();
           return child;
         },
       },
@@ -299,7 +325,7 @@ export async function createMailbox(
   });
   await root.start();
   booted = true;
-  const stopOverloadWatch = watchOverload(bus, cfg.overloadLagMs);
+  const stopOverloadWatch = watchOverload(bus, cfg.overloadLagMs, (reason) => (facts.overloaded = reason));
   // Golden metrics: depths are read at scrape time; known label sets start at 0 so the first
   // scrape shows every series. The DLQ's topic classes are not indexed, so its depth is per shard
   // under queue="all".
@@ -364,6 +390,7 @@ export async function createMailbox(
     },
     shutdown: async () => {
       stopOverloadWatch();
+      clearTimeout(resyncTimer);
       disconnectReadiness();
       await root.stop();
       await store.close();

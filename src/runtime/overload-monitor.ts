@@ -11,8 +11,11 @@ import type { MailboxEvents } from '../bus/events.ts';
 const WINDOW_MS = 1_000;
 const WINDOWS = 3;
 
-/** Starts the monitor; returns the function that stops it. */
-export function watchOverload(bus: EventBus<MailboxEvents>, thresholdMs: number): () => void {
+/**
+ * Starts the monitor; returns the function that stops it. `onChange` hears the same edges as the
+ * bus (the reason, or undefined once cleared), for the runtime's readiness facts.
+ */
+export function watchOverload(bus: EventBus<MailboxEvents>, thresholdMs: number, onChange: (reason: string | undefined) => void = () => {}): () => void {
   if (thresholdMs <= 0) return () => {};
   const histogram = monitorEventLoopDelay({ resolution: 10 });
   histogram.enable();
@@ -21,8 +24,14 @@ export function watchOverload(bus: EventBus<MailboxEvents>, thresholdMs: number)
     const p99Ms = histogram.percentile(99) / 1e6;
     histogram.reset();
     const change = detector.sample(p99Ms);
-    if (change === 'raised') bus.publish('Overloaded', { reason: `event-loop delay p99 ${Math.round(p99Ms)} ms > ${thresholdMs} ms` });
-    else if (change === 'cleared') bus.publish('OverloadCleared');
+    if (change === 'raised') {
+      const reason = `event-loop delay p99 ${Math.round(p99Ms)} ms > ${thresholdMs} ms`;
+      onChange(reason);
+      bus.publish('Overloaded', { reason });
+    } else if (change === 'cleared') {
+      onChange(undefined);
+      bus.publish('OverloadCleared');
+    }
   }, WINDOW_MS);
   timer.unref();
   return () => {

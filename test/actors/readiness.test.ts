@@ -86,6 +86,28 @@ describe('readiness gate', () => {
     assert.equal(state(), 'ready');
   });
 
+  test('a resync takes the runtime\'s facts as they are, whatever edges the gate missed, and keeps the crash history', () => {
+    const { actor, clock, state, report } = start({ shards: 2 });
+    boot(actor);
+    actor.send({ type: 'StorageFull', reason: 'ENOSPC' });
+    assert.equal(state(), 'degraded');
+    // StorageRecovered and an Overloaded edge were dropped on the way; the facts say what holds.
+    const facts = { storeUp: true, listener: '127.0.0.1:9410', shardsUp: [0, 1], storageFull: null, overloaded: null };
+    actor.send({ type: 'readiness.resync', facts });
+    assert.deepEqual(report(), { state: 'ready', ready: true, reasons: [] });
+    actor.send({ type: 'readiness.resync', facts: { ...facts, overloaded: 'event-loop delay p99 300 ms > 200 ms' } });
+    assert.deepEqual(report().reasons, ['overload: event-loop delay p99 300 ms > 200 ms']);
+    // Flapping is history: a resync does not clear it, but a shard it reports up starts the quiet period.
+    actor.send({ type: 'readiness.resync', facts });
+    for (let i = 0; i < 3; i++) actor.send({ type: 'ShardCrashed', shard: 1, reason: `bad page ${i}` });
+    actor.send({ type: 'readiness.resync', facts: { ...facts, shardsUp: [0] } });
+    assert.equal(state(), 'degraded');
+    actor.send({ type: 'readiness.resync', facts }); // shard 1's ShardUp itself was dropped
+    assert.deepEqual(report().reasons, ['shard-flapping: shard 1 (bad page 2)']);
+    clock.increment(5_000);
+    assert.equal(state(), 'ready', 'the quiet period ran from the resync that showed shard 1 up');
+  });
+
   test('crashes spread wider than the flap window do not count as flapping', () => {
     const { actor, clock, state } = start({ shards: 1, flapWindowMs: 10_000 });
     boot(actor, 1);
