@@ -19,15 +19,24 @@ const RIGHT = 16;
 const TOP = 40;
 const PLOT_W = W - LEFT - RIGHT;
 
-/** Per-second rates of a cumulative counter, one per sample (the first is 0); a drop is a counter reset (a restarted server). */
-export function rates(samples: readonly TimelineSample[], get: (s: TimelineSample) => number | undefined): number[] {
-  return samples.map((s, i) => {
-    if (i === 0) return 0;
-    const prev = get(samples[i - 1]!) ?? 0;
+/**
+ * Per-second rates of a cumulative counter, one per sample (the first is 0): each over the
+ * samples of at least the last `minDtMs` (a sample a mark() took just after a tick would
+ * otherwise make a spike of noise). A drop is a counter reset (a restarted server), as
+ * Prometheus' rate() reads it.
+ */
+export function rates(samples: readonly TimelineSample[], get: (s: TimelineSample) => number | undefined, minDtMs = 200): number[] {
+  const increase: number[] = [];
+  samples.forEach((s, i) => {
+    const prev = i === 0 ? 0 : get(samples[i - 1]!) ?? 0;
     const cur = get(s) ?? 0;
-    const dt = (s.t - samples[i - 1]!.t) / 1000;
-    const delta = cur >= prev ? cur - prev : cur;
-    return dt > 0 ? delta / dt : 0;
+    increase.push(i === 0 ? 0 : increase[i - 1]! + (cur >= prev ? cur - prev : cur));
+  });
+  let j = 0;
+  return samples.map((s, i) => {
+    while (j + 1 < i && s.t - samples[j + 1]!.t >= minDtMs) j++;
+    const dt = (s.t - samples[j]!.t) / 1000;
+    return i === 0 || dt <= 0 ? 0 : (increase[i]! - increase[j]!) / dt;
   });
 }
 
@@ -67,7 +76,7 @@ function timeAxis(f: Frame, tl: RecordedTimeline, top: number, bottom: number, o
     const x0 = f.x(tl.faultStartMs);
     const x1 = Math.max(x0 + 2, f.x(tl.faultEndMs ?? f.tMaxS * 1000));
     under = `<rect class="fault" x="${num(x0)}" y="${top}" width="${num(x1 - x0)}" height="${bottom - top}" ${outline ? 'fill="none" stroke="#b91c1c" stroke-dasharray="4 3"' : 'fill="#fee2e2"'}/>`
-      + `<text x="${num(x0 + 3)}" y="${top + 12}" fill="#b91c1c">fault</text>`;
+      + `<text x="${num(x0 + 3)}" y="${outline ? bottom - 4 : top + 12}" fill="#b91c1c">fault</text>`;
   }
   return { under, over };
 }

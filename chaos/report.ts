@@ -56,7 +56,7 @@ function charts(tl: RecordedTimeline): string {
   if (s.length === 0) return '<p class="none">no timeline: this drill does not feed the sampler (see chaos/timeline.ts).</p>';
   const fault = tl.faultStartMs === undefined ? 'no fault window marked'
     : `fault from ${(tl.faultStartMs / 1000).toFixed(1)} s to ${tl.faultEndMs === undefined ? 'the end' : `${(tl.faultEndMs / 1000).toFixed(1)} s`}`;
-  return `<p>${s.length} samples every ~${tl.intervalMs} ms from the ${tl.source === 'admin' ? 'server\'s admin port (/metrics, /readyz)' : 'in-process runtime (metrics registry, readiness())'}; ${esc(fault)}. Rates are per second between samples.</p>`
+  return `<p>${s.length} samples every ~${tl.intervalMs} ms from the ${tl.source === 'admin' ? 'server\'s admin port (/metrics, /readyz)' : 'in-process runtime (metrics registry, readiness())'}; ${esc(fault)}. Rates are per second, each over at least the last 200 ms.</p>`
     + lineChart('throughput', 'Throughput', 'messages/s', tl, throughputSeries(s))
     + lineChart('requeues', 'Requeues', 'requeued_total per second', tl, [{ label: 'requeued/s', color: '#f59e0b', values: rates(s, (x) => x.requeued) }])
     + lineChart('rejections', 'Rejections by reason', 'rejected_total per second', tl, rejectionSeries(s))

@@ -83,6 +83,9 @@ describe('chaos drill report', () => {
   test('rates read a counter that drops (a restarted server) as a reset, never as a negative rate', () => {
     const s = [0, 1000, 2000].map((t, i) => ({ t, requeued: [10, 30, 5][i]!, rejected: {}, readiness: 'ready' }));
     assert.deepEqual(rates(s, (x) => x.requeued), [0, 20, 5]);
+    // A sample 10 ms after the last (a mark) is rated over the 260 ms since the one before, not over its 10 ms.
+    const marked = [0, 250, 260, 500].map((t, i) => ({ t, requeued: [0, 100, 150, 200][i]!, rejected: {}, readiness: 'ready' }));
+    assert.deepEqual(rates(marked, (x) => x.requeued).map(Math.round), [0, 400, 577, 208]);
   });
 
   test('the admin-port source reads requests, requeues and rejections by reason and /readyz; a silent port is down with the last counters', async () => {
