@@ -91,7 +91,8 @@ export function adminSource(adminUrl: string, ledger?: Ledger): TimelineSource {
     kind: 'admin',
     async sample() {
       const [metrics, ready] = await Promise.all([
-        get('/metrics').then((r) => (r.ok ? r.text() : undefined), () => undefined),
+        // An unread body would hold its connection: read it or cancel it.
+        get('/metrics').then((r) => (r.ok ? r.text() : r.body?.cancel().then(() => undefined)), () => undefined),
         get('/readyz').then((r) => r.json() as Promise<{ state?: unknown }>, () => undefined),
       ]);
       if (metrics !== undefined) {
