@@ -38,8 +38,11 @@ export class LogLimiter<K = string> {
     if (!(options.perWindow >= 1) || !(options.windowMs > 0)) throw new RangeError('LogLimiter: perWindow ≥ 1 and windowMs > 0');
   }
 
-  /** One event of `key` at `now`. */
-  admit(key: K, now: number): Admission {
+  /**
+   * One event of `key` at `now`; `weight` is how many events it stands for when it is itself
+   * a summary (a suppressed one then adds its whole count to this window's).
+   */
+  admit(key: K, now: number, weight = 1): Admission {
     let w = this.windows.get(key);
     let suppressed = 0;
     if (w !== undefined && now - w.start >= this.options.windowMs) {
@@ -54,7 +57,7 @@ export class LogLimiter<K = string> {
       w.logged++;
       return { log: true, suppressed: 0 };
     }
-    w.suppressed++;
+    w.suppressed += weight;
     return { log: false, suppressed: 0 };
   }
 

@@ -22,6 +22,35 @@ const AUDIT_EVENTS: Partial<Record<string, string>> = {
 /** Lines of one reason per connection and window; the rest are counted into one summary line. */
 export const AUDIT_LINES_PER_WINDOW = 10;
 export const AUDIT_WINDOW_MS = 60_000;
+/** Lines of one reason per window for the whole server, so opening many connections does not multiply the allowance. */
+export const SERVER_AUDIT_LINES_PER_WINDOW = 100;
+
+/**
+ * The server-wide share of the audit trail: every connection's lines (its summaries too) pass
+ * through it, and what it holds back comes out as one `audit_suppressed` line with
+ * `scope: 'server'` per reason and window.
+ */
+export class AuditBudget {
+  private readonly limiter = new LogLimiter({ perWindow: SERVER_AUDIT_LINES_PER_WINDOW, windowMs: AUDIT_WINDOW_MS });
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Whether a line that stands for `weight` refusals of `reason` may be written now. */
+  admit(reason: string, now: number, weight = 1): boolean {
+    const { log, suppressed } = this.limiter.admit(reason, now, weight);
+    if (suppressed > 0) this.summary(reason, suppressed);
+    return log;
+  }
+
+  /** Summaries of the windows that have ended (every window when `now` is omitted: shutdown). */
+  flush(now?: number): void {
+    for (const { key, suppressed } of this.limiter.flush(now)) this.summary(key, suppressed);
+  }
+
+  private summary(reason: string, suppressed: number): void {
+    this.logger.warn({ event: 'audit_suppressed', scope: 'server', reason, suppressed, windowMs: AUDIT_WINDOW_MS }, `suppressed ${suppressed} similar (all connections)`);
+  }
+}
 
 export interface AuditContext {
   corrId: bigint;
@@ -38,6 +67,8 @@ export class ConnectionAudit {
   constructor(
     private readonly logger: Logger,
     private readonly remote: string,
+    /** The server-wide budget; a connection without one (tests) is limited on its own. */
+    private readonly budget?: AuditBudget,
   ) {}
 
   /** Logs `err` if it is a refusal the audit trail keeps (auth, scope, malformed frame). */
@@ -45,20 +76,27 @@ export class ConnectionAudit {
     const event = AUDIT_EVENTS[err.code];
     if (event === undefined) return;
     const { log, suppressed } = this.limiter.admit(err.code, now);
-    if (suppressed > 0) this.summary(err.code, suppressed);
-    if (!log) return;
+    if (suppressed > 0) this.summary(err.code, suppressed, now);
+    if (!log || (this.budget && !this.budget.admit(err.code, now))) return;
     this.logger.warn(
       { event, corr_id: formatCorrId(ctx.corrId), remote: this.remote, tenant: ctx.tenant, op: ctx.op, reason: err.code, ...fingerprint(ctx.token) },
       `${ctx.op} refused: ${err.code}`,
     );
   }
 
-  /** Summaries of the windows that have ended (called on a timer), or of every window (on close). */
+  /**
+   * Summaries of the windows that have ended (called on a timer), or of every window (on close);
+   * the server-wide budget's ended windows too.
+   */
   flush(now?: number): void {
-    for (const { key, suppressed } of this.limiter.flush(now)) this.summary(key, suppressed);
+    const at = now ?? performance.now();
+    for (const { key, suppressed } of this.limiter.flush(now)) this.summary(key, suppressed, at);
+    this.budget?.flush(at);
   }
 
-  private summary(reason: string, suppressed: number): void {
+  private summary(reason: string, suppressed: number, now: number): void {
+    // A summary is a line too: past the server's budget its count goes into the server's summary.
+    if (this.budget && !this.budget.admit(reason, now, suppressed)) return;
     this.logger.warn(
       { event: 'audit_suppressed', remote: this.remote, reason, suppressed, windowMs: AUDIT_WINDOW_MS },
       `suppressed ${suppressed} similar`,

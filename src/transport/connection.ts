@@ -21,13 +21,15 @@ import type { MailboxRuntime } from '../runtime/mailbox.ts';
 import type { Session } from '../runtime/api.ts';
 import type { SessionHandle } from '../runtime/session-handle.ts';
 import type { Authorizer } from './authorizer.ts';
-import { ConnectionAudit } from './audit.ts';
+import { ConnectionAudit, type AuditBudget } from './audit.ts';
 
 export interface ConnectionDeps {
   mailbox: MailboxRuntime;
   authorizer: Authorizer;
   metrics: Metrics;
   logger: Logger;
+  /** The server-wide share of the audit trail, over every connection. */
+  auditBudget?: AuditBudget;
 }
 
 /** Close code of a socket that missed its HELLO deadline (an application code: 4000 + HTTP 408). */
@@ -81,7 +83,7 @@ export class Connection {
     ws.on('error', (err) => deps.logger.debug({ event: 'ws_error', remote, err }, 'websocket error'));
     this.expiryTimer = setInterval(() => this.expireStreams(), 5_000);
     this.expiryTimer.unref();
-    this.audit = new ConnectionAudit(deps.logger, remote);
+    this.audit = new ConnectionAudit(deps.logger, remote, deps.auditBudget);
     const helloMs = deps.mailbox.config.helloTimeoutMs;
     this.helloTimer = setTimeout(() => {
       this.deps.metrics.rejected('hello_timeout');

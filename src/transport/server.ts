@@ -21,6 +21,7 @@ import type { KeyRing } from '../auth/index.ts';
 import { createAdminServer, type AdminServer } from './admin-http.ts';
 import { Authorizer } from './authorizer.ts';
 import { bootstrapKeys } from './bootstrap-keys.ts';
+import { AuditBudget } from './audit.ts';
 import { Connection } from './connection.ts';
 import { isLoopbackHost, warnIfAdminExposed, warnIfListenerExposed } from './exposure.ts';
 
@@ -73,6 +74,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const keys = await bootstrapKeys(config, logger);
   const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs);
   const connections = new Set<Connection>();
+  const auditBudget = new AuditBudget(logger);
   let wss: WebSocketServer | undefined;
   let admin: AdminServer | undefined;
   let wsAddr = '';
@@ -120,7 +122,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         },
       });
       server.on('connection', (ws, req) => {
-        const conn = new Connection(ws, { mailbox, authorizer, metrics: mailbox.metrics, logger }, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
+        const conn = new Connection(ws, { mailbox, authorizer, metrics: mailbox.metrics, logger, auditBudget }, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
         connections.add(conn);
         ws.on('close', () => connections.delete(conn));
       });
@@ -182,6 +184,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     else await mailbox.stop();
     await closeIngress();
     await closeAdmin(reason);
+    auditBudget.flush();
     authorizer.cache.dispose();
   };
   /**
