@@ -14,7 +14,7 @@ import type { ConsumerMessage } from './consumer-process.ts';
 import type { Drill } from './drill.ts';
 import { waitUntil } from './inspect.ts';
 import { Ledger } from './ledger.ts';
-import { clientOptions, listDlqRemote, metricSum, produceRemote, serverEmpty, startLevelServer } from './remote.ts';
+import { clientOptions, listDlqRemote, metricSum, produceRemote, startLevelServer, waitServerEmpty } from './remote.ts';
 import { adminSource, type Timeline } from './timeline.ts';
 
 export interface CrashStormOptions {
@@ -130,12 +130,7 @@ export async function runCrashStorm(o: CrashStormOptions): Promise<CrashStormRep
     o.log?.(`killed ${victims.length} of ${o.consumers} consumer processes after ${deliveredAtKill} deliveries`);
     const produced = await producing;
 
-    const deadline = Date.now() + o.settleTimeoutMs;
-    let settled = await serverEmpty(server);
-    while (!settled && Date.now() < deadline) {
-      await sleep(100);
-      settled = await serverEmpty(server);
-    }
+    const settled = await waitServerEmpty(server, o.settleTimeoutMs);
     // The survivors report their ACKs every 20 ms: wait until each message is accounted for (only
     // a killed process can have taken an ACK's answer with it).
     const dlq = await listDlqRemote(producers[0]!);

@@ -7,7 +7,7 @@ import { SeededRng } from '../src/domain/clock.ts';
 import { sleep } from './actors.ts';
 import type { Drill } from './drill.ts';
 import { Ledger } from './ledger.ts';
-import { ackingConsumer, clientOptions, listDlqRemote, produceRemote, serverEmpty, spread, startLevelServer } from './remote.ts';
+import { ackingConsumer, clientOptions, listDlqRemote, produceRemote, spread, startLevelServer, waitServerEmpty } from './remote.ts';
 import { adminSource, type Timeline } from './timeline.ts';
 
 export interface Kill9Options {
@@ -96,12 +96,7 @@ export async function runKill9(o: Kill9Options): Promise<Kill9Report> {
 
     // Settled when no shard holds a ready, delayed or leased message: with the producers done,
     // nothing can change after that (a prefetched delivery is a lease until its ACK lands).
-    const deadline = Date.now() + o.settleTimeoutMs;
-    let settled = await serverEmpty(server);
-    while (!settled && Date.now() < deadline) {
-      await sleep(100);
-      settled = await serverEmpty(server);
-    }
+    const settled = await waitServerEmpty(server, o.settleTimeoutMs);
     // An ACK the server applied may still await its reply here.
     await Promise.all(acking.map((a) => a.idle()));
     const dlq = await listDlqRemote(consumers[0]!);

@@ -167,6 +167,17 @@ export async function serverEmpty(server: ChildServer): Promise<boolean> {
   return d !== undefined && d.ready + d.delayed + d.leased === 0;
 }
 
+/** Waits until `serverEmpty` or `timeoutMs` has passed; says which. */
+export async function waitServerEmpty(server: ChildServer, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let settled = await serverEmpty(server);
+  while (!settled && Date.now() < deadline) {
+    await sleep(100);
+    settled = await serverEmpty(server);
+  }
+  return settled;
+}
+
 /** The sum of every series of one metric family on the server's /metrics (all label values). */
 export async function metricSum(server: ChildServer, name: string): Promise<number> {
   return sumSeries(await (await fetch(`${server.adminUrl}/metrics`)).text(), name);

@@ -5,6 +5,9 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { cleanEnv, jsonLines } from '../integration/helpers/process.ts';
+
+export { cleanEnv };
 
 export const ROOT = join(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'src/cli/main.ts');
@@ -13,14 +16,6 @@ export interface Run {
   code: number;
   stdout: string;
   stderr: string;
-}
-
-/** The parent's environment without anything that configures the mailbox or its clients. */
-export function cleanEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith('MAILBOX_') && !['RON_CONFIG', 'AMNESIA', 'LOG_LEVEL', 'METRICS_ADDR'].includes(k)),
-  );
-  return { ...base, ...env };
 }
 
 /** Runs `mailbox …` as a child process from the repository root, with `env` added to a clean environment. */
@@ -74,15 +69,7 @@ export async function startServerProcess(command: string, args: readonly string[
       resolve(code ?? signal ?? -1);
     });
   });
-  const logs = (): Array<Record<string, unknown>> =>
-    out.split('\n').flatMap((line) => {
-      if (!line.trim().startsWith('{')) return [];
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  const logs = (): Array<Record<string, unknown>> => jsonLines(out);
   const addr = (event: string): string | undefined => logs().find((l) => l.event === event)?.addr as string | undefined;
   const pid = child.pid!;
   const server: Omit<ServerProcess, 'url' | 'adminUrl'> = {

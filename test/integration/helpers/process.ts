@@ -32,8 +32,20 @@ export interface ServeProcess {
   exited: Promise<number | string>;
 }
 
+/** The JSON objects among a process's output lines (pino's log lines); other lines are skipped. */
+export function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text.split('\n').flatMap((line) => {
+    if (!line.trim().startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** The parent's environment minus anything that would configure the mailbox behind the test's back. */
-function cleanEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+export function cleanEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('MAILBOX_') || ['RON_CONFIG', 'METRICS_ADDR', 'AMNESIA', 'LOG_LEVEL'].includes(k)) continue;
@@ -60,15 +72,7 @@ export function spawnServe(args: string[], env: Record<string, string>): ServePr
     child,
     stdout: () => out,
     stderr: () => err,
-    logs: () =>
-      out.split('\n').flatMap((line) => {
-        if (!line.trim().startsWith('{')) return [];
-        try {
-          return [JSON.parse(line) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      }),
+    logs: () => jsonLines(out),
     exited,
   };
 }
