@@ -10,7 +10,7 @@
  * - **RSS.** Another fresh server. First a warm-up: messages sent, received and acked, so
  *   that one-time costs (compiled code, buffers, memtables) stay out of the slope. Then
  *   `messages` are queued in four equal steps. Before the first step and after each one the
- *   server runs a full GC (node --expose-gc, asked over IPC, see gc-server.ts) and VmRSS is
+ *   server runs a full GC (node --expose-gc, asked over IPC, see gc-hook.mjs) and VmRSS is
  *   read from /proc/<pid>/status. The least-squares slope over the five points is the RAM
  *   one queued message costs.
  *

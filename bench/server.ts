@@ -1,6 +1,7 @@
 /**
  * A real svc-mailbox server as a child process, as an operator would run it:
- * `node --import tsx src/cli/main.ts serve --listen … --metrics-addr …` on free loopback
+ * `node bin/mailbox.mjs serve --listen … --metrics-addr …` (the build in dist/, rebuilt first
+ * when stale, as `npm start` does; the sources through tsx for a CPU profile) on free loopback
  * ports, in a fresh temp data dir, LOG_LEVEL=warn. Started, probed on /readyz, asked for
  * its state dump, stopped with SIGTERM (SIGKILL after a grace period), temp dir removed.
  * For the durable figures it can also be killed with SIGKILL and started again on the same
@@ -19,8 +20,9 @@ import type { StoreVariant } from './types.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
-/** `mailbox serve` plus a 'gc' IPC hook (see gc-server.ts). */
-const GC_SERVER = join(ROOT, 'bench', 'gc-server.ts');
+const BIN = join(ROOT, 'bin', 'mailbox.mjs');
+/** The 'gc' IPC hook, preloaded into a server started with `exposeGc`. */
+const GC_HOOK = join(ROOT, 'bench', 'gc-hook.mjs');
 const READY_POLL_MS = 25;
 
 export interface ServerMemory {
@@ -150,13 +152,15 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   else {
     args.push('--data-dir', join(tmp, 'data'), '--durability', options.variant === 'level+sync' ? 'sync' : 'relaxed');
   }
-  const nodeArgs = ['--import', 'tsx'];
-  if (options.exposeGc) nodeArgs.push('--expose-gc');
+  // The build, as operators start it; a CPU profile keeps the TypeScript files in its frames.
+  if (!options.cpuProfDir) await import('../scripts/build-if-stale.mjs');
+  const nodeArgs = options.cpuProfDir ? ['--import', 'tsx'] : [];
+  if (options.exposeGc) nodeArgs.push('--expose-gc', '--import', GC_HOOK);
   if (options.cpuProfDir) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir));
   }
-  const script = options.exposeGc ? GC_SERVER : MAIN;
+  const script = options.cpuProfDir ? MAIN : BIN;
   const stdio: Array<'ignore' | 'pipe' | 'ipc'> = ['ignore', 'pipe', 'pipe', ...(options.exposeGc ? ['ipc' as const] : [])];
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
