@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { isBuiltin } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MailboxError } from '../errors.ts';
 import type { DeepPartial, MailboxConfig } from './config.ts';
 import { configFileFromEnv, configFromEnv, type Env } from './env.ts';
@@ -23,16 +24,40 @@ export interface LoadConfigOptions {
 
 /**
  * A TypeScript config module loads as it is where tsx is active (the sources, tests); the
- * built CLI (dist/) runs on plain Node, so it loads the file through tsx's scoped `tsImport`.
+ * built CLI (dist/) runs on plain Node, so it compiles the file itself (importTypeScript).
  */
 async function importModule(url: string): Promise<unknown> {
   try {
     return await import(url);
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err;
-    const { tsImport } = await import('tsx/esm/api');
-    return tsImport(url, import.meta.url);
+    return importTypeScript(url);
   }
+}
+
+/**
+ * A config that imports only relative files and Node builtins (mailbox.config.ts) is bundled
+ * by esbuild in memory and imported from a data: URL: about 0.1 s, nothing written to disk.
+ * One that imports packages, or reads import.meta (which a data: URL would change), goes
+ * through tsx's scoped `tsImport` (about 0.3 s), which resolves and locates as Node does.
+ */
+async function importTypeScript(url: string): Promise<unknown> {
+  const { build, stop } = await import('esbuild');
+  try {
+    const out = await build({
+      entryPoints: [fileURLToPath(url)], bundle: true, write: false, metafile: true,
+      format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'silent',
+    });
+    const imports = Object.values(out.metafile.outputs).flatMap((o) => o.imports);
+    const code = out.outputFiles[0]?.text;
+    if (code !== undefined && !code.includes('import.meta') && imports.every((i) => i.path.startsWith('node:') || isBuiltin(i.path))) {
+      return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+    }
+  } finally {
+    await stop();
+  }
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport(url, import.meta.url);
 }
 
 /** Imports a config module (or reads a .json file) and returns its default export. */

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fingerprint, STAMP, staleReason } from '../../scripts/build-fresh.mjs';
 import { ROOT, startServerProcess, type ServerProcess } from '../cli/helpers.ts';
 
-const COPIED = ['src', 'actors', 'supervisors', 'bin', 'scripts', 'package.json', 'tsconfig.json'];
+const COPIED = ['src', 'actors', 'supervisors', 'bin', 'scripts', 'package.json', 'tsconfig.json', 'mailbox.config.ts'];
 
 function node(args: readonly string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -38,14 +38,16 @@ describe('the build in dist/', () => {
     rmSync(repo, { recursive: true, force: true });
   });
 
-  it('runs on plain node: a server started from dist/mailbox.mjs answers /readyz 200', async () => {
+  it('runs on plain node: a server started from dist/mailbox.mjs with the TypeScript config answers /readyz 200', async () => {
     assert.equal(staleReason(repo, join(repo, 'dist')), undefined);
     const stamp = JSON.parse(readFileSync(join(repo, 'dist', STAMP), 'utf8')) as { inputs: Record<string, unknown> };
     assert.ok(Object.hasOwn(stamp.inputs, 'src/cli/serve.ts'), 'the stamp lists the bundle inputs');
     assert.ok(!Object.keys(stamp.inputs).some((f) => f.startsWith('bench/') || f.startsWith('chaos/')), 'bench and chaos are not in the build');
     const data = join(repo, 'var');
     mkdirSync(data, { mode: 0o700 });
-    const server = await startServerProcess(process.execPath, [join(repo, 'dist', 'mailbox.mjs'), 'serve'], { MAILBOX_DATA_DIR: join(data, 'd') });
+    // As npm start passes it: a .ts config, which plain node cannot import by itself.
+    const args = [join(repo, 'dist', 'mailbox.mjs'), 'serve', '--config', join(repo, 'mailbox.config.ts')];
+    const server = await startServerProcess(process.execPath, args, { MAILBOX_DATA_DIR: join(data, 'd') });
     servers.push(server);
     const health = await fetch(`${server.adminUrl}/readyz`);
     assert.equal(health.status, 200);
