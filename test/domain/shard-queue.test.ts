@@ -598,12 +598,54 @@ describe('shard queue: DLQ and store ops', () => {
   });
 });
 
-describe('shard queue: topic keys', () => {
-  it('keyOf is topicKey for any sequence of tenants and topics, repeats and switches alike', () => {
+describe('shard queue: the lease table', () => {
+  it('an acknowledged, NACKed, released or extended lease leaves no deadline behind', () => {
+    const q = makeQueue({ replayWindowMs: 100_000 });
+    for (const text of ['a', 'b', 'c', 'd']) send(q, 'orders', text);
+    const [a, b, c, d] = lease(q, 'orders', T0, { visibilityMs: 1_000 });
+    q.ack(a!.msgId, a!.leaseId!, []);
+    q.nack(b!.msgId, b!.leaseId!, { delayMs: 50_000 }, T0, []);
+    q.extend(c!.msgId, c!.leaseId!, 5_000, T0, []);
+    assert.equal(q.nextDeadline(), T0 + 1_000, "d's deadline, not a's or b's");
+    q.ack(d!.msgId, d!.leaseId!, []);
+    assert.equal(q.nextDeadline(), T0 + 5_000, "c's extended deadline, not its first one");
+    q.releaseOwner(ALICE, T0, []);
+    assert.equal(q.nextDeadline(), T0 + 50_000, 'only the NACK delay is left');
+  });
+
+  it('leases of different visibilities expire in deadline order, each exactly once', () => {
+    const q = queueWithRng(0, { replayWindowMs: 100_000 });
+    for (const text of ['a', 'b', 'c']) send(q, 'orders', text);
+    const [long] = lease(q, 'orders', T0, { visibilityMs: 900, maxMessages: 1 });
+    const [short] = lease(q, 'orders', T0 + 100, { visibilityMs: 300, maxMessages: 1 });
+    const [mid] = lease(q, 'orders', T0 + 200, { visibilityMs: 600, maxMessages: 1 });
+    const { settled } = q.tick(T0 + 900, []);
+    assert.deepEqual(settled.map((s) => (s.kind === 'requeued' ? s.meta.msgId : '')), [short!.msgId, mid!.msgId, long!.msgId]);
+    assert.equal(q.tick(T0 + 10_000, []).settled.length, 0);
+  });
+
+  it("the store's copy of a leased message has the stored fields in their order, not the lease's RAM state", () => {
     const q = makeQueue();
-    const pairs: Array<[typeof TENANT, string]> = [
-      [TENANT, 'a'], [TENANT, 'a'], [TENANT, 'b'], [OTHER_TENANT, 'b'], [OTHER_TENANT, 'b'], [TENANT, 'a'], [TENANT, ''], [OTHER_TENANT, 'a'],
-    ];
-    for (const [tenant, name] of pairs) assert.equal(q.keyOf(tenant, topic(name)), topicKey(tenant, topic(name)), `${tenant}/${name}`);
+    const out: StoreOp[] = [];
+    q.enqueue(sendInput('orders', 'a', { attrs: { k: 'v' } }), T0, out);
+    const [m] = q.lease(recv('orders'), T0, out);
+    q.extend(m!.msgId, m!.leaseId!, 2_000, T0, out);
+    q.nack(m!.msgId, m!.leaseId!, { delayMs: 0 }, T0, out);
+    const stored = ['msgId', 'tenant', 'topic', 'idemKey', 'payloadHash', 'size', 'enqueuedAt', 'attempt', 'state', 'dueAt', 'history', 'attrs'];
+    const keys = out.flatMap((op) => (op.op === 'putMsg' ? [Object.keys(op.meta)] : []));
+    assert.deepEqual(keys, [stored, [...stored, 'leaseId', 'owner'], [...stored, 'leaseId', 'owner'], [...stored, 'leaseId', 'owner']]);
+  });
+
+  it('a lease restored from the store (keep-leases) expires at its stored deadline and is fenced like any other', () => {
+    const q = queueWithRng(0);
+    send(q, 'orders', 'a');
+    const [m] = lease(q, 'orders', T0, { visibilityMs: 1_000 });
+    const fresh = queueWithRng(0);
+    fresh.restoreMessage({ ...m!, history: [] });
+    assert.equal(fresh.nextDeadline(), T0 + 1_000);
+    assert.throws(() => fresh.ack(m!.msgId, leaseIdFor(SHARD, 'X'.repeat(26)), []), code('E_STALE_LEASE'));
+    const { settled } = fresh.tick(T0 + 1_000, []);
+    assert.equal(settled.length, 1);
+    assert.throws(() => fresh.ack(m!.msgId, m!.leaseId!, []), code('E_STALE_LEASE'));
   });
 });
