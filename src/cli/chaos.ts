@@ -5,9 +5,12 @@
  * builds its own in-process mailbox (amnesia), injects its faults, and reports whether its
  * promise was kept. Prints `drill | promise | kept | details`; exits 1 when a promise was
  * broken, 2 for an unknown drill.
+ *
+ * `mailbox chaos inject | clear | faults …` act on a running server instead (chaos-inject.ts).
  */
 import type { DrillOptions } from '../../chaos/drill.ts';
 import { intValue, parseCommand, usageError, type CommandSpec } from './args.ts';
+import { CHAOS_SUBCOMMANDS, chaosControl } from './chaos-inject.ts';
 
 const CHAOS_OPTIONS = {
   duration: { type: 'string' },
@@ -24,6 +27,8 @@ const CHAOS: CommandSpec<typeof CHAOS_OPTIONS> = {
   usage: 'usage: mailbox chaos [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--verbose] [--list] [--out DIR]',
   details: `Runs the chaos drills (the same runner as npm run chaos), each on its own in-process
 amnesia mailbox. Exits 1 when a promise was broken, 2 for an unknown drill.
+\`mailbox chaos inject --fault F\`, \`chaos clear\` and \`chaos faults\` inject faults into a
+running server started with chaos.enabled instead (\`mailbox chaos inject --help\`).
 
   drill …          the drills to run (default: all; --list names them)
   --duration=ms    how long each drill injects faults
@@ -39,6 +44,8 @@ amnesia mailbox. Exits 1 when a promise was broken, 2 for an unknown drill.
 };
 
 export async function chaos(argv: string[]): Promise<void> {
+  const sub = CHAOS_SUBCOMMANDS.find((s) => s === argv[0]);
+  if (sub) return chaosControl(sub, argv.slice(1));
   const args = parseCommand(CHAOS, argv);
   if (!args) return;
   const v = args.values;

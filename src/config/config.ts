@@ -89,6 +89,8 @@ export interface MailboxConfig {
   /** p99 event-loop delay (ms) that, sustained for 3 s, marks the process overloaded (sheds writes); 0 turns it off. */
   overloadLagMs: number;
   retention: { readyMs: number; dlqMs: number };
+  /** Fault injection into this running server over the admin port (`mailbox chaos inject`, admin token for every tenant); off by default. */
+  chaos: { enabled: boolean };
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -128,6 +130,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   drainTimeoutMs: 10_000,
   overloadLagMs: 1_000,
   retention: { readyMs: 7 * 86_400_000, dlqMs: 14 * 86_400_000 },
+  chaos: { enabled: false },
 };
 
 /** Identity with types: `export default defineConfig({...})` in mailbox.config.ts. */

@@ -59,6 +59,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   // The floor is 1 s (not a minute) so tests and drills can watch retention act; production horizons are days.
   'retention.readyMs': { kind: 'int', min: 1_000, max: 365 * MS_DAY },
   'retention.dlqMs': { kind: 'int', min: 1_000, max: 365 * MS_DAY },
+  'chaos.enabled': { kind: 'bool' },
 };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -24,6 +24,14 @@ export type RetentionKind = (typeof RETENTION_KINDS)[number];
 export const INTEGRITY_STAGES = ['ingress', 'egress'] as const;
 export type IntegrityStage = (typeof INTEGRITY_STAGES)[number];
 
+/** The faults `mailbox chaos inject` can put into a running server (src/chaos-control). */
+export const CHAOS_FAULTS = ['latency', 'cpu', 'kill-actor', 'bus-drop', 'storage-full'] as const;
+export type ChaosFault = (typeof CHAOS_FAULTS)[number];
+
+/** The readiness gate's states (actors/readiness.ts); `readiness_state` has one series per state. */
+export const READINESS_STATES = ['booting', 'ready', 'degraded', 'draining', 'stopped'] as const;
+export type ReadinessStateLabel = (typeof READINESS_STATES)[number];
+
 /** Seconds; from 100 µs (an in-memory SEND) to 5 s (a stalled fsync). */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -91,6 +99,8 @@ export interface MetricHandles {
   retentionPurgedTotal: Counter<'kind'>;
   residentMessages: Gauge<'shard'>;
   recvWaitSeconds: Histogram<string>;
+  chaosActive: Gauge<'fault'>;
+  readinessState: Gauge<'state'>;
 }
 
 type Inc = { inc(value?: number): void };
@@ -129,6 +139,7 @@ export class Metrics {
   readonly handles: MetricHandles;
   private depthProvider: DepthProvider | undefined;
   private residentProvider: (() => Iterable<{ shard: number; value: number }>) | undefined;
+  private readinessProvider: (() => ReadinessStateLabel) | undefined;
   /** Samples of the scrape in progress, so the provider runs once per render. */
   private scrape: DepthSample[] | undefined;
 
@@ -206,8 +217,21 @@ export class Metrics {
           for (const s of self.residentProvider?.() ?? []) this.set({ shard: String(s.shard) }, s.value);
         },
       }),
+      chaosActive: new Gauge({ name: 'chaos_active', help: 'Faults injected with `mailbox chaos inject`: 1 while active, 0 otherwise.', labelNames: ['fault'], registers }),
+      readinessState: new Gauge({
+        name: 'readiness_state',
+        help: 'The readiness gate: 1 for the current state (booting, ready, degraded, draining, stopped), 0 for the others.',
+        labelNames: ['state'],
+        registers,
+        collect() {
+          // Read at scrape time, so it is the state /readyz would answer now.
+          const current = self.readinessProvider?.();
+          for (const state of READINESS_STATES) this.set({ state }, state === current ? 1 : 0);
+        },
+      }),
     };
     this.handles = h;
+    for (const fault of CHAOS_FAULTS) h.chaosActive.set({ fault }, 0);
 
     this.inflightChildren = new Children(this.routes, (route) => h.inflightRequests.labels(route));
     this.requeuedChildren = new Children(this.queues, (queue) => new Map(REQUEUE_REASONS.map((r) => [r, h.requeuedTotal.labels(queue, r)] as const)));
@@ -247,6 +271,16 @@ export class Metrics {
   /** Registers the function that reports each shard's messages in RAM at scrape time. */
   setResidentProvider(provider: (() => Iterable<{ shard: number; value: number }>) | undefined): void {
     this.residentProvider = provider;
+  }
+
+  /** Registers the function that reports the readiness state at scrape time (`readiness_state`). */
+  setReadinessProvider(provider: (() => ReadinessStateLabel) | undefined): void {
+    this.readinessProvider = provider;
+  }
+
+  /** `chaos_active{fault}`: 1 while an injected fault is active. */
+  chaosActive(fault: ChaosFault, active: boolean): void {
+    this.handles.chaosActive.set({ fault }, active ? 1 : 0);
   }
 
   /** Registers the function that reports queue depths at scrape time (the runtime's shards and DLQ). */

@@ -44,6 +44,7 @@ export class MailboxRuntime implements Mailbox {
   readonly dlq: DlqApi;
 
   constructor(private readonly parts: MailboxParts) {
+    parts.metrics.setReadinessProvider(() => this.readiness().state);
     const dlq = parts.dlq;
     // Like the mailbox's own calls (its default session), the DLQ acts for the default tenant unless told another.
     this.dlq = {

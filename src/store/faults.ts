@@ -1,6 +1,7 @@
 /**
  * Write-fault injection shared by every store: tests and chaos drills flip a switch and
- * the next commits reject with `E_UNAVAILABLE` before anything is written.
+ * the next commits reject with `E_UNAVAILABLE` before anything is written, or (`commitDelayMs`)
+ * complete that much later, as on a slow disk.
  */
 import type { StoreOp } from '../domain/types.ts';
 import { MailboxError } from '../errors.ts';
@@ -26,6 +27,29 @@ export class StoreFaults {
   private nextFault: WriteFault = 'io';
   /** Commits failed by injection so far. */
   injected = 0;
+  /** Every commit completes this many ms later than it would (a slow disk); 0: no delay. */
+  commitDelayMs = 0;
+  /** Commits being delayed now; the memory store's reads wait for them (read-your-commits). */
+  pendingCommits = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  /**
+   * Runs `commit` `commitDelayMs` after now and after every commit delayed before it, so
+   * commits still complete in order; commits issued together complete together (not one
+   * delay each in a row).
+   */
+  delayed<T>(commit: () => Promise<T>): Promise<T> {
+    const at = Date.now() + this.commitDelayMs;
+    this.pendingCommits++;
+    const done = this.pending.then(() => sleepUntil(at)).then(commit).finally(() => this.pendingCommits--);
+    this.pending = done.then(noop, noop);
+    return done;
+  }
+
+  /** Resolves once every commit delayed so far has completed. */
+  settled(): Promise<void> {
+    return this.pending;
+  }
 
   /** Fail only the next `count` commits. */
   failNext(count: number, fault: WriteFault = 'io'): void {
@@ -54,6 +78,13 @@ export class StoreFaults {
     return faultError(fault);
   }
 }
+
+function sleepUntil(at: number): Promise<void> {
+  const ms = at - Date.now();
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+function noop(): void {}
 
 export function faultError(fault: WriteFault, cause?: unknown): MailboxError {
   const message = fault === 'full' ? 'storage: disk full' : 'storage: write failed (injected I/O error)';

@@ -315,6 +315,8 @@ export class LevelStore implements Store {
   private async writeBatch(commits: Prepared[]): Promise<void> {
     // 'closing' still writes: close() waits for the commits queued before it.
     if (this.state !== 'open' && this.state !== 'closing') throw new MailboxError('E_UNAVAILABLE', `storage: level store is ${this.state}`);
+    // Injected latency (chaos): a slow disk; batches queue behind this one meanwhile.
+    if (this.faults.commitDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.commitDelayMs));
     // Injected before db.batch, so a failed batch is never written.
     const fault = this.faults.check(commits.length === 1 ? commits[0]!.ops : commits.flatMap((c) => c.ops));
     if (fault !== undefined) throw fault;

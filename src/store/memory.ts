@@ -66,6 +66,12 @@ export class MemoryStore implements Store {
   }
 
   commit(ops: readonly StoreOp[]): Promise<void> {
+    // Injected latency (chaos): the commit lands later, still in order.
+    if (this.faults.commitDelayMs > 0 || this.faults.pendingCommits > 0) return this.faults.delayed(() => this.commitNow(ops));
+    return this.commitNow(ops);
+  }
+
+  private commitNow(ops: readonly StoreOp[]): Promise<void> {
     try {
       this.assertOpen();
       validateOps(ops);
@@ -79,6 +85,7 @@ export class MemoryStore implements Store {
   }
 
   async loadShard(shard: ShardIndex): Promise<ShardSnapshot> {
+    if (this.faults.pendingCommits > 0) await this.faults.settled();
     this.assertOpen();
     const data = this.shards.get(shard);
     const snapshot: ShardSnapshot = { ready: [], held: [], topics: [], dedup: [], dlqDepth: data?.dlq.size ?? 0 };
@@ -104,6 +111,7 @@ export class MemoryStore implements Store {
 
   /** A scan of every message of the shard: cheap enough for the paged memory store of drills and tests, which is all that pages from it. */
   async readyPage(shard: ShardIndex, tenant: TenantId, topic: Topic, query: ReadyPageQuery): Promise<MessageMeta[]> {
+    if (this.faults.pendingCommits > 0) await this.faults.settled();
     this.assertOpen();
     const data = this.shards.get(shard);
     if (data === undefined || query.limit <= 0) return [];
@@ -115,6 +123,7 @@ export class MemoryStore implements Store {
   }
 
   async getDedup(shard: ShardIndex, keys: readonly string[]): Promise<Array<DedupEntry | undefined>> {
+    if (this.faults.pendingCommits > 0) await this.faults.settled();
     this.assertOpen();
     const data = this.shards.get(shard);
     return keys.map((k) => {
@@ -124,6 +133,7 @@ export class MemoryStore implements Store {
   }
 
   async scanDedup(shard: ShardIndex, query: DedupScan): Promise<Array<[string, DedupEntry]>> {
+    if (this.faults.pendingCommits > 0) await this.faults.settled();
     this.assertOpen();
     const data = this.shards.get(shard);
     if (data === undefined || query.limit <= 0) return [];
@@ -132,6 +142,7 @@ export class MemoryStore implements Store {
   }
 
   async listDlq(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
+    if (this.faults.pendingCommits > 0) await this.faults.settled();
     this.assertOpen();
     const data = this.shards.get(shard);
     if (data === undefined || query.limit <= 0) return [];

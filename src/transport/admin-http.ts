@@ -3,7 +3,8 @@
  * reasons), /metrics (Prometheus), /debug/tree (the supervisor state dump), /debug/events (the
  * bus as newline-delimited JSON, for `mailbox tail`), POST /admin/backup (hot snapshot) and
  * POST /admin/drain (`mailbox drain`: drain as SIGTERM would), both needing an admin capability
- * for every tenant as `Authorization: Bearer …`. Loopback by default; bound anywhere
+ * for every tenant as `Authorization: Bearer …`, like POST/DELETE/GET /admin/chaos (fault
+ * injection, only on a server started with chaos.enabled). Loopback by default; bound anywhere
  * else, /debug/* need the admin capability too (`debugNeedsToken`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,6 +12,12 @@ import { MailboxError, toMailboxError } from '../errors.ts';
 import { MAILBOX_TOPICS } from '../bus/events.ts';
 import type { MailboxRuntime } from '../runtime/mailbox.ts';
 import type { Authorizer } from './authorizer.ts';
+import type { Capability } from '../auth/index.ts';
+import type { ChaosControl } from '../chaos-control/control.ts';
+import { parseChaosSpec, parseFault } from '../chaos-control/spec.ts';
+
+/** The largest POST /admin/chaos body read. */
+const MAX_CHAOS_BODY = 16 * 1024;
 
 export interface AdminOptions {
   authorizer: Authorizer;
@@ -20,6 +27,8 @@ export interface AdminOptions {
   backup(name: string): Promise<unknown>;
   /** Starts the drain SIGTERM starts (called once the 202 is written); the server exits when it runs under `mailbox serve`. */
   requestDrain(): void;
+  /** Fault injection; absent unless the server was started with chaos.enabled. */
+  chaos?: ChaosControl;
 }
 
 /** The admin server, with the handle shutdown uses to end the streaming responses `server.close()` would wait for. */
@@ -28,7 +37,7 @@ export interface AdminServer extends Server {
   endStreams(reason: string): void;
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup', '/admin/drain'];
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup', '/admin/drain', '/admin/chaos'];
 
 export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions): AdminServer {
   const started = Date.now();
@@ -49,6 +58,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     res.on('finish', () => mailbox.metrics.request(route, req.method ?? 'GET', res.statusCode, (performance.now() - t0) / 1000));
     if (req.method === 'POST' && url.pathname === '/admin/backup') return void backup(req, res, url);
     if (req.method === 'POST' && url.pathname === '/admin/drain') return drain(req, res);
+    if (url.pathname === '/admin/chaos' && ['POST', 'DELETE', 'GET'].includes(req.method ?? '')) return void chaos(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url.pathname) {
       case '/healthz':
@@ -96,10 +106,51 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
   }
 
   /** The admin capability of the request's `Authorization: Bearer …` header (POST /admin/backup, exposed /debug/*). */
-  function requireAdmin(req: IncomingMessage): void {
+  function requireAdmin(req: IncomingMessage): Capability {
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    options.authorizer.verify(token).authorize('admin');
+    const cap = options.authorizer.verify(token);
+    cap.authorize('admin');
+    return cap;
+  }
+
+  /** Fault injection: the admin token for every tenant, and only on a server started with chaos.enabled. */
+  async function chaos(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const cap = requireAdmin(req);
+      const control = options.chaos;
+      if (!control) throw new MailboxError('E_CAP_SCOPE', 'fault injection is disabled on this server (start it with chaos.enabled: true, MAILBOX_CHAOS__ENABLED=on)');
+      switch (req.method) {
+        case 'GET':
+          return json(res, 200, { active: control.list() });
+        case 'DELETE': {
+          const raw = url.searchParams.get('fault');
+          const cleared = control.clear(raw === null ? undefined : parseFault(raw), cap.fingerprint);
+          return json(res, 200, { cleared, active: control.list() });
+        }
+        default: {
+          const spec = parseChaosSpec(await readJson(req));
+          return json(res, 200, { injected: await control.inject(spec, cap.fingerprint), active: control.list() });
+        }
+      }
+    } catch (err) {
+      fail(res, err);
+    }
+  }
+
+  async function readJson(req: IncomingMessage): Promise<unknown> {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_CHAOS_BODY) throw new MailboxError('E_SCHEMA', `the body is larger than ${MAX_CHAOS_BODY} bytes`);
+      chunks.push(chunk);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new MailboxError('E_SCHEMA', 'the body must be JSON such as {"fault":"cpu","durationMs":60000,"percent":60}');
+    }
   }
 
   /** Streams every bus event as one JSON line until the client goes away. */

@@ -19,6 +19,7 @@ import { backupRoot } from '../store/open-store.ts';
 import { resolveBackupTarget, tightenTree } from '../store/private-files.ts';
 import type { KeyRing } from '../auth/index.ts';
 import { createAdminServer, type AdminServer } from './admin-http.ts';
+import { ChaosControl } from '../chaos-control/control.ts';
 import { Authorizer } from './authorizer.ts';
 import { bootstrapKeys } from './bootstrap-keys.ts';
 import { AuditBudget } from './audit.ts';
@@ -136,13 +137,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       return plainChild(() => ({ state: `listening ${wsAddr} (${connections.size} connections)` }), closeIngress);
     },
   });
+  // Fault injection only when the operator asked for it; its node in the tree shows what is active.
+  const chaos = config.chaos.enabled ? new ChaosControl(mailbox, logger) : undefined;
+  if (chaos) {
+    logger.warn({ event: 'chaos_enabled' }, 'chaos.enabled: faults can be injected over the admin port (POST /admin/chaos)');
+    await mailbox.supervise({ id: 'chaos', kind: 'worker', restart: 'permanent', start: () => plainChild(() => ({ state: chaos.describe() })) });
+  }
   await mailbox.supervise({
     id: 'admin', kind: 'admin', restart: 'permanent',
     start: async () => {
       await closeAdmin();
       const { host, port } = splitAddr(adminAddr || config.metricsAddr);
       // Off loopback the state dump and the event stream are for admins only (OPERATIONS.md, Exposure).
-      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain() });
+      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain(), ...(chaos ? { chaos } : {}) });
       server.listen(port, host);
       await once(server, 'listening');
       adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
@@ -180,6 +187,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const reason = how === 'drain' ? 'draining' : 'stopping';
     // Tails hear of it at once; /healthz and /readyz keep answering until the admin port closes.
     admin?.endStreams(reason);
+    chaos?.stopAll();
     if (how === 'drain') await mailbox.drain();
     else await mailbox.stop();
     await closeIngress();
