@@ -162,7 +162,7 @@ describe('ops/grafana-dashboard.json', () => {
       }
       assert.deepEqual(unknown, [], `metrics the server does not export:\n${unknown.join('\n')}`);
       // The golden panels are all there.
-      for (const name of ['request_latency_seconds', 'requests_total', 'rejected_total', 'queue_depth', 'requeued_total', 'dlq_depth', 'dlq_writes_total', 'bus_lagged_total', 'bus_overflow_dropped_total', 'integrity_fail_total']) {
+      for (const name of ['request_latency_seconds', 'requests_total', 'rejected_total', 'queue_depth', 'requeued_total', 'dlq_depth', 'dlq_writes_total', 'bus_lagged_total', 'bus_overflow_dropped_total', 'integrity_fail_total', 'readiness_state', 'chaos_active']) {
         assert.ok(used.has(name), `no panel shows ${name}`);
       }
     } finally {
