@@ -443,6 +443,11 @@ export class ShardCore {
         .then(async (payloads) => {
           const stored = unknown.filter((_, j) => payloads[j] !== undefined);
           const owned = await this.ownedOnDisk(event.tenant, stored.map((i) => event.items[i]!.msgId));
+          // While the reads ran, a page read may have brought the message into RAM (its topic is
+          // then no longer spilled, and ownedOnDisk does not look there): it is queued, not gone.
+          stored.forEach((i, k) => {
+            owned[k] ||= this.queue.holdsFor(event.items[i]!.msgId, event.tenant);
+          });
           stored.forEach((i, k) => {
             if (owned[k]) results[i] = new MailboxError('E_STALE_LEASE', `lease ${event.items[i]!.leaseId} ended: message ${event.items[i]!.msgId} is queued again`);
           });

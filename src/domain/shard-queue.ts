@@ -650,6 +650,11 @@ export class ShardQueue {
     return this.msgs.has(msgId) || this.dead.has(msgId);
   }
 
+  /** Whether RAM holds `msgId` (live or recently dead-lettered) as `tenant`'s, without counting a refusal. */
+  holdsFor(msgId: MsgId, tenant: TenantId): boolean {
+    return (this.msgs.get(msgId)?.tenant ?? this.dead.get(msgId)) === tenant;
+  }
+
   /** How many items named another tenant's message since the last call (the shard counts them as auth refusals). */
   takeForeignRefusals(): number {
     const n = this.foreignRefusals;

@@ -454,6 +454,19 @@ describe('shard queue: DLQ and store ops', () => {
     assert.equal(q.takeForeignRefusals(), 1);
   });
 
+  it('holdsFor says whether RAM holds a message as one tenant\'s, live or recently dead, and counts no refusal', () => {
+    const q = makeQueue({ maxAttempts: 1 });
+    const id = send(q, 'orders', 'a');
+    assert.equal(q.holdsFor(id, TENANT), true);
+    assert.equal(q.holdsFor(id, OTHER_TENANT), false);
+    const [m] = lease(q, 'orders');
+    q.nack(id, m!.leaseId!, {}, T0 + 1, [], TENANT);
+    assert.equal(q.holdsFor(id, TENANT), true, 'dead-lettered and remembered');
+    assert.equal(q.holdsFor(id, OTHER_TENANT), false);
+    assert.equal(q.holdsFor('01HZZZZZZZZZZZZZZZZZZZZZZZ' as MsgId, TENANT), false);
+    assert.equal(q.takeForeignRefusals(), 0);
+  });
+
   it("another tenant's ACK, NACK and EXTEND find no message: answered as an unknown id, nothing changes, each counted", () => {
     const q = makeQueue({ maxAttempts: 1 });
     const id = send(q, 'orders', 'a');
