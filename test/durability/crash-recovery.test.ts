@@ -72,7 +72,12 @@ test(
     // leased but not yet acknowledged at five of them: that keeps the product's promise
     // (delivered or dead-lettered with its reason) but not this test's, which is about losing
     // nothing. So attempts are not what this run spends: more than the kills can use up.
-    const server = await startLevelServer(tempDir('mailbox-crash-'), [], { MAILBOX_QUEUE__MAX_ATTEMPTS: String(10 * KILLS + 10) });
+    // For the same reason the backoff stays short: after a few such attempts the full-jitter
+    // backoff (60 s cap) would hold those heads delayed past the stall bound.
+    const server = await startLevelServer(tempDir('mailbox-crash-'), [], {
+      MAILBOX_QUEUE__MAX_ATTEMPTS: String(10 * KILLS + 10),
+      MAILBOX_QUEUE__BACKOFF_MAX_MS: '1000',
+    });
     // Anything that moves counts as progress; a stall (or the test's own abort) ends the retries.
     let progressAt = Date.now();
     const progressed = (): void => {
