@@ -4,10 +4,8 @@
  * neither loses nor duplicates a message.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cleanEnv, mailbox, ROOT } from './helpers.ts';
+import { mailbox, spawnMailbox } from './helpers.ts';
 import { eventually, startTestServer, type TestServer } from '../integration/helpers/server.ts';
 import type { MailboxClient } from '../../src/client/index.ts';
 
@@ -88,19 +86,13 @@ describe('mailbox dlq reprocess --rate', () => {
     try {
       const client = await t.client();
       const ids = await fillDlq(t, client, 20);
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'dlq', 'reprocess', '--rate', '4/s', ...target(t)], {
-        cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-      await eventually('the first step', () => / 4\/20 moved/.test(stderr), 30_000);
+      const run = spawnMailbox(['dlq', 'reprocess', '--rate', '4/s', ...target(t)]);
+      const { child, exited } = run;
+      await eventually('the first step', () => / 4\/20 moved/.test(run.stderr()), 30_000);
       child.kill('SIGINT');
-      assert.equal(await exited, 130, stderr);
-      const m = /^interrupted: reprocessed (\d+), (\d+) left\n$/.exec(stdout);
-      assert.ok(m, `stdout: ${stdout}`);
+      assert.equal(await exited, 130, run.stderr());
+      const m = /^interrupted: reprocessed (\d+), (\d+) left\n$/.exec(run.stdout());
+      assert.ok(m, `stdout: ${run.stdout()}`);
       const [moved, left] = [Number(m[1]), Number(m[2])];
       assert.equal(moved + left, 20);
       assert.ok(left > 0, 'stopped before the end');

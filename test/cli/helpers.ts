@@ -24,6 +24,24 @@ export function mailbox(args: readonly string[], env: Record<string, string> = {
 }
 
 /** Runs any command from the repository root; resolves with its exit code and output. */
+/** A long-running `mailbox …` child (tail, tree --watch, a paced reprocess): its output so far and its exit. */
+export interface LiveCommand {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | string>;
+}
+
+export function spawnMailbox(args: readonly string[], env: Record<string, string> = {}): LiveCommand {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
 export function run(file: string, args: readonly string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(file, [...args], { cwd: ROOT, env: cleanEnv(env), timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {

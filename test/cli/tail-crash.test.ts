@@ -3,21 +3,15 @@
  * killed the way the chaos drills kill it (chaos/kill-loop.ts) appears as a ShardCrashed line.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { it } from 'node:test';
-import { cleanEnv, ROOT } from './helpers.ts';
+import { spawnMailbox } from './helpers.ts';
 import { eventually, startTestServer } from '../integration/helpers/server.ts';
 
 it('mailbox tail shows the crash event of a killed shard', { timeout: 60_000 }, async () => {
   const t = await startTestServer();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'tail', '--admin', t.server.adminUrl], {
-    cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { child, stdout } = spawnMailbox(['tail', '--admin', t.server.adminUrl]);
   try {
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    const lines = (): Array<Record<string, unknown>> => stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (): Array<Record<string, unknown>> => stdout().split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
     await eventually('the first (readiness) line', () => lines().length > 0, 30_000);
     assert.equal(lines()[0]!.type, 'Readiness');
 

@@ -4,10 +4,8 @@
  * off a terminal, Ctrl-C exits 0, a server that goes away is reported while it keeps asking).
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cleanEnv, ROOT } from './helpers.ts';
+import { spawnMailbox } from './helpers.ts';
 import { eventually, startTestServer } from '../integration/helpers/server.ts';
 import { formatAge, renderFrame, renderWatchTree, useColour } from '../../src/cli/tree-watch.ts';
 import type { TreeNode } from '../../src/runtime/api.ts';
@@ -69,26 +67,20 @@ describe('mailbox tree --watch', () => {
     let stopped = false;
     try {
       await t.server.mailbox.kill('/root/shards/shard-1', 'chaos');
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'tree', '--watch', '--admin', t.server.adminUrl], {
-        cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-      const frames = (): number => stdout.split(`mailbox tree --watch: ${t.server.adminUrl} at `).length - 1;
+      const run = spawnMailbox(['tree', '--watch', '--admin', t.server.adminUrl]);
+      const { child, exited } = run;
+      const frames = (): number => run.stdout().split(`mailbox tree --watch: ${t.server.adminUrl} at `).length - 1;
       await eventually('two frames', () => frames() >= 2, 30_000);
-      assert.doesNotMatch(stdout, ANSI, 'no colours off a TTY');
-      assert.match(stdout, /shard-1 {2}\[shard\] {2}running {2}restarts=1 .* crashed \d+s ago: chaos/);
+      assert.doesNotMatch(run.stdout(), ANSI, 'no colours off a TTY');
+      assert.match(run.stdout(), /shard-1 {2}\[shard\] {2}running {2}restarts=1 .* crashed \d+s ago: chaos/);
 
       await t.stop();
       stopped = true;
-      await eventually('the outage reported', () => /cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused; asking again every second/.test(stdout), 30_000);
+      await eventually('the outage reported', () => /cannot reach http:\/\/127\.0\.0\.1:\d+: connection refused; asking again every second/.test(run.stdout()), 30_000);
       assert.equal(child.exitCode, null, 'keeps asking');
       child.kill('SIGINT');
-      assert.equal(await exited, 0, stderr);
-      assert.equal(stderr, '');
+      assert.equal(await exited, 0, run.stderr());
+      assert.equal(run.stderr(), '');
     } finally {
       if (!stopped) await t.stop();
     }
