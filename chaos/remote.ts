@@ -112,12 +112,14 @@ export function ackingConsumer(
   ledger: Ledger,
   topics: readonly string[],
   inDoubt: Set<string>,
-  o: { visibilityMs?: number; prefetch?: number } = {},
+  o: { visibilityMs?: number; prefetch?: number; onAckMs?: (ms: number) => void } = {},
 ): { subscriptions: Subscription[]; idle(): Promise<void> } {
   const inflight = new Set<Promise<void>>();
   const ack = async (d: ClientDelivery): Promise<void> => {
     try {
+      const t0 = performance.now();
       await d.ack();
+      o.onAckMs?.(performance.now() - t0);
       ledger.ackSucceeded(d.msgId, d.leaseId);
     } catch (err) {
       // An answer (E_STALE_LEASE, E_NOT_FOUND) is definite; anything else is the server dying with the ACK in flight.
