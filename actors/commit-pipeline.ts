@@ -6,6 +6,13 @@
  */
 import type { MailboxError } from '../src/errors.ts';
 import type { StoreOp } from '../src/domain/types.ts';
+import { LatencyWindow } from '../src/domain/overload.ts';
+
+/**
+ * Every shard's batch latency, write to durable (or refused), in this process: the overload
+ * monitor reads its p99 once a second against `overloadCommitMs`, so a slow disk sheds writes.
+ */
+export const commitLatency = new LatencyWindow();
 
 interface Batch {
   id: number;
@@ -23,6 +30,7 @@ export class CommitPipeline {
     private readonly commit: (ops: StoreOp[]) => Promise<void>,
     /** Told (as an actor event, so the shard handles it in its own turn) how the batch ended. */
     private readonly settled: (batch: number, error?: unknown) => void,
+    private readonly latency: LatencyWindow = commitLatency,
   ) {}
 
   /** The ops of the batch now filling: domain steps append here. */
@@ -57,9 +65,16 @@ export class CommitPipeline {
       return;
     }
     this.inflight = batch;
+    const t0 = performance.now();
     this.commit(batch.ops).then(
-      () => this.settled(batch.id),
-      (error: unknown) => this.settled(batch.id, error ?? new Error('commit failed')),
+      () => {
+        this.latency.record(performance.now() - t0);
+        this.settled(batch.id);
+      },
+      (error: unknown) => {
+        this.latency.record(performance.now() - t0);
+        this.settled(batch.id, error ?? new Error('commit failed'));
+      },
     );
   }
 

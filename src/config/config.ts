@@ -88,6 +88,8 @@ export interface MailboxConfig {
   drainTimeoutMs: number;
   /** p99 event-loop delay (ms) that, sustained for 3 s, marks the process overloaded (sheds writes); 0 turns it off. */
   overloadLagMs: number;
+  /** p99 store commit latency (ms) of a shard's batches that, sustained for 3 s, marks the process overloaded (sheds writes early); 0 turns it off. */
+  overloadCommitMs: number;
   retention: { readyMs: number; dlqMs: number };
   /** Fault injection into this running server over the admin port (`mailbox chaos inject`, admin token for every tenant); off by default. */
   chaos: { enabled: boolean };
@@ -129,6 +131,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   auth: { keys: {}, activeKid: 'k1', capCacheTtlMs: 30_000, adminTokenFile: '' },
   drainTimeoutMs: 10_000,
   overloadLagMs: 1_000,
+  overloadCommitMs: 1_000,
   retention: { readyMs: 7 * 86_400_000, dlqMs: 14 * 86_400_000 },
   chaos: { enabled: false },
 };

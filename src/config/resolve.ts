@@ -56,6 +56,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'auth.adminTokenFile': { kind: 'string', allowEmpty: true },
   drainTimeoutMs: { kind: 'int', min: 0, max: 3_600_000 },
   overloadLagMs: { kind: 'int', min: 0, max: 60_000 },
+  overloadCommitMs: { kind: 'int', min: 0, max: 60_000 },
   // The floor is 1 s (not a minute) so tests and drills can watch retention act; production horizons are days.
   'retention.readyMs': { kind: 'int', min: 1_000, max: 365 * MS_DAY },
   'retention.dlqMs': { kind: 'int', min: 1_000, max: 365 * MS_DAY },

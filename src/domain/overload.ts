@@ -32,3 +32,36 @@ export class OverloadDetector {
     return bad ? 'raised' : 'cleared';
   }
 }
+
+/**
+ * Commit latencies of one sample window, for the store-commit bound: the p99 of what was
+ * recorded since the last `take()`. A window without commits reads 0 (nothing waited).
+ * Bounded: past `cap` samples a window keeps every other one, which holds its percentiles.
+ */
+export class LatencyWindow {
+  private samples: number[] = [];
+  private stride = 1;
+  private skipped = 0;
+
+  constructor(private readonly cap = 4_096) {}
+
+  record(ms: number): void {
+    if (++this.skipped < this.stride) return;
+    this.skipped = 0;
+    this.samples.push(ms);
+    if (this.samples.length >= this.cap) {
+      this.samples = this.samples.filter((_, i) => i % 2 === 0);
+      this.stride *= 2;
+    }
+  }
+
+  /** The window's p99 (nearest rank), and a fresh window. */
+  take(): number {
+    const s = this.samples.sort((a, b) => a - b);
+    const p99 = s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)]!;
+    this.samples = [];
+    this.stride = 1;
+    this.skipped = 0;
+    return p99;
+  }
+}
