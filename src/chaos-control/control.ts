@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { MailboxRuntime } from '../runtime/mailbox.ts';
 import { MailboxError } from '../errors.ts';
 import { CHAOS_FAULTS, type ChaosFault, type ChaosSpec } from './spec.ts';
+import { socketWrites } from './socket-delay.ts';
 
 /** The CPU burn works in slices this long: busy for `percent` of it, then yields the rest. */
 const CPU_SLICE_MS = 100;
@@ -116,6 +117,12 @@ export class ChaosControl {
     const { store, bus } = this.mailbox;
     switch (spec.fault) {
       case 'latency':
+        if (spec.target === 'socket') {
+          socketWrites.delayMs = spec.delayMs!;
+          return () => {
+            socketWrites.delayMs = 0;
+          };
+        }
         store.faults.commitDelayMs = spec.delayMs!;
         return () => {
           store.faults.commitDelayMs = 0;
@@ -166,7 +173,7 @@ export class ChaosControl {
 function describeSpec(s: ChaosSpec): string {
   switch (s.fault) {
     case 'latency':
-      return `latency +${s.delayMs} ms per store commit`;
+      return s.target === 'socket' ? `latency +${s.delayMs} ms per socket write` : `latency +${s.delayMs} ms per store commit`;
     case 'cpu':
       return `cpu ${s.percent}% of a core`;
     case 'kill-actor':

@@ -15,9 +15,9 @@ export interface ChaosSpec {
   fault: ChaosFault;
   /** How long the fault stays; 0 only for a one-shot kill-actor. */
   durationMs: number;
-  /** kill-actor: the actor path (`/root/shards/shard-3`); latency: `store` (the only one so far). */
+  /** kill-actor: the actor path (`/root/shards/shard-3`); latency: `store` (commits, the default) or `socket` (the server's WebSocket writes). */
   target?: string;
-  /** latency: added to every store commit. */
+  /** latency: added to every store commit, or to every WebSocket write of the server. */
   delayMs?: number;
   /** cpu: share of one core burnt on the server's main thread, 1…100. */
   percent?: number;
@@ -67,7 +67,7 @@ export function parseChaosSpec(body: unknown): ChaosSpec {
   switch (fault) {
     case 'latency': {
       const target = b.target ?? 'store';
-      if (target !== 'store') throw bad(`latency target must be "store" (socket latency is not implemented), got ${JSON.stringify(target)}`);
+      if (target !== 'store' && target !== 'socket') throw bad(`latency target must be "store" or "socket", got ${JSON.stringify(target)}`);
       const delayMs = int(b, 'delayMs', 1, MAX_CHAOS_DELAY_MS);
       if (delayMs === undefined) throw bad(`delayMs is required for latency (1 to ${MAX_CHAOS_DELAY_MS})`);
       Object.assign(spec, { target, delayMs });

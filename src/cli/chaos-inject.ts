@@ -29,7 +29,8 @@ const INJECT: CommandSpec<typeof INJECT_OPTIONS> = {
   details: `Injects a fault into the running server (POST /admin/chaos); it ends by itself after
 --duration, or early with \`mailbox chaos clear\`. The server must run with chaos.enabled.
 
-  --fault F        latency: every store commit --delay D later (e.g. 200ms)
+  --fault F        latency: every store commit --delay D later (e.g. 200ms); with --target socket,
+                   every WebSocket write of the server instead
                    cpu: burn --percent N (default 60) of a core on the server's main thread
                    kill-actor: crash --target PATH (from \`mailbox tree\`), once, or every D with --every
                    bus-drop: the internal bus drops every event

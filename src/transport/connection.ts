@@ -14,6 +14,7 @@ import {
   toWireDelivery, toWireDlqEntry, type AnyRequest, type AssembledMessage, type WireDelivery,
 } from '../protocol/index.ts';
 import { corkForTick } from '../protocol/cork.ts';
+import { holdWrite, writesHeld } from '../chaos-control/socket-delay.ts';
 import type { Metrics, RejectReason } from '../observability/metrics.ts';
 import type { Logger } from '../observability/logger.ts';
 import { formatCorrId } from '../observability/corr.ts';
@@ -35,6 +36,8 @@ export interface ConnectionDeps {
 /** Close code of a socket that missed its HELLO deadline (an application code: 4000 + HTTP 408). */
 export const HELLO_TIMEOUT_CLOSE = 4008;
 
+/** The body of a reply that carries nothing (ACK). */
+const EMPTY = {};
 /** Payload bytes per DELIVER event, so events stay single frames and small ones never wait behind big ones. */
 const EVENT_PAYLOAD_BYTES = 48 * 1024;
 const REJECT_REASON: Partial<Record<string, RejectReason>> = {
@@ -47,6 +50,8 @@ interface Request {
   corrId: bigint;
   ackReq: boolean;
   cap: Uint8Array;
+  /** performance.now() when the request was read. */
+  started: number;
   /** Milliseconds a long-poll RECV waited for a message: counted in recv_wait_seconds, not in request latency. */
   waitedMs?: number;
 }
@@ -115,30 +120,95 @@ export class Connection {
     if (message) void this.onRequest(message);
   }
 
-  private async onRequest(message: AssembledMessage): Promise<void> {
+  private onRequest(message: AssembledMessage): void {
     const { header } = message;
-    const req: Request = { op: header.op, tenant: header.tenant, corrId: header.corrId, ackReq: (header.flags & FLAGS.ACK_REQ) !== 0, cap: message.cap };
-    const method = opName(req.op) ?? 'UNKNOWN';
-    const started = performance.now();
+    const req: Request = { op: header.op, tenant: header.tenant, corrId: header.corrId, ackReq: (header.flags & FLAGS.ACK_REQ) !== 0, cap: message.cap, started: performance.now() };
     this.deps.metrics.inflight('ws', 1);
-    let status = 200;
+    let decoded: AnyRequest;
     try {
-      const decoded = decodeAnyRequest(req.op, decodeBody(message.body));
-      const body = await this.execute(decoded, req);
-      if (req.ackReq && !this.closed) this.write(encodeValueMessage({ flags: FLAGS.RESP, code: 200, op: req.op, tenant: req.tenant, corrId: req.corrId }, body));
+      decoded = decodeAnyRequest(req.op, decodeBody(message.body));
+      if (this.submit(decoded, req)) return;
     } catch (err) {
+      return this.finish(req, undefined, err);
+    }
+    this.execute(decoded, req).then((body) => this.finish(req, body), (err: unknown) => this.finish(req, undefined, err));
+  }
+
+  /**
+   * SEND, SEND_BATCH, ACK and ACK_BATCH: handed to the shards with a callback (one shard event
+   * per shard, no promise) and answered from the outcomes; false for the other operations.
+   */
+  private submit(request: AnyRequest, req: Request): boolean {
+    const { tenant } = req;
+    switch (request.op) {
+      case OPS.SEND: {
+        const cap = this.capability(req, 'send', request.body.topic);
+        this.takeQuota(cap, 1);
+        this.handle(tenant).sendWire([request.body], (outcomes) => {
+          const r = outcomes[0]!;
+          if (r instanceof MailboxError) this.finish(req, undefined, r);
+          else this.finish(req, r);
+        });
+        return true;
+      }
+      case OPS.SEND_BATCH: {
+        const cap = this.capability(req, 'send', undefined, false);
+        const items = request.body.items;
+        for (let i = 0; i < items.length; i++) this.deps.authorizer.authorize(cap, 'send', tenant, items[i]!.topic);
+        this.takeQuota(cap, items.length);
+        this.handle(tenant).sendWire(items, (outcomes) => {
+          const results = outcomes as unknown[];
+          for (let i = 0; i < outcomes.length; i++) {
+            const r = outcomes[i];
+            if (r instanceof MailboxError) (this.count(r), (results[i] = { error: errorToWire(r) }));
+          }
+          this.finish(req, { results });
+        });
+        return true;
+      }
+      case OPS.ACK: {
+        this.leaseCapability(req, 'ack');
+        this.handle(tenant).ackWire([request.body], (outcomes) => {
+          const r = outcomes[0];
+          if (r) this.finish(req, undefined, r);
+          else this.finish(req, EMPTY);
+        });
+        return true;
+      }
+      case OPS.ACK_BATCH: {
+        this.leaseCapability(req, 'ack');
+        this.handle(tenant).ackWire(request.body.items, (outcomes) => {
+          const results = outcomes as unknown[];
+          for (let i = 0; i < outcomes.length; i++) {
+            const r = outcomes[i];
+            if (r) (this.count(r), (results[i] = errorToWire(r)));
+          }
+          this.finish(req, { results });
+        });
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Answers a request (its value, or the error that refused it) and counts it. */
+  private finish(req: Request, body: unknown, err?: unknown): void {
+    let status = 200;
+    if (err === undefined) {
+      if (req.ackReq && !this.closed) this.write(encodeValueMessage({ flags: FLAGS.RESP, code: 200, op: req.op, tenant: req.tenant, corrId: req.corrId }, body));
+    } else {
       const e = toMailboxError(err);
       status = e.status;
       this.count(e);
       this.audit.refused(e, { corrId: req.corrId, tenant: req.tenant, op: opLabel(req.op), token: req.cap.length > 0 ? textOf(req.cap) : this.helloToken }, performance.now());
-      if (e.code === 'E_INTERNAL') this.deps.logger.error({ event: 'request_failed', corr_id: formatCorrId(req.corrId), op: method, err: e }, 'request failed');
+      if (e.code === 'E_INTERNAL') this.deps.logger.error({ event: 'request_failed', corr_id: formatCorrId(req.corrId), op: opName(req.op) ?? 'UNKNOWN', err: e }, 'request failed');
       if (!this.closed) this.write([encodeError(e, req.corrId, req.tenant, req.op)]);
-    } finally {
-      this.deps.metrics.inflight('ws', -1);
-      const waited = req.waitedMs ?? 0;
-      if (waited > 0) this.deps.metrics.recvWait(waited / 1000);
-      this.deps.metrics.request('ws', method, status, Math.max(0, performance.now() - started - waited) / 1000);
     }
+    this.deps.metrics.inflight('ws', -1);
+    const waited = req.waitedMs ?? 0;
+    if (waited > 0) this.deps.metrics.recvWait(waited / 1000);
+    this.deps.metrics.request('ws', opName(req.op) ?? 'UNKNOWN', status, Math.max(0, performance.now() - req.started - waited) / 1000);
   }
 
   private async execute(request: AnyRequest, req: Request): Promise<unknown> {
@@ -160,18 +230,6 @@ export class Connection {
       }
       case OPS.PING:
         return {};
-      case OPS.SEND: {
-        const cap = this.capability(req, 'send', request.body.topic);
-        this.takeQuota(cap, 1);
-        return this.session(tenant).send(request.body);
-      }
-      case OPS.SEND_BATCH: {
-        const cap = this.capability(req, 'send', undefined, false);
-        for (const item of request.body.items) this.deps.authorizer.authorize(cap, 'send', tenant, item.topic);
-        this.takeQuota(cap, request.body.items.length);
-        const results = await this.session(tenant).sendBatch(request.body.items);
-        return { results: results.map((r) => (r instanceof MailboxError ? (this.count(r), { error: errorToWire(r) }) : r)) };
-      }
       case OPS.RECV: {
         this.capability(req, 'recv', request.body.topic);
         const timing = { waitedMs: 0 };
@@ -196,16 +254,6 @@ export class Connection {
         this.capability(req, 'recv', undefined, false);
         await this.session(tenant).credit(request.body.subscriptionId, request.body.n);
         return {};
-      case OPS.ACK: {
-        this.leaseCapability(req, 'ack');
-        await this.session(tenant).ack(request.body.msgId, request.body.leaseId);
-        return {};
-      }
-      case OPS.ACK_BATCH: {
-        this.leaseCapability(req, 'ack');
-        const results = await (this.session(tenant) as SessionHandle).ackBatch(request.body.items as Array<{ msgId: MsgId; leaseId: LeaseId }>);
-        return { results: results.map((r) => (r ? (this.count(r), errorToWire(r)) : null)) };
-      }
       case OPS.NACK: {
         this.leaseCapability(req, 'nack');
         const { msgId, leaseId, ...options } = request.body;
@@ -282,6 +330,11 @@ export class Connection {
     }
   }
 
+  /** The tenant's session as the runtime made it (a SessionHandle), for the wire-only entries. */
+  private handle(tenant: TenantId): SessionHandle {
+    return this.session(tenant) as SessionHandle;
+  }
+
   private session(tenant: TenantId): Session {
     let s = this.sessions.get(tenant);
     if (!s || s.closed) {
@@ -340,6 +393,12 @@ export class Connection {
    * streams, one frame per stream per round, so a big message never holds back small ones.
    */
   private write(frames: Buffer[]): void {
+    // A socket-latency fault (chaos inject) holds writes back, in order; off, this is two compares.
+    if (writesHeld(this)) holdWrite(this, () => this.writeNow(frames));
+    else this.writeNow(frames);
+  }
+
+  private writeNow(frames: Buffer[]): void {
     if (this.closed || this.ws.readyState !== 1) return;
     corkForTick(this.ws);
     if (frames.length === 1) {

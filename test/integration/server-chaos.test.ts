@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type { TreeNode } from '../../src/index.ts';
 import { tokenFingerprint } from '../../src/auth/index.ts';
+import { socketWrites } from '../../src/chaos-control/socket-delay.ts';
 import { mailbox } from '../cli/helpers.ts';
 import { eventually, seriesValue, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -118,9 +119,65 @@ describe('chaos inject into a running server', () => {
     assert.deepEqual(JSON.parse(list.stdout), { active: [] });
   });
 
+  it('chaos inject --fault=latency --target socket holds the server\'s WebSocket writes back, not its commits, until cleared', async () => {
+    const r = await mailbox(['chaos', 'inject', '--fault=latency', '--target', 'socket', '--delay', '80ms', '--duration', '10m', '--admin', t.server.adminUrl, '--token', t.adminToken]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(socketWrites.delayMs, 80);
+    assert.equal(t.server.mailbox.store.faults.commitDelayMs, 0, 'the store is not slowed');
+    assert.match(find(t.server.mailbox.tree(), '/root/chaos')!.state, /latency \+80 ms per socket write/);
+    const c = await t.client();
+    const t0 = performance.now();
+    await c.send({ topic: 'chaos:socket', idemKey: 'chaos-socket-1', payload: new Uint8Array([1]) });
+    assert.ok(performance.now() - t0 >= 75, 'the reply waited for the held write');
+    const cleared = await mailbox(['chaos', 'clear', '--fault', 'latency', '--admin', t.server.adminUrl, '--token', t.adminToken]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.equal(socketWrites.delayMs, 0);
+    await c.send({ topic: 'chaos:socket', idemKey: 'chaos-socket-2', payload: new Uint8Array([2]) });
+    const bad = await post(t, { fault: 'latency', durationMs: 1000, delayMs: 5, target: 'disk' }, t.adminToken);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /"store" or "socket"/);
+  });
+
+  it('chaos inject --fault=storage-full sheds SENDs with E_UNAVAILABLE and degrades readiness for storage; chaos clear brings it back', async () => {
+    const r = await mailbox(['chaos', 'inject', '--fault=storage-full', '--duration', '10m', '--admin', t.server.adminUrl, '--token', t.adminToken]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = await t.client();
+    await assert.rejects(c.send({ topic: 'chaos:full', idemKey: 'chaos-full-1', payload: new Uint8Array([1]) }), (err: { code?: string }) => err.code === 'E_UNAVAILABLE');
+    await eventually('readiness degraded for storage', () => t.server.mailbox.readiness().reasons.some((x) => x.startsWith('storage')));
+    const text = await t.metrics();
+    assert.ok((seriesValue(text, 'rejected_total{reason="storage"}') ?? 0) + (seriesValue(text, 'rejected_total{reason="degraded"}') ?? 0) > 0, 'the refusals are counted');
+    const cleared = await mailbox(['chaos', 'clear', '--fault', 'storage-full', '--admin', t.server.adminUrl, '--token', t.adminToken]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    await eventually('ready again', () => t.server.mailbox.readiness().state === 'ready');
+    await c.send({ topic: 'chaos:full', idemKey: 'chaos-full-2', payload: new Uint8Array([2]) });
+  });
+
   it('readiness_state has 1 for the current state and 0 for the others', async () => {
     const text = await t.metrics();
     assert.equal(seriesValue(text, 'readiness_state{state="ready"}'), 1);
     for (const s of ['booting', 'degraded', 'draining', 'stopped']) assert.equal(seriesValue(text, `readiness_state{state="${s}"}`), 0);
+  });
+});
+
+describe('chaos inject --fault=cpu into a running server', () => {
+  let t: TestServer;
+  before(async () => {
+    // A 60 % burn makes event-loop delay p99 about one 60 ms busy slice: under the default 1 s
+    // bound it would never shed, so this server sheds at 40 ms, as the cpu drill's does.
+    t = await startTestServer({ config: { chaos: { enabled: true }, overloadLagMs: 40 } });
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('burns the server\'s main thread until readiness is degraded for overload (SENDs shed), and is ready again once the burn has ended', { timeout: 60_000 }, async () => {
+    const r = await mailbox(['chaos', 'inject', '--fault=cpu', '--percent', '60', '--duration', '6s', '--admin', t.server.adminUrl, '--token', t.adminToken]);
+    assert.equal(r.code, 0, r.stderr);
+    await eventually('degraded for overload', () => t.server.mailbox.readiness().reasons.some((x) => /^overload: event-loop delay/.test(x)), 15_000);
+    const c = await t.client();
+    await assert.rejects(c.send({ topic: 'chaos:cpu', idemKey: 'chaos-cpu-1', payload: new Uint8Array([1]) }), (err: { code?: string; retryable?: boolean }) => err.retryable === true);
+    assert.ok((seriesValue(await t.metrics(), 'rejected_total{reason="degraded"}') ?? 0) > 0);
+    await eventually('ready after the burn', () => t.server.mailbox.readiness().state === 'ready', 30_000);
+    await c.send({ topic: 'chaos:cpu', idemKey: 'chaos-cpu-2', payload: new Uint8Array([2]) });
   });
 });
