@@ -14,11 +14,12 @@ import { drill as cpu } from './cpu.drill.ts';
 import { drill as kill9 } from './kill-9.drill.ts';
 import { drill as crashStorm } from './crash-storm.drill.ts';
 import { drill as partition } from './partition.drill.ts';
+import { drill as latency } from './latency.drill.ts';
 import { runStamp, writeDrillRecord, writeIndex, type DrillRecord } from './report.ts';
 import { Timeline } from './timeline.ts';
 
 /** In the order issue 15 names them. */
-export const DRILLS: readonly Drill[] = [killActors, storageFull, sessionChurn, cpu, crashStorm, partition, kill9];
+export const DRILLS: readonly Drill[] = [killActors, storageFull, sessionChurn, cpu, crashStorm, partition, latency, kill9];
 
 /** Where a run's reports go unless --out says otherwise: chaos/results/<stamp>. */
 export function defaultResultsDir(at = new Date()): string {
