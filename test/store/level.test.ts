@@ -54,7 +54,8 @@ describe('level store', () => {
     assert.deepEqual(order, ids.map((_, i) => i));
     assert.ok(stats.batches - before <= 10, `${stats.batches - before} batches for 1,000 commits`);
     assert.equal(stats.commits, 1000);
-    assert.equal(stats.ops, 2000);
+    // One record per message, and the new topic's table record once per batch until one is durable.
+    assert.ok(stats.ops >= 1001 && stats.ops <= 1000 + stats.batches - before, `${stats.ops} ops`);
     assert.equal((await storedMessages(store, S0)).length, 1000);
   });
 
@@ -191,7 +192,7 @@ describe('level store', () => {
     await raw.put('_/format', '1');
     await raw.close();
     const again = new LevelStore({ dir: join(dir, 'db'), durability: 'sync' });
-    await assert.rejects(again.open(), (err: unknown) => err instanceof MailboxError && err.code === 'E_CONFIG' && /format 1, this build reads 2/.test(err.message));
+    await assert.rejects(again.open(), (err: unknown) => err instanceof MailboxError && err.code === 'E_CONFIG' && /format 1, this build reads 3/.test(err.message));
   });
 
   it('refuses to back up into a directory that is not empty', async () => {

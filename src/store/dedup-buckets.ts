@@ -1,0 +1,111 @@
+/**
+ * Idempotency records bucketed by expiry: `e/<ssss>/<bucket>/<dedup key>`, bucket =
+ * floor(expiresAt / width). A whole bucket expires with one range delete (`db.clear`, which
+ * classic-level runs natively off the main thread), so the sweep's per-key deletes become
+ * no-ops: a `delDedup` of a key the last scan handed out only raises the shard's expiry
+ * watermark (the sweep drops a key only once `expiresAt <= now`), and every bucket that ends
+ * at or before the watermark is cleared after the next batch. A `delDedup` of any other key
+ * deletes it in every live bucket (rare: tests, the write probe).
+ *
+ * `getDedup` reads each key in the few live buckets with one getMany (a key used again after
+ * it expired may sit in two buckets: the later record wins).
+ */
+import type { DedupEntry, ShardIndex } from '../domain/types.ts';
+import { shardPart } from './keys.ts';
+
+/** Default bucket width: with the default 5-minute replay window about 6 buckets are live per shard. */
+export const DEFAULT_BUCKET_MS = 60_000;
+const BUCKET_DIGITS = 10;
+
+export function bucketPrefix(shard: ShardIndex, bucket: number): string {
+  return `e/${shardPart(shard)}/${String(bucket).padStart(BUCKET_DIGITS, '0')}/`;
+}
+
+export function dedupRecordKey(shard: ShardIndex, bucket: number, key: string): string {
+  return bucketPrefix(shard, bucket) + key;
+}
+
+/** The bucket and dedup key of an `e/` key. */
+export function parseDedupRecordKey(levelKey: string): { bucket: number; key: string } {
+  return { bucket: Number(levelKey.slice(7, 7 + BUCKET_DIGITS)), key: levelKey.slice(8 + BUCKET_DIGITS) };
+}
+
+interface ShardBuckets {
+  live: Set<number>;
+  watermark: number;
+  /** Keys of the last scan page (and their records), so the sweep's deletes are recognised. */
+  scanned: Map<string, { bucket: number; expiresAt: number }>;
+  /** The last key of the last scan page → its LevelDB key, to continue the scan. */
+  cursor?: { key: string; levelKey: string };
+}
+
+export class DedupBuckets {
+  private readonly shards = new Map<ShardIndex, ShardBuckets>();
+
+  constructor(readonly widthMs = DEFAULT_BUCKET_MS) {}
+
+  bucketOf(expiresAt: number): number {
+    return Math.max(0, Math.floor(expiresAt / this.widthMs));
+  }
+
+  private of(shard: ShardIndex): ShardBuckets {
+    let s = this.shards.get(shard);
+    if (s === undefined) {
+      s = { live: new Set(), watermark: Number.NEGATIVE_INFINITY, scanned: new Map() };
+      this.shards.set(shard, s);
+    }
+    return s;
+  }
+
+  /** A bucket found on disk at open, or written now. */
+  add(shard: ShardIndex, bucket: number): void {
+    this.of(shard).live.add(bucket);
+  }
+
+  /** Live buckets of a shard, newest first. */
+  live(shard: ShardIndex): number[] {
+    return [...(this.shards.get(shard)?.live ?? [])].sort((a, b) => b - a);
+  }
+
+  /** LevelDB keys a `delDedup` of `key` must delete (none when a bucket clear will cover it). */
+  deleteKeys(shard: ShardIndex, key: string): string[] {
+    const s = this.of(shard);
+    const seen = s.scanned.get(key);
+    // Expired by the wall clock too (the shard's clock is one): a delete for another reason deletes.
+    if (seen !== undefined && seen.expiresAt <= Date.now()) {
+      if (seen.expiresAt > s.watermark) s.watermark = seen.expiresAt;
+      return [];
+    }
+    return this.live(shard).map((b) => dedupRecordKey(shard, b, key));
+  }
+
+  /** Records a scan page: its keys and where to continue. */
+  scannedPage(shard: ShardIndex, page: ReadonlyArray<{ levelKey: string; key: string; entry: DedupEntry }>): void {
+    const s = this.of(shard);
+    s.scanned.clear();
+    for (const p of page) s.scanned.set(p.key, { bucket: parseDedupRecordKey(p.levelKey).bucket, expiresAt: p.entry.expiresAt });
+    const last = page[page.length - 1];
+    if (last !== undefined) s.cursor = { key: last.key, levelKey: last.levelKey };
+  }
+
+  /** The LevelDB key a scan `after` this dedup key continues from, when known. */
+  cursorFor(shard: ShardIndex, after: string): string | undefined {
+    const c = this.shards.get(shard)?.cursor;
+    return c !== undefined && c.key === after ? c.levelKey : undefined;
+  }
+
+  /** Buckets wholly expired by the shards' watermarks, taken out of the live sets (the caller clears them). */
+  takeExpired(): Array<{ shard: ShardIndex; bucket: number }> {
+    const out: Array<{ shard: ShardIndex; bucket: number }> = [];
+    for (const [shard, s] of this.shards) {
+      if (s.watermark === Number.NEGATIVE_INFINITY) continue;
+      for (const b of s.live) {
+        if ((b + 1) * this.widthMs <= s.watermark) {
+          s.live.delete(b);
+          out.push({ shard, bucket: b });
+        }
+      }
+    }
+    return out;
+  }
+}
