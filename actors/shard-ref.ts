@@ -11,12 +11,51 @@ import type { Reply, ShardEvent, ShardNotice, ShardRequest } from './shard-event
 
 const MAX_BUFFERED = 50_000;
 
-type Pending = Reply<never> & { settled: boolean };
+/**
+ * A reply a ShardRef tracks until it settles: answered once (a late second answer, or the
+ * restart refusal after a commit, is dropped). One object per request, no closures: the wire
+ * path subclasses it to write its response, the embedding API to settle a promise.
+ */
+export abstract class ShardReply<T> implements Reply<T> {
+  settled = false;
+  /** The ref that answers this reply if its shard dies first. */
+  owner: ShardRef | undefined;
+
+  resolve(value: T): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.owner?.forget(this);
+    this.resolved(value);
+  }
+
+  reject(error: MailboxError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.owner?.forget(this);
+    this.rejected(error);
+  }
+
+  protected abstract resolved(value: T): void;
+  protected abstract rejected(error: MailboxError): void;
+}
+
+/** The embedding API's reply: a promise, settled by the shard. */
+class PromiseReply<T> extends ShardReply<T> {
+  constructor(private readonly ok: (value: T) => void, private readonly fail: (error: MailboxError) => void) {
+    super();
+  }
+  protected resolved(value: T): void {
+    this.ok(value);
+  }
+  protected rejected(error: MailboxError): void {
+    this.fail(error);
+  }
+}
 
 export class ShardRef {
   private core: ShardCore | undefined;
   private send: ((event: ShardEvent) => void) | undefined;
-  private readonly pending = new Set<Pending>();
+  private readonly pending = new Set<ShardReply<never>>();
   private buffer: ShardEvent[] = [];
 
   constructor(
@@ -51,31 +90,31 @@ export class ShardRef {
 
   request<T>(make: (reply: Reply<T>) => ShardRequest): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        settled: false,
-        resolve: (value: never) => {
-          if (pending.settled) return;
-          pending.settled = true;
-          this.pending.delete(pending);
-          resolve(value as T);
-        },
-        reject: (error: MailboxError) => {
-          if (pending.settled) return;
-          pending.settled = true;
-          this.pending.delete(pending);
-          reject(error);
-        },
-      };
-      this.pending.add(pending);
-      this.deliver(make(pending as unknown as Reply<T>), pending);
+      const reply = new PromiseReply<T>(resolve, reject);
+      this.submit(make(reply), reply);
     });
+  }
+
+  /**
+   * Sends a request whose `reply` is `reply` (the wire path: no promise). The reply is
+   * answered with E_UNAVAILABLE if the shard instance dies before it does.
+   */
+  submit<T>(event: ShardRequest, reply: ShardReply<T>): void {
+    reply.owner = this;
+    this.pending.add(reply as ShardReply<never>);
+    this.deliver(event, reply as ShardReply<never>);
+  }
+
+  /** A tracked reply settled. */
+  forget(reply: ShardReply<never> | ShardReply<unknown>): void {
+    this.pending.delete(reply as ShardReply<never>);
   }
 
   notify(notice: ShardNotice): void {
     this.deliver(notice);
   }
 
-  private deliver(event: ShardEvent, pending?: Pending): void {
+  private deliver(event: ShardEvent, pending?: ShardReply<never>): void {
     if (this.send) {
       this.send(event);
     } else if (this.buffer.length < MAX_BUFFERED) {

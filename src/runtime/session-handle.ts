@@ -9,13 +9,13 @@ import { MailboxError } from '../errors.ts';
 import { shardFor } from '../domain/routing.ts';
 import { sha256Hex } from '../domain/payload-hash.ts';
 import { shardOfLease, type EnqueueInput } from '../domain/shard-queue.ts';
-import { DEFAULT_TENANT, type Delivery, type LeaseId, type MsgId, type SessionId, type TenantId, type Topic } from '../domain/types.ts';
+import { DEFAULT_TENANT, type Attrs, type Delivery, type LeaseId, type MsgId, type SessionId, type TenantId, type Topic } from '../domain/types.ts';
 import type { ShardRef } from '../../actors/shard-ref.ts';
 import type { AckOutcome, SendOutcome } from '../../actors/shard-events.ts';
 import type { SessionContext, SubscriptionRecord } from '../../actors/session.ts';
 import type { NackOptions, RecvInput, SendInput, SendResult, Session, SessionOptions, SubscribeInput } from './api.ts';
 import type { RuntimeCore } from './core.ts';
-import { scatter } from './scatter.ts';
+import { scatter, scatterTo } from './scatter.ts';
 import {
   LIMITS, checkAttrs, checkIdemKey, checkInt, checkLeaseId, checkMsgId, checkOptionalInt, checkPayload, checkTopic,
 } from './validate.ts';
@@ -62,6 +62,36 @@ export class SessionHandle implements Session {
       (input) => this.toEnqueue(input),
       (item) => this.shardOf(item.topic),
       (ref, items) => ref.request<SendOutcome[]>((reply) => ({ type: 'send', items, reply })),
+    );
+  }
+
+  /**
+   * SEND / SEND_BATCH from the wire, without a promise: `done` hears one outcome per item.
+   * The protocol decoder checked these items strictly (topic, idemKey, attrs, types and wire
+   * bounds), so only what it cannot know is checked here: the configured payload limit, the
+   * delay cap and the payload hash. Each item becomes the shard's EnqueueInput in place (no
+   * second object per message). Throws what refuses the whole request (ended, readiness, quota).
+   */
+  sendWire(items: WireSendItem[], done: (outcomes: Array<SendOutcome | MailboxError>) => void): void {
+    this.assertOpen();
+    const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, items.length);
+    if (refusal) throw refusal;
+    scatterTo<EnqueueInput, SendOutcome>(
+      items as unknown as EnqueueInput[],
+      (item) => this.shardOf(this.adoptWire(item as unknown as WireSendItem).topic),
+      (ref, group, reply) => ref.submit({ type: 'send', items: group, reply }, reply),
+      done,
+    );
+  }
+
+  /** ACK / ACK_BATCH from the wire (msgIds and leaseIds checked by the decoder), without a promise. */
+  ackWire(items: Array<{ msgId: MsgId; leaseId: LeaseId }>, done: (outcomes: Array<AckOutcome | MailboxError>) => void): void {
+    this.assertOpen();
+    scatterTo<{ msgId: MsgId; leaseId: LeaseId }, AckOutcome>(
+      items,
+      (item) => this.leaseShard(item.leaseId),
+      (ref, group, reply) => ref.submit({ type: 'ack', tenant: this.tenant, items: group, reply }, reply),
+      done,
     );
   }
 
@@ -193,6 +223,10 @@ export class SessionHandle implements Session {
 
   private refForLease(leaseId: unknown): ShardRef {
     checkLeaseId(leaseId);
+    return this.leaseShard(leaseId as string);
+  }
+
+  private leaseShard(leaseId: string): ShardRef {
     const shard = shardOfLease(leaseId as string, this.rt.shards.length);
     if (shard === undefined) throw new MailboxError('E_STALE_LEASE', `lease ${String(leaseId)} is not a lease of this mailbox`);
     return this.rt.shards[shard]!;
@@ -214,9 +248,35 @@ export class SessionHandle implements Session {
     return item;
   }
 
+  /** A decoded wire item made the shard's EnqueueInput, checked for what the decoder cannot know. */
+  private adoptWire(input: WireSendItem): EnqueueInput {
+    const payload = checkPayload(input.payload, this.rt.config.queue.maxPayloadBytes);
+    const payloadHash = sha256Hex(payload);
+    if (input.payloadHash !== undefined && input.payloadHash !== payloadHash) {
+      this.rt.metrics.integrityFail('ingress');
+      throw new MailboxError('E_INTEGRITY', `payload does not match its payloadHash (topic ${input.topic}, idemKey ${JSON.stringify(input.idemKey)})`);
+    }
+    // The wire allows any duration; a delay is capped like the embedding API's (same error).
+    if (input.delayMs !== undefined && input.delayMs > LIMITS.maxDelayMs) checkInt(input.delayMs, 'delayMs', 0, LIMITS.maxDelayMs);
+    const item = input as WireSendItem & EnqueueInput;
+    item.tenant = this.tenant;
+    item.payloadHash = payloadHash;
+    return item;
+  }
+
   private assertOpen(): void {
     if (this.ended) throw new MailboxError('E_UNAVAILABLE', `session ${this.id} has ended`);
   }
+}
+
+/** A SEND item as the protocol decoder returns it (a fresh object the wire path may take over). */
+export interface WireSendItem {
+  topic: Topic;
+  idemKey: string;
+  payload: Uint8Array;
+  attrs?: Attrs;
+  delayMs?: number;
+  payloadHash?: string;
 }
 
 export type { SessionId };

@@ -5,7 +5,7 @@
  */
 import type WebSocket from 'ws';
 import { MailboxError, toMailboxError } from '../errors.ts';
-import type { Delivery, LeaseId, MsgId, TenantId } from '../domain/types.ts';
+import type { Delivery, TenantId } from '../domain/types.ts';
 import { TokenBucket } from '../domain/token-bucket.ts';
 import type { Capability, Op } from '../auth/index.ts';
 import {
