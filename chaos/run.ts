@@ -1,11 +1,12 @@
 /**
- * The drill runner: `npm run chaos [-- name…] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--out=DIR]`.
+ * The drill runner: `npm run chaos [-- name…] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--out=DIR] [--verbose] [--help]`.
  * Runs every drill (or those named), prints drill | promise | kept | details, and exits 1 if
  * any promise was broken. Each drill's result goes to `<DIR>/<drill>.json` and `.html` (with
  * its timelines as charts) plus an index.html; DIR defaults to chaos/results/<stamp>.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { Drill, DrillOptions, DrillResult } from './drill.ts';
 import { drill as killActors } from './kill-actors.drill.ts';
 import { drill as storageFull } from './storage-full.drill.ts';
@@ -26,29 +27,47 @@ export function defaultResultsDir(at = new Date()): string {
   return join(dirname(fileURLToPath(import.meta.url)), 'results', runStamp(at));
 }
 
-function parseArgs(argv: readonly string[]): { names: string[]; opts: DrillOptions; verbose: boolean; out: string | undefined } {
-  const names: string[] = [];
-  const opts: DrillOptions = {};
-  let verbose = false;
-  let out: string | undefined;
-  for (const arg of argv) {
-    // Split at the first '=' only: a directory may contain one.
-    const eq = arg.indexOf('=');
-    const [key, value] = arg.startsWith('--') ? (eq < 0 ? [arg.slice(2), undefined] : [arg.slice(2, eq), arg.slice(eq + 1)]) : [undefined, undefined];
-    if (key === undefined) names.push(arg);
-    else if (key === 'verbose') verbose = true;
-    else if (key === 'paged') opts.paged = true;
-    else if (key === 'out') {
-      if (!value) throw new Error('--out needs a directory: --out=DIR');
-      out = value;
-    }
-    else if (key === 'duration' || key === 'messages' || key === 'seed') {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`--${key} needs a non-negative integer, got ${JSON.stringify(value)}`);
-      opts[key === 'duration' ? 'durationMs' : key] = n;
-    } else throw new Error(`unknown option --${key}`);
+export const USAGE = `usage: npm run chaos -- [drill …] [--duration=ms] [--messages=n] [--seed=n] [--paged] [--out=DIR] [--verbose] [--help]
+
+Runs every drill (or those named), prints drill | promise | kept | details, exits 1 if a promise
+was broken, 2 on a usage error.`;
+
+/** A usage error: the runner prints it with the usage and exits 2. */
+export class UsageError extends Error {}
+
+const OPTIONS = {
+  duration: { type: 'string' },
+  messages: { type: 'string' },
+  seed: { type: 'string' },
+  paged: { type: 'boolean' },
+  out: { type: 'string' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * The runner's argv, by the one strict parser (node:util parseArgs): an unknown flag, a value
+ * given to a switch or an empty value is a UsageError, never a default.
+ */
+export function parseRunArgs(argv: readonly string[]): { names: string[]; opts: DrillOptions; verbose: boolean; out: string | undefined; help: boolean } {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  return { names, opts, verbose, out };
+  const v = parsed.values;
+  const opts: DrillOptions = {};
+  if (v.paged) opts.paged = true;
+  for (const key of ['duration', 'messages', 'seed'] as const) {
+    const raw = v[key];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${key} needs a non-negative integer, got ${JSON.stringify(raw)}`);
+    opts[key === 'duration' ? 'durationMs' : key] = n;
+  }
+  if (v.out !== undefined && v.out === '') throw new UsageError('--out needs a directory: --out=DIR');
+  return { names: parsed.positionals, opts, verbose: v.verbose === true, out: v.out, help: v.help === true };
 }
 
 function formatDetails(details: DrillResult['details']): string {
@@ -105,7 +124,19 @@ export function reportLines(runs: DrillRun[] & { index?: string }): string[] {
 }
 
 async function main(): Promise<number> {
-  const { names, opts, verbose, out } = parseArgs(process.argv.slice(2));
+  let args: ReturnType<typeof parseRunArgs>;
+  try {
+    args = parseRunArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`chaos: ${err.message}\n${USAGE}`);
+    return 2;
+  }
+  const { names, opts, verbose, out, help } = args;
+  if (help) {
+    console.log(`${USAGE}\n\ndrills: ${DRILLS.map((d) => d.name).join(', ')}`);
+    return 0;
+  }
   const unknown = names.filter((n) => !DRILLS.some((d) => d.name === n));
   if (unknown.length > 0) {
     console.error(`unknown drill(s): ${unknown.join(', ')}; known: ${DRILLS.map((d) => d.name).join(', ')}`);
