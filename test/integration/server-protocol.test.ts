@@ -4,6 +4,7 @@
  * WebSocket message too short to hold a header.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { FLAGS, HEADER_SIZE, OPS, type WireDelivery } from '../../src/protocol/index.ts';
@@ -216,6 +217,39 @@ test('a window widened by CREDIT survives a restart of the shard: the restarted 
       const d = await t.depths();
       return d.leased === 3 && d.ready === 1;
     });
+  } finally {
+    await raw.close();
+    await t.stop();
+  }
+});
+
+test('SEND and SEND_BATCH over the wire keep the checks behind the decoder: a wrong payloadHash is E_INTEGRITY, a delay past 7 days E_SCHEMA, an ACK_BATCH lease of no shard E_STALE_LEASE, each for its own item', { timeout: 30_000 }, async () => {
+  const t = await startTestServer();
+  const raw = await RawClient.connect(t.server.url);
+  try {
+    const cap = t.adminToken;
+    const payload = Buffer.from('checked once');
+    const good = createHash('sha256').update(payload).digest('hex');
+    const bad = createHash('sha256').update('something else').digest('hex');
+    refused(await raw.request(OPS.SEND, { topic: 'wire:checks', idemKey: 's1', payload, payloadHash: bad }, { cap }), 'E_INTEGRITY', 'SEND with a wrong hash');
+    refused(await raw.request(OPS.SEND, { topic: 'wire:checks', idemKey: 's2', payload, delayMs: 8 * 86_400_000 }, { cap }), 'E_SCHEMA', 'SEND delayed 8 days');
+    const { results } = ok(await raw.request(OPS.SEND_BATCH, {
+      items: [
+        { topic: 'wire:checks', idemKey: 'b1', payload, payloadHash: good },
+        { topic: 'wire:checks', idemKey: 'b2', payload, payloadHash: bad },
+        { topic: 'wire:other', idemKey: 'b3', payload, delayMs: 8 * 86_400_000 },
+        { topic: 'wire:other', idemKey: 'b4', payload },
+      ],
+    }, { cap }), 'SEND_BATCH') as { results: Array<{ msgId?: string; duplicate?: boolean; error?: { code: string } }> };
+    assert.equal(results.length, 4);
+    assert.equal(results[0]!.duplicate, false);
+    assert.equal(results[1]!.error?.code, 'E_INTEGRITY');
+    assert.equal(results[2]!.error?.code, 'E_SCHEMA');
+    assert.equal(results[3]!.duplicate, false);
+    assert.equal((await t.depths()).ready, 2, 'only the two good items were queued');
+
+    const acks = ok(await raw.request(OPS.ACK_BATCH, { items: [{ msgId: GHOST_MSG, leaseId: GHOST_LEASE }, { msgId: GHOST_MSG, leaseId: '999.x' }] }, { cap }), 'ACK_BATCH') as { results: Array<{ code: string } | null> };
+    assert.deepEqual(acks.results.map((r) => r?.code), ['E_NOT_FOUND', 'E_STALE_LEASE']);
   } finally {
     await raw.close();
     await t.stop();
