@@ -7,13 +7,14 @@
  * at or before the watermark is cleared after the next batch. A `delDedup` of any other key
  * deletes it in every live bucket (rare: tests, the write probe).
  *
+ * The width is chosen from the first record's time to live and stored (`_/dedup-bucket-ms`).
  * `getDedup` reads each key in the few live buckets with one getMany (a key used again after
  * it expired may sit in two buckets: the later record wins).
  */
 import type { DedupEntry, ShardIndex } from '../domain/types.ts';
 import { shardPart } from './keys.ts';
 
-/** Default bucket width: with the default 5-minute replay window about 6 buckets are live per shard. */
+/** Smallest bucket width: with the default 5-minute replay window about 6 buckets are live per shard. */
 export const DEFAULT_BUCKET_MS = 60_000;
 const BUCKET_DIGITS = 10;
 
@@ -39,13 +40,49 @@ interface ShardBuckets {
   cursor?: { key: string; levelKey: string };
 }
 
+/** Where the bucket width is kept: it is part of every `e/` key, so once chosen it never changes. */
+export const BUCKET_WIDTH_KEY = '_/dedup-bucket-ms';
+
+/**
+ * The width for a store whose first idempotency record lives `ttlMs`: about 8 buckets per replay
+ * window (whole minutes, at least one), so a long window (up to 7 days) does not make `getDedup`
+ * read thousands of buckets.
+ */
+export function widthForTtl(ttlMs: number): number {
+  const minutes = Math.ceil(Math.max(0, ttlMs) / 8 / DEFAULT_BUCKET_MS);
+  return Math.max(1, minutes) * DEFAULT_BUCKET_MS;
+}
+
 export class DedupBuckets {
   private readonly shards = new Map<ShardIndex, ShardBuckets>();
+  /** Undefined until the store read it from disk or its first record chose it. */
+  widthMs: number | undefined;
+  /** Set when the width was chosen now and its key has not been written yet. */
+  unsaved = false;
 
-  constructor(readonly widthMs = DEFAULT_BUCKET_MS) {}
+  constructor(widthMs?: number) {
+    this.widthMs = widthMs;
+    this.unsaved = widthMs !== undefined;
+  }
+
+  /** The width read back from disk (wins over any configured one: the keys depend on it). */
+  restoreWidth(widthMs: number): void {
+    this.widthMs = widthMs;
+    this.unsaved = false;
+  }
 
   bucketOf(expiresAt: number): number {
+    if (this.widthMs === undefined) {
+      this.widthMs = widthForTtl(expiresAt - Date.now());
+      this.unsaved = true;
+    }
     return Math.max(0, Math.floor(expiresAt / this.widthMs));
+  }
+
+  /** The width's record while it still has to be written (with idempotency records, until a batch carrying it succeeded). */
+  unsavedRecord(): { key: string; value: Buffer } | undefined {
+    if (this.widthMs === undefined || !this.unsaved) return undefined;
+    return { key: BUCKET_WIDTH_KEY, value: Buffer.from(String(this.widthMs)) };
   }
 
   private of(shard: ShardIndex): ShardBuckets {
@@ -98,7 +135,7 @@ export class DedupBuckets {
   takeExpired(): Array<{ shard: ShardIndex; bucket: number }> {
     const out: Array<{ shard: ShardIndex; bucket: number }> = [];
     for (const [shard, s] of this.shards) {
-      if (s.watermark === Number.NEGATIVE_INFINITY) continue;
+      if (s.watermark === Number.NEGATIVE_INFINITY || this.widthMs === undefined) continue;
       for (const b of s.live) {
         if ((b + 1) * this.widthMs <= s.watermark) {
           s.live.delete(b);

@@ -28,11 +28,14 @@ export interface Translated {
   batch: BatchOp[];
   /** Topics whose `n/` record this commit writes (marked durable once its batch succeeded). */
   newTopics: TopicEntry[];
+  /** Whether it writes the idempotency bucket width (dedup-buckets.ts). */
+  savesWidth: boolean;
 }
 
 export function translate(ops: readonly StoreOp[], ram: (shard: ShardIndex) => ShardRam, buckets: DedupBuckets): Translated {
   const out: BatchOp[] = [];
   const newTopics: TopicEntry[] = [];
+  let savesWidth = false;
   let dlqOps = false;
   for (const op of ops) if (op.op === 'putDlq' || op.op === 'delDlq') dlqOps = true;
   // Leases of this commit, per shard: one delivery record each.
@@ -115,6 +118,11 @@ export function translate(ops: readonly StoreOp[], ram: (shard: ShardIndex) => S
       case 'putDedup': {
         const bucket = buckets.bucketOf(op.entry.expiresAt);
         buckets.add(op.shard, bucket);
+        const width = savesWidth ? undefined : buckets.unsavedRecord();
+        if (width !== undefined) {
+          savesWidth = true;
+          out.push({ type: 'put', ...width });
+        }
         out.push({ type: 'put', key: dedupRecordKey(op.shard, bucket, op.key), value: packr.pack(op.entry) });
         break;
       }
@@ -148,7 +156,7 @@ export function translate(ops: readonly StoreOp[], ram: (shard: ShardIndex) => S
   }
   // Only DLQ payloads live in `p/`: a commit without DLQ ops has none to drop.
   if (dlqOps) for (const { shard, msgId } of payloadDrops(ops)) out.push({ type: 'del', key: payloadKey(shard, msgId) });
-  return { batch: out, newTopics };
+  return { batch: out, newTopics, savesWidth };
 }
 
 /** The payload a `copy` op carries over, from a record value. */

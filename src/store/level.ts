@@ -12,7 +12,7 @@ import { MailboxError } from '../errors.ts';
 import { backupDb, restoreBackup, type BackupManifest } from './backup.ts';
 import { StoreFaults } from './faults.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { bucketPrefix, DedupBuckets, dedupRecordKey, parseDedupRecordKey } from './dedup-buckets.ts';
+import { BUCKET_WIDTH_KEY, bucketPrefix, DedupBuckets, dedupRecordKey, parseDedupRecordKey } from './dedup-buckets.ts';
 import { CLEANUP_KEY, dlqKey, FORMAT_KEY, FORMAT_VERSION, infoKey, keySuffix, messageKey, parseSlot, payloadKey, shardRange, topicRange } from './keys.ts';
 import { copiedValue, translate, type BatchOp } from './level-batch.ts';
 import { chunks, loadTables } from './level-load.ts';
@@ -44,7 +44,7 @@ export interface LevelStoreOptions {
    * (reads refused with E_UNAVAILABLE) and the next commit tries again.
    */
   reopenMinFreeBytes?: number;
-  /** Width of an idempotency bucket in ms (default 60,000; see dedup-buckets.ts). */
+  /** Width of an idempotency bucket in ms for a new store (default: from the first record's time to live; see dedup-buckets.ts). */
   dedupBucketMs?: number;
 }
 
@@ -73,6 +73,7 @@ interface Prepared {
   ops: readonly StoreOp[];
   batch: BatchOp[];
   newTopics: TopicEntry[];
+  savesWidth: boolean;
 }
 
 const DEFAULT_MAX_BATCH_OPS = 4000;
@@ -149,8 +150,10 @@ export class LevelStore implements Store {
       await db.open();
       await tightenTree(this.options.dir);
       const format = (await db.get(FORMAT_KEY))?.toString();
+      const width = await db.get(BUCKET_WIDTH_KEY);
+      if (width !== undefined) this.buckets.restoreWidth(Number(width.toString()));
       if (format === '2') {
-        await migrateFormat2(db, this.buckets.widthMs);
+        await migrateFormat2(db, this.buckets);
         await tightenTree(this.options.dir);
       } else if (format === undefined) await db.put(FORMAT_KEY, Buffer.from(FORMAT_VERSION), { sync: true });
       else if (format !== FORMAT_VERSION) {
@@ -188,8 +191,8 @@ export class LevelStore implements Store {
       // Not live(): after a failed reopen the database is missing, and the next batch is what retries it.
       if (this.state !== 'open') this.live();
       validateOps(ops);
-      const { batch, newTopics } = translate(ops, (shard) => this.ram(shard), this.buckets);
-      return this.committer.submit({ ops, batch, newTopics });
+      const { batch, newTopics, savesWidth } = translate(ops, (shard) => this.ram(shard), this.buckets);
+      return this.committer.submit({ ops, batch, newTopics, savesWidth });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -474,7 +477,10 @@ export class LevelStore implements Store {
     }
     this.lastWriteError = undefined;
     this.opsWritten += ops.length;
-    for (const c of commits) for (const t of c.newTopics) t.durable = true;
+    for (const c of commits) {
+      for (const t of c.newTopics) t.durable = true;
+      if (c.savesWidth) this.buckets.unsaved = false;
+    }
     await this.clearExpiredBuckets();
   }
 
@@ -489,7 +495,7 @@ export class LevelStore implements Store {
     for (let i = 0; i < all.length; i++) {
       const op = all[i]!;
       if (op.type === 'copy') copies = true;
-      else if (commits.length > 1 && (op.key.startsWith('t/') || op.key.startsWith('i/') || op.key.startsWith('n/'))) (counters ??= new Map()).set(op.key, i);
+      else if (commits.length > 1 && (op.key.startsWith('t/') || op.key.startsWith('i/') || op.key.startsWith('n/') || op.key.startsWith('_/'))) (counters ??= new Map()).set(op.key, i);
     }
     type Plain = Exclude<BatchOp, { type: 'copy' }>;
     const out: Plain[] = [];

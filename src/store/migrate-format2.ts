@@ -15,7 +15,7 @@
  */
 import type { ClassicLevel } from 'classic-level';
 import type { DedupEntry, MessageMeta, MsgId, ShardIndex, StoreOp } from '../domain/types.ts';
-import { DedupBuckets } from './dedup-buckets.ts';
+import { BUCKET_WIDTH_KEY, DEFAULT_BUCKET_MS, type DedupBuckets } from './dedup-buckets.ts';
 import { CLEANUP_KEY, dlqKey, FORMAT_KEY, FORMAT_VERSION, keyShard, keySuffix, kindRange, payloadKey } from './keys.ts';
 import { translate, type BatchOp } from './level-batch.ts';
 import { chunks } from './level-load.ts';
@@ -30,20 +30,24 @@ export interface MigrationReport {
   dedup: number;
 }
 
-export async function migrateFormat2(db: Db, bucketMs: number): Promise<MigrationReport> {
+export async function migrateFormat2(db: Db, buckets: DedupBuckets): Promise<MigrationReport> {
   for (const kind of ['m', 'a', 'l', 'n', 'e'] as const) await db.clear(range(kind));
+  await db.del(BUCKET_WIDTH_KEY);
   const shards = new Map<ShardIndex, ShardRam>();
   const ram = (shard: ShardIndex): ShardRam => {
     let r = shards.get(shard);
     if (r === undefined) shards.set(shard, (r = new ShardRam(shard)));
     return r;
   };
-  const buckets = new DedupBuckets(bucketMs);
+  // The store's own bucket table: the width (and its record) and the live buckets carry over.
+  buckets.widthMs ??= DEFAULT_BUCKET_MS;
+  buckets.unsaved = true;
   const report: MigrationReport = { messages: 0, dedup: 0 };
   const write = async (ops: StoreOp[]): Promise<void> => {
-    const { batch, newTopics } = translate(ops, ram, buckets);
+    const { batch, newTopics, savesWidth } = translate(ops, ram, buckets);
     await db.batch(batch as Plain[], { sync: false });
     for (const t of newTopics) t.durable = true;
+    if (savesWidth) buckets.unsaved = false;
   };
   for (const kind of ['r', 'h'] as const) {
     for await (const entries of chunks(db.iterator(range(kind)))) {

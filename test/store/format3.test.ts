@@ -137,4 +137,23 @@ describe('level store format 3', () => {
     await store.commit([{ op: 'delDedup', shard: S0 as ShardIndex, key: 'k' }]);
     assert.deepEqual(await store.getDedup(S0, ['k']), [{ msgId: b, payloadHash: 'y', expiresAt: 4500 }]);
   });
+
+  it('chooses the bucket width from the first record\'s time to live and keeps it across a restart', async () => {
+    const h = await fresh();
+    const week = 7 * 24 * 3_600_000;
+    const id = msgId();
+    await h.store.commit([{ op: 'putDedup', shard: S0, key: 'long', entry: { msgId: id, payloadHash: 'x', expiresAt: Date.now() + week } }]);
+    const store = await h.reopen();
+    await store.commit([{ op: 'putDedup', shard: S0, key: 'short', entry: { msgId: id, payloadHash: 'x', expiresAt: Date.now() + 60_000 } }]);
+    const { ClassicLevel } = await import('classic-level');
+    await store.close();
+    const raw = new ClassicLevel<string, string>(store.dir);
+    const width = Number(await raw.get('_/dedup-bucket-ms'));
+    const buckets = new Set((await raw.keys({ gt: 'e/', lt: 'e0' }).all()).map((k) => k.slice(7, 17)));
+    await raw.close();
+    assert.equal(width, Math.ceil(week / 8 / 60_000) * 60_000, 'about 8 buckets per window');
+    assert.ok(buckets.size <= 2);
+    const again = await h.reopen();
+    assert.deepEqual((await again.getDedup(S0, ['long', 'short'])).map((e) => e?.msgId), [id, id]);
+  });
 });
