@@ -10,7 +10,7 @@ import { shardFor } from '../domain/routing.ts';
 import { sha256Hex } from '../domain/payload-hash.ts';
 import { shardOfLease, type EnqueueInput } from '../domain/shard-queue.ts';
 import { DEFAULT_TENANT, type Attrs, type Delivery, type LeaseId, type MsgId, type SessionId, type TenantId, type Topic } from '../domain/types.ts';
-import type { ShardRef } from '../../actors/shard-ref.ts';
+import type { ShardRef, ShardReply } from '../../actors/shard-ref.ts';
 import type { AckOutcome, SendOutcome } from '../../actors/shard-events.ts';
 import type { SessionContext, SubscriptionRecord } from '../../actors/session.ts';
 import type { NackOptions, RecvInput, SendInput, SendResult, Session, SessionOptions, SubscribeInput } from './api.ts';
@@ -76,24 +76,21 @@ export class SessionHandle implements Session {
     this.assertOpen();
     const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, items.length);
     if (refusal) throw refusal;
-    scatterTo<EnqueueInput, SendOutcome>(
-      items as unknown as EnqueueInput[],
-      (item) => this.shardOf(this.adoptWire(item as unknown as WireSendItem).topic),
-      (ref, group, reply) => ref.submit({ type: 'send', items: group, reply }, reply),
-      done,
-    );
+    scatterTo<EnqueueInput, SendOutcome>(items as unknown as EnqueueInput[], this.wireSendShard, this.wireSend, done);
   }
 
   /** ACK / ACK_BATCH from the wire (msgIds and leaseIds checked by the decoder), without a promise. */
   ackWire(items: Array<{ msgId: MsgId; leaseId: LeaseId }>, done: (outcomes: Array<AckOutcome | MailboxError>) => void): void {
     this.assertOpen();
-    scatterTo<{ msgId: MsgId; leaseId: LeaseId }, AckOutcome>(
-      items,
-      (item) => this.leaseShard(item.leaseId),
-      (ref, group, reply) => ref.submit({ type: 'ack', tenant: this.tenant, items: group, reply }, reply),
-      done,
-    );
+    scatterTo<{ msgId: MsgId; leaseId: LeaseId }, AckOutcome>(items, this.wireAckShard, this.wireAck, done);
   }
+
+  // The wire path's per-item and per-shard steps, made once per session rather than per request.
+  private readonly wireSendShard = (item: EnqueueInput): ShardRef => this.shardOf(this.adoptWire(item as unknown as WireSendItem).topic);
+  private readonly wireSend = (ref: ShardRef, items: EnqueueInput[], reply: ShardReply<SendOutcome[]>): void => ref.submit({ type: 'send', items, reply }, reply);
+  private readonly wireAckShard = (item: { leaseId: LeaseId }): ShardRef => this.leaseShard(item.leaseId);
+  private readonly wireAck = (ref: ShardRef, items: Array<{ msgId: MsgId; leaseId: LeaseId }>, reply: ShardReply<AckOutcome[]>): void =>
+    ref.submit({ type: 'ack', tenant: this.tenant, items, reply }, reply);
 
   /** `timing.waitedMs` is set to how long the RECV sat parked waiting for a message (long-poll). */
   async recv(input: RecvInput, timing?: { waitedMs: number }): Promise<Delivery[]> {
