@@ -14,6 +14,7 @@
  * | `t/<ssss>/<slot>`                    | live messages of the topic, decimal (as in format 2)   |
  * | `i/<ssss>`                           | msgpack(ShardInfo): DLQ depth, newest msgId            |
  * | `_/format`                           | the layout version, `"3"`                              |
+ * | `_/dedup-bucket-ms`                  | the idempotency bucket width, decimal (chosen once)    |
  * | `_/f2-cleanup`                       | present while format-2 ranges still wait to be deleted (migrate-format2.ts) |
  *
  * `<ssss>` is the shard index in 4 decimal digits, so one shard's records of one kind are one

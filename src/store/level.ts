@@ -7,18 +7,19 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import type { Durability } from '../config/config.ts';
-import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, ShardInfo, StoreOp, TenantId, Topic } from '../domain/types.ts';
+import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp, TenantId, Topic } from '../domain/types.ts';
 import { MailboxError } from '../errors.ts';
 import { backupDb, restoreBackup, type BackupManifest } from './backup.ts';
 import { StoreFaults } from './faults.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { BUCKET_WIDTH_KEY, bucketPrefix, DedupBuckets, dedupRecordKey, parseDedupRecordKey } from './dedup-buckets.ts';
-import { CLEANUP_KEY, dlqKey, FORMAT_KEY, FORMAT_VERSION, infoKey, keySuffix, messageKey, parseSlot, payloadKey, shardRange, topicRange } from './keys.ts';
+import { BUCKET_WIDTH_KEY, bucketPrefix, DedupBuckets } from './dedup-buckets.ts';
+import { CLEANUP_KEY, dlqKey, FORMAT_KEY, FORMAT_VERSION, payloadKey, shardRange } from './keys.ts';
 import { copiedValue, translate, type BatchOp } from './level-batch.ts';
 import { chunks, loadTables } from './level-load.ts';
+import * as reads from './level-reads.ts';
 import { cleanupFormat2, migrateFormat2 } from './migrate-format2.ts';
 import { validateOps } from './ops.ts';
-import { assembleMeta, decodeHeader, packr, payloadOf } from './record-codec.ts';
+import { packr } from './record-codec.ts';
 import { ShardRam, type TopicEntry } from './shard-ram.ts';
 import { PRIVATE_DIR_MODE, tightenTree } from './private-files.ts';
 import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from './store.ts';
@@ -203,7 +204,7 @@ export class LevelStore implements Store {
   }
 
   getPayloads(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
-    return this.read(() => this.getPayloadsNow(shard, ids));
+    return this.read(() => reads.getPayloads(this.live(), this.ram(shard), ids));
   }
 
   listDlq(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
@@ -214,83 +215,20 @@ export class LevelStore implements Store {
     return this.read(() => this.getDlqPayloadNow(shard, msgId));
   }
 
-  /**
-   * Reads the topic's `m/` range and skips what is held: members of a live delivery record
-   * (leased) and messages whose attempt record says delayed. It reads on past them, so a page
-   * comes back short only at the end of the range.
-   */
   readyPage(shard: ShardIndex, tenant: TenantId, topic: Topic, query: ReadyPageQuery): Promise<MessageMeta[]> {
     return this.read(async () => {
       const db = this.live();
-      if (query.limit <= 0) return [];
       await this.fresh();
-      const r = this.ram(shard);
-      const t = r.topic(tenant, topic, false);
-      if (t === undefined) return [];
-      const out: MessageMeta[] = [];
-      const range = topicRange(shard, t.tid, query.after, query.before);
-      const it = db.iterator(range);
-      try {
-        while (out.length < query.limit) {
-          const entries = await it.nextv(Math.min(1000, query.limit - out.length + r.members.size));
-          if (entries.length === 0) break;
-          for (const [k, v] of entries) {
-            const msgId = k.slice(k.lastIndexOf('/') + 1) as MsgId;
-            if (r.members.has(msgId)) continue;
-            const attempt = r.attempts.get(msgId);
-            if (attempt !== undefined && attempt.state !== 'ready') continue;
-            r.remember(msgId, t.tid);
-            out.push(assembleMeta(msgId, tenant, topic, decodeHeader(v), attempt));
-            if (out.length >= query.limit) break;
-          }
-        }
-      } finally {
-        await it.close();
-      }
-      return out;
+      return reads.readyPage(db, this.ram(shard), tenant, topic, query);
     });
   }
 
   getDedup(shard: ShardIndex, keys: readonly string[]): Promise<Array<DedupEntry | undefined>> {
-    return this.read(async () => {
-      if (keys.length === 0) return [];
-      const live = this.buckets.live(shard);
-      if (live.length === 0) return keys.map(() => undefined);
-      const lookups: string[] = [];
-      for (const k of keys) for (const b of live) lookups.push(dedupRecordKey(shard, b, k));
-      const values = await this.live().getMany(lookups);
-      return keys.map((_, i) => {
-        // Buckets newest first: a key used again after it expired answers with its newer record.
-        for (let j = 0; j < live.length; j++) {
-          const v = values[i * live.length + j];
-          if (v !== undefined) return packr.unpack(v) as DedupEntry;
-        }
-        return undefined;
-      });
-    });
+    return this.read(() => reads.getDedup(this.live(), this.buckets, shard, keys));
   }
 
-  /** In bucket order (oldest expiry first), key order inside a bucket. */
   scanDedup(shard: ShardIndex, query: DedupScan): Promise<Array<[string, DedupEntry]>> {
-    return this.read(async () => {
-      if (query.limit <= 0) return [];
-      const db = this.live();
-      const range = shardRange('e', shard);
-      let gt = range.gt;
-      if (query.after !== undefined) gt = this.buckets.cursorFor(shard, query.after) ?? (await this.locateDedup(shard, query.after)) ?? range.gt;
-      const entries = await db.iterator({ gt, lt: range.lt, limit: query.limit }).all();
-      const page = entries.map(([levelKey, v]) => ({ levelKey, key: parseDedupRecordKey(levelKey).key, entry: packr.unpack(v) as DedupEntry }));
-      this.buckets.scannedPage(shard, page);
-      return page.map((p) => [p.key, p.entry]);
-    });
-  }
-
-  /** The LevelDB key of a dedup key in its newest live bucket. */
-  private async locateDedup(shard: ShardIndex, key: string): Promise<string | undefined> {
-    const candidates = this.buckets.live(shard).map((b) => dedupRecordKey(shard, b, key));
-    const values = await this.live().getMany(candidates);
-    const i = values.findIndex((v) => v !== undefined);
-    return i < 0 ? undefined : candidates[i];
+    return this.read(() => reads.scanDedup(this.live(), this.buckets, shard, query));
   }
 
   private ram(shard: ShardIndex): ShardRam {
@@ -309,71 +247,12 @@ export class LevelStore implements Store {
     await loadTables(this.live(), (shard) => this.ram(shard), this.buckets, false);
   }
 
-  /**
-   * Held messages (members of live delivery records, and delayed ones from their attempt
-   * records), per-topic counts and the shard info: never the ready backlog (see keys.ts).
-   * A lease's deadline is the one in RAM, so an in-process rebuild sees EXTENDs (never written).
-   */
   private async loadShardNow(shard: ShardIndex): Promise<ShardSnapshot> {
     const db = this.live();
     await this.committer.flushed();
     await this.fresh();
-    const r = this.ram(shard);
-    const wanted: Array<{ msgId: MsgId; tid: number }> = [];
-    for (const { member } of r.members.values()) wanted.push(member);
-    for (const [msgId, a] of r.attempts) if (a.state !== 'ready' && !r.members.has(msgId)) wanted.push({ msgId, tid: a.tid });
-    const held: MessageMeta[] = [];
-    for (let i = 0; i < wanted.length; i += 1000) {
-      const part = wanted.slice(i, i + 1000);
-      const values = await db.getMany(part.map((w) => messageKey(shard, w.tid, w.msgId)));
-      part.forEach((w, j) => {
-        const v = values[j];
-        const t = r.topicsById.get(w.tid);
-        if (v === undefined || t === undefined) return;
-        held.push(assembleMeta(w.msgId, t.tenant, t.topic, decodeHeader(v), r.attempts.get(w.msgId), r.members.get(w.msgId)?.member));
-      });
-    }
-    held.sort((a, b) => (a.msgId < b.msgId ? -1 : a.msgId > b.msgId ? 1 : 0));
-    const topics: ShardSnapshot['topics'] = [];
-    for await (const entries of chunks(db.iterator(shardRange('t', shard)))) {
-      for (const [k, v] of entries) topics.push({ ...parseSlot(keySuffix(k)), live: Number(v.toString()) });
-    }
-    const raw = await db.get(infoKey(shard));
-    const info = raw === undefined ? { dlqDepth: 0 } : (packr.unpack(raw) as ShardInfo);
-    const snapshot: ShardSnapshot = { ready: [], held, topics, dedup: [], dlqDepth: info.dlqDepth };
-    if (info.newestId !== undefined) snapshot.newestId = info.newestId;
-    return snapshot;
+    return reads.loadShard(db, this.ram(shard));
   }
-
-  /** Live payloads from message records (the topic part of the key from RAM, else every topic of the shard), else DLQ payloads. */
-  private async getPayloadsNow(shard: ShardIndex, ids: readonly MsgId[]): Promise<Array<Uint8Array | undefined>> {
-    const db = this.live();
-    if (ids.length === 0) return [];
-    const r = this.ram(shard);
-    const out: Array<Uint8Array | undefined> = new Array(ids.length).fill(undefined);
-    const known: number[] = [];
-    const unknown: number[] = [];
-    ids.forEach((id, i) => (r.tidOf(id) === undefined ? unknown : known).push(i));
-    if (known.length > 0) {
-      const values = await db.getMany(known.map((i) => messageKey(shard, r.tidOf(ids[i]!)!, ids[i]!)));
-      known.forEach((i, j) => {
-        out[i] = payloadOf(values[j]);
-        if (out[i] === undefined) unknown.push(i);
-      });
-    }
-    if (unknown.length === 0) return out;
-    const dlq = await db.getMany(unknown.map((i) => payloadKey(shard, ids[i]!)));
-    const rest = unknown.filter((i, j) => (out[i] = dlq[j]) === undefined);
-    // Rare (a late ACK of a message paged out meanwhile): look in every topic of the shard.
-    const tids = [...r.topicsById.keys()];
-    for (const i of rest) {
-      const values = await db.getMany(tids.map((tid) => messageKey(shard, tid, ids[i]!)));
-      const hit = values.findIndex((v) => v !== undefined);
-      if (hit >= 0) out[i] = payloadOf(values[hit]);
-    }
-    return out;
-  }
-
 
   private async listDlqNow(shard: ShardIndex, query: DlqQuery): Promise<DlqEntry[]> {
     const db = this.live();

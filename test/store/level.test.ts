@@ -147,7 +147,7 @@ describe('level store', () => {
     writing = false;
     await writer;
     await Promise.all(pairs);
-    assert.ok(manifest.keys > 1000);
+    assert.ok(manifest.keys > 500, `${manifest.keys} keys`); // one record per message (format 3), plus the pairs written meanwhile
     assert.deepEqual(JSON.parse(await readFile(join(dir, 'backup', 'manifest.json'), 'utf8')), manifest);
 
     const restored = await LevelStore.restore(join(dir, 'backup'), join(dir, 'restored'));
