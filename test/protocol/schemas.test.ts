@@ -114,6 +114,24 @@ describe('OAP/1 request schemas', () => {
     if (r.op === OPS.EXTEND) assert.equal(r.body.ms, 5000);
   });
 
+  it('keeps the items of a SEND_BATCH or ACK_BATCH where msgpack built them, checked like a SEND or ACK', () => {
+    const body = wire({ items: [send({ delayMs: 10 }), send({ idemKey: 'k-2', attrs: { a: 'b' } })] }) as { items: object[] };
+    const [first, second] = body.items;
+    const decoded = decodeRequest(OPS.SEND_BATCH, body);
+    assert.equal(decoded.items[0], first, 'no second object per item');
+    assert.equal(decoded.items[1], second);
+    assert.deepEqual(decoded.items[0], { topic: 'user:42:inbox', idemKey: 'k-1', payload: Buffer.from('x'), delayMs: 10 });
+    // An integer msgpack gave as a bigint is a number afterwards, like a single SEND's.
+    const big = decodeRequest(OPS.SEND_BATCH, { items: [send({ delayMs: 1000n })] });
+    assert.equal(big.items[0]!.delayMs, 1000);
+    throwsCode(() => decodeRequest(OPS.SEND_BATCH, wire({ items: [send(), send({ payloadHash: 'ab' })] })), 'E_SCHEMA', /^items\[1\]\.payloadHash: must be 64/);
+    throwsCode(() => decodeRequest(OPS.SEND_BATCH, wire({ items: [send({ delayMs: -1 })] })), 'E_SCHEMA', /^items\[0\]\.delayMs: must be in/);
+    const acks = wire({ items: [{ msgId: MSG_ID, leaseId: 'L' }] }) as { items: object[] };
+    assert.equal(decodeRequest(OPS.ACK_BATCH, acks).items[0], acks.items[0]);
+    throwsCode(() => decodeRequest(OPS.ACK_BATCH, wire({ items: [{ msgId: MSG_ID, leaseId: 'L' }, { msgId: 'nope', leaseId: 'L' }] })), 'E_SCHEMA', /^items\[1\]\.msgId: must be a 26/);
+    throwsCode(() => decodeRequest(OPS.ACK_BATCH, wire({ items: [{ msgId: MSG_ID }] })), 'E_SCHEMA', /^items\[0\]\.leaseId: required/);
+  });
+
   it('refuses to encode a request its receiver would refuse', () => {
     throwsCode(() => encodeRequestBody(OPS.SEND, { topic: '' as never, idemKey: 'k', payload: Buffer.from('') }), 'E_SCHEMA', /topic/);
   });
