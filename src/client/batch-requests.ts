@@ -9,6 +9,7 @@ import {
   OPS, encodeBody, errorFromWire, type AckBatchResponse, type AckRequest, type SendBatchResponse, type SendRequest,
   type SendResponse,
 } from '../protocol/index.ts';
+import { encodeAckBatch, encodeSendBatch } from '../protocol/encode-batch.ts';
 import type { Batch } from './batcher.ts';
 import type { Connection } from './connection.ts';
 import type { SendResult } from './types.ts';
@@ -20,7 +21,7 @@ export function sendBatchOn(conn: Connection, batch: Batch<SendRequest, SendResu
     conn.request(OPS.SEND, encodeBody(batch.items[0]), { op: OPS.SEND, resolve: (v) => batch.resolve(0, v as SendResponse), reject });
     return false;
   }
-  conn.request(OPS.SEND_BATCH, encodeBody({ items: batch.items }), {
+  conn.request(OPS.SEND_BATCH, encodeSendBatch(batch.items), {
     op: OPS.SEND_BATCH,
     resolve: (v) => {
       const { results } = v as SendBatchResponse;
@@ -43,7 +44,7 @@ export function ackBatchOn(conn: Connection, batch: Batch<AckRequest, void>): bo
     conn.request(OPS.ACK, encodeBody(batch.items[0]), { op: OPS.ACK, resolve: () => batch.resolve(0, undefined), reject });
     return false;
   }
-  conn.request(OPS.ACK_BATCH, encodeBody({ items: batch.items }), {
+  conn.request(OPS.ACK_BATCH, encodeAckBatch(batch.items), {
     op: OPS.ACK_BATCH,
     resolve: (v) => {
       const { results } = v as AckBatchResponse;

@@ -12,10 +12,11 @@
 import { MailboxError, toMailboxError } from '../errors.ts';
 import { restartDelay } from '../domain/backoff.ts';
 import {
-  MAX_BATCH, MAX_CAP, MAX_PAYLOAD, OPS, decodeBody, decodeEvent, decodeRequest, encodeBody, isTenantId, verifyPayload,
+  CHUNK_SIZE, MAX_BATCH, MAX_CAP, MAX_PAYLOAD, OPS, decodeBody, decodeEvent, decodeRequest, encodeBody, isTenantId, verifyPayload,
   type AckRequest, type FrameHeader, type HelloLimits, type MessageParams, type RequestOpId, type ResponseMap,
   type SendRequest, type WireDelivery,
 } from '../protocol/index.ts';
+import { SEND_BATCH_HEAD, sendItemBound } from '../protocol/encode-batch.ts';
 import { ackBatchOn, sendBatchOn } from './batch-requests.ts';
 import { Batch, TickBatcher } from './batcher.ts';
 import type { Connection, ConnectionHooks } from './connection.ts';
@@ -33,10 +34,11 @@ type TenantId = MessageParams['tenant'];
 type Rng = Parameters<typeof restartDelay>[2];
 
 const DEFAULT_TENANT = '00000000000000000000000000000000' as TenantId;
-/** Payload bytes per SEND_BATCH (peers-bench: 256 KiB per frame batch). */
-const SEND_BATCH_BYTES = 256 * 1024;
-/** Weight of a SEND's envelope against SEND_BATCH_BYTES, beside its payload. */
-const SEND_ENVELOPE_BYTES = 64;
+/**
+ * Body bytes per SEND_BATCH: one chunk, so the server decodes the frame in place instead of
+ * reassembling (copying) a stream. Items are weighed by an upper bound of their encoded size.
+ */
+const SEND_BATCH_BYTES = CHUNK_SIZE - SEND_BATCH_HEAD;
 const RECONNECT_BASE_MS = 100;
 const rng: Rng = { next: Math.random };
 
@@ -137,7 +139,7 @@ export class MailboxClient {
     } catch (err) {
       return Promise.reject(toMailboxError(err));
     }
-    const weight = item.payload.length + SEND_ENVELOPE_BYTES;
+    const weight = sendItemBound(item);
     const slot = this.window.acquire();
     return slot === undefined ? this.sends.add(item, weight) : slot.then(() => this.sends.add(item, weight));
   }

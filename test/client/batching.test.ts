@@ -73,11 +73,18 @@ describe('client batching on the wire', () => {
     assert.equal(err.code, 'E_IDEM_CONFLICT');
   });
 
-  it('splits one tick of sends at 256 KiB of payload per batch', async () => {
-    const payload = Buffer.alloc(100 * 1024, 7);
-    await Promise.all(Array.from({ length: 5 }, (_, i) => client.send({ topic: 't', idemKey: `big-${i}`, payload })));
+  it('splits one tick of sends so that each SEND_BATCH body fits one 64 KiB chunk; a larger send travels alone', async () => {
+    const payload = Buffer.alloc(1024, 7);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => client.send({ topic: 't', idemKey: `kib-${i}`, payload })));
+    await client.send({ topic: 't', idemKey: 'big', payload: Buffer.alloc(100 * 1024, 7) });
     const sizes = server.requests.map((r) => (r.req.op === OPS.SEND_BATCH ? r.req.body.items.length : 1));
-    assert.deepEqual(sizes, [2, 2, 1]);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 201);
+    assert.ok(sizes.length >= 4, `200 KiB of payload in ${sizes.length} requests`);
+    const batchFrames = server.frames.filter((f) => f.op === OPS.SEND_BATCH);
+    assert.equal(batchFrames.length, sizes.length - 1, 'one frame per SEND_BATCH');
+    for (const f of batchFrames) assert.ok(f.bodyLen <= CHUNK_SIZE, `body ${f.bodyLen}`);
+    for (const f of batchFrames.slice(0, -1)) assert.ok(f.bodyLen > CHUNK_SIZE - 2048, `a full batch uses its chunk: body ${f.bodyLen}`);
+    assert.equal(sizes.at(-1), 1);
   });
 
   it('sendBatch answers each input with its result or its error, in order', async () => {
