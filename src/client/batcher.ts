@@ -71,6 +71,16 @@ export interface BatcherOptions<I, R> {
   onFull?: () => void;
 }
 
+// One executor for every call's promise (no closure per call): it hands the settle functions
+// over through `captured`, read right after `new Promise` returns (the executor runs synchronously).
+const captured: { resolve: ((r: never) => void) | undefined; reject: ((e: MailboxError) => void) | undefined } = {
+  resolve: undefined, reject: undefined,
+};
+function capture(resolve: (r: never) => void, reject: (e: MailboxError) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 export class TickBatcher<I, R> {
   private items: I[] = [];
   private sizes: number[] = [];
@@ -96,12 +106,11 @@ export class TickBatcher<I, R> {
    */
   add(item: I, bytes: number): Promise<R> {
     if (this.items.length > 0 && this.bytes + bytes > this.options.maxBytes) this.flushFull();
-    const promise = new Promise<R>((resolve, reject) => {
-      this.items.push(item);
-      this.sizes.push(bytes);
-      this.resolves.push(resolve);
-      this.rejects.push(reject);
-    });
+    const promise = new Promise<R>(capture);
+    this.items.push(item);
+    this.sizes.push(bytes);
+    this.resolves.push(captured.resolve as (r: R) => void);
+    this.rejects.push(captured.reject!);
     this.bytes += bytes;
     if (this.items.length >= this.options.maxItems()) this.flushFull();
     else this.scheduled ??= setImmediate(this.flushBound);
