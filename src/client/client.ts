@@ -12,10 +12,11 @@
 import { MailboxError, toMailboxError } from '../errors.ts';
 import { restartDelay } from '../domain/backoff.ts';
 import {
-  CHUNK_SIZE, MAX_BATCH, MAX_CAP, MAX_PAYLOAD, OPS, decodeBody, decodeEvent, decodeRequest, encodeBody, isTenantId, verifyPayload,
+  CHUNK_SIZE, MAX_BATCH, MAX_CAP, MAX_PAYLOAD, OPS, decodeBody, decodeEvent, decodeRequest, encodeBody, hashPayload, isTenantId, verifyPayload,
   type AckRequest, type FrameHeader, type HelloLimits, type MessageParams, type RequestOpId, type ResponseMap,
   type SendRequest, type WireDelivery,
 } from '../protocol/index.ts';
+import { decodeDeliverWith } from '../protocol/decode-deliver.ts';
 import { SEND_BATCH_HEAD, sendItemBound } from '../protocol/encode-batch.ts';
 import { ackBatchOn, sendBatchOn } from './batch-requests.ts';
 import { Batch, TickBatcher } from './batcher.ts';
@@ -363,26 +364,41 @@ export class MailboxClient {
   /** Verifies each delivery's hash: the good ones become ClientDeliveries, the bad ones are NACKed. */
   private accept(conn: Connection | undefined, wire: WireDelivery[], tenant: string): LeasedDelivery[] {
     const epoch = conn?.epoch ?? 0;
-    const out: LeasedDelivery[] = [];
-    for (const w of wire) {
+    const all = new Array<LeasedDelivery>(wire.length);
+    for (let i = 0; i < wire.length; i++) all[i] = LeasedDelivery.fromWire(wire[i]!, tenant, epoch, this.leases);
+    return this.verified(all);
+  }
+
+  /** Keeps the deliveries whose payload hashes to their payloadHash (checked once, on the received bytes); NACKs the rest. */
+  private verified(all: LeasedDelivery[]): LeasedDelivery[] {
+    let out: LeasedDelivery[] | undefined;
+    for (let i = 0; i < all.length; i++) {
+      const d = all[i]!;
       this.counters.deliveriesReceived++;
-      try {
-        verifyPayload(w);
-      } catch (err) {
-        this.counters.integrityFailures++;
-        this.release(w.msgId, w.leaseId, epoch, 'integrity');
-        this.report(toMailboxError(err));
+      if (hashPayload(d.payload) === d.payloadHash) {
+        out?.push(d);
         continue;
       }
-      out.push(new LeasedDelivery(w, tenant, epoch, this.leases));
+      out ??= all.slice(0, i);
+      this.counters.integrityFailures++;
+      this.release(d.msgId, d.leaseId, d.epoch, 'integrity');
+      try {
+        verifyPayload(d);
+      } catch (err) {
+        this.report(toMailboxError(err));
+      }
     }
-    return out;
+    return out ?? all;
   }
 
   private onEvent(conn: Connection, header: FrameHeader, body: Uint8Array): void {
-    const event = decodeEvent(header.op, decodeBody(body));
-    const deliveries = this.accept(conn, event.deliveries, header.tenant);
-    this.subs.dispatch(event.subscriptionId, deliveries);
+    if (header.op !== OPS.DELIVER) decodeEvent(header.op, undefined); // throws: not an event op
+    const { epoch } = conn;
+    const { tenant } = header;
+    const leases = this.leases;
+    const event = decodeDeliverWith(decodeBody(body), (msgId, topic, attempt, leaseId, enqueuedAt, leaseDeadline, payload, payloadHash, attrs) =>
+      new LeasedDelivery(msgId, topic, attempt, leaseId, enqueuedAt, leaseDeadline, payload, payloadHash, attrs, tenant, epoch, leases));
+    this.subs.dispatch(event.subscriptionId, this.verified(event.deliveries));
   }
 
   // ---- connection lifecycle -------------------------------------------------------------

@@ -31,19 +31,29 @@ export class LeasedDelivery implements ClientDelivery {
   readonly epoch: number;
   readonly #owner: LeaseOwner;
 
-  constructor(w: WireDelivery, tenant: string, epoch: number, owner: LeaseOwner) {
-    this.msgId = w.msgId;
+  constructor(
+    msgId: MsgId, topic: string, attempt: number, leaseId: LeaseId, enqueuedAt: number, leaseDeadline: number,
+    payload: Uint8Array, payloadHash: string, attrs: Attrs | undefined, tenant: string, epoch: number, owner: LeaseOwner,
+  ) {
+    this.msgId = msgId;
     this.tenant = tenant;
-    this.topic = w.topic;
-    this.attempt = w.attempt;
-    this.leaseId = w.leaseId;
-    this.enqueuedAt = w.enqueuedAt;
-    this.leaseDeadline = w.leaseDeadline;
-    this.payload = w.payload;
-    this.payloadHash = w.payloadHash;
-    if (w.attrs !== undefined) this.attrs = w.attrs;
+    this.topic = topic;
+    this.attempt = attempt;
+    this.leaseId = leaseId;
+    this.enqueuedAt = enqueuedAt;
+    this.leaseDeadline = leaseDeadline;
+    this.payload = payload;
+    this.payloadHash = payloadHash;
+    if (attrs !== undefined) this.attrs = attrs;
     this.epoch = epoch;
     this.#owner = owner;
+  }
+
+  /** A delivery from a decoded WireDelivery (RECV replies). */
+  static fromWire(w: WireDelivery, tenant: string, epoch: number, owner: LeaseOwner): LeasedDelivery {
+    return new LeasedDelivery(
+      w.msgId, w.topic, w.attempt, w.leaseId, w.enqueuedAt, w.leaseDeadline, w.payload, w.payloadHash, w.attrs, tenant, epoch, owner,
+    );
   }
 
   /**
