@@ -325,7 +325,7 @@ export async function createMailbox(
   });
   await root.start();
   booted = true;
-  const stopOverloadWatch = watchOverload(bus, cfg.overloadLagMs, (reason) => (facts.overloaded = reason));
+  const stopOverloadWatch = watchOverload(bus, { lagMs: cfg.overloadLagMs, commitMs: cfg.overloadCommitMs }, (reason) => (facts.overloaded = reason));
   // Golden metrics: depths are read at scrape time; known label sets start at 0 so the first
   // scrape shows every series. The DLQ's topic classes are not indexed, so its depth is per shard
   // under queue="all".

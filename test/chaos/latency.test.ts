@@ -33,7 +33,6 @@ test('slow store commits, then slow socket writes: nothing lost, requeues and DL
 
 test('store commit latency past overloadCommitMs sheds SENDs early (degraded within 5 s, rejected as degraded)', {
   timeout: 90_000,
-  todo: 'needs the runtime to pass overloadCommitMs to watchOverload (one line in src/runtime/create-mailbox.ts, outside this change)',
 }, async (t) => {
   const r = await report();
   t.diagnostic(`shedAfterMs=${r.shedAfterMs} reason=${r.shedReason} rejectedDegraded=${r.rejectedDegraded}`);
