@@ -1,6 +1,6 @@
 /**
  * `mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX]
- *  [--rate N/s] [--dry-run] [--url ws://…] [--token …|--token-file F] [--json]`
+ *  [--rate N/s] [--dry-run] [--history] [--url ws://…] [--token …|--token-file F] [--json]`
  *
  * Talks to a running server over OAP/1 through the SDK, with the admin token (see common.ts:
  * --token, MAILBOX_TOKEN, --token-file, else the first-start `<dataDir>/admin.token`). DLQ
@@ -21,12 +21,13 @@ const DLQ_OPTIONS = {
   tenant: { type: 'string' },
   rate: { type: 'string' },
   'dry-run': { type: 'boolean' },
+  history: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
 const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
   command: 'dlq',
-  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--rate N/s] [--dry-run] [--url ws://…] [--token T | --token-file F] [--json]',
+  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--rate N/s] [--dry-run] [--history] [--url ws://…] [--token T | --token-file F] [--json]',
   details: `The dead-letter queue of a running server, over OAP/1 with the admin token.
 
   list | reprocess | purge   show the entries / put them back with attempts reset / delete them
@@ -39,6 +40,7 @@ const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
                    bar on stderr; Ctrl-C stops after the step in flight (nothing lost or
                    moved twice), prints what moved and what is left, exits 130
   --dry-run        reprocess: list and count what would move; move nothing
+  --history        list: every attempt under its entry (number, outcome, time, session, reason)
   --json           JSON output (payloads as base64)
   --url URL        the WebSocket port (else MAILBOX_URL, else ws://<listen> of the configuration)
   --token T        the admin token (else MAILBOX_TOKEN, --token-file / MAILBOX_TOKEN_FILE,
@@ -80,13 +82,21 @@ export function lastAttempt(entry: DlqEntry): string {
   return last.reason ? `${last.outcome}: ${last.reason}` : last.outcome;
 }
 
-/** DLQ entries as an aligned text table, one row per entry. */
-export function renderDlqTable(entries: readonly DlqEntry[]): string {
+/** One attempt of an entry's history, as `dlq list --history` prints it under the entry. */
+export function renderAttempt(a: DlqEntry['history'][number]): string {
+  const parts = [`  #${a.attempt}`, a.outcome, new Date(a.at).toISOString()];
+  if (a.session !== undefined) parts.push(`session ${a.session}`);
+  if (a.reason !== undefined) parts.push(`reason ${JSON.stringify(a.reason)}`);
+  return parts.join('  ');
+}
+
+/** DLQ entries as an aligned text table, one row per entry (with `history`, its attempts below it). */
+export function renderDlqTable(entries: readonly DlqEntry[], history = false): string {
   const header = ['msgId', 'topic', 'reason', 'attempts', 'deadAt', 'last attempt'];
   const rows = entries.map((e) => [e.msgId, e.topic, e.reason, String(e.attempt), new Date(e.deadAt).toISOString(), lastAttempt(e)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
+  return [line(header), ...rows.flatMap((r, k) => (history ? [line(r), ...entries[k]!.history.map(renderAttempt)] : [line(r)]))].join('\n');
 }
 
 export async function dlq(argv: string[]): Promise<void> {
@@ -105,6 +115,7 @@ export async function dlq(argv: string[]): Promise<void> {
   const { after, tenant } = args.values;
   const json = args.values.json === true;
   const dryRun = args.values['dry-run'] === true;
+  if (sub !== 'list' && args.values.history === true) throw usageError(spec, '--history is for dlq list only');
   if (sub !== 'reprocess' && (args.values.rate !== undefined || dryRun)) {
     throw usageError(spec, `${args.values.rate !== undefined ? '--rate' : '--dry-run'} is for dlq reprocess only`);
   }
@@ -127,7 +138,7 @@ export async function dlq(argv: string[]): Promise<void> {
         const printable = entries.map(({ payload, ...e }) => (payload ? { ...e, payloadBase64: Buffer.from(payload).toString('base64') } : e));
         process.stdout.write(`${JSON.stringify(printable, null, 2)}\n`);
       } else {
-        process.stdout.write(`${renderDlqTable(entries)}\n`);
+        process.stdout.write(`${renderDlqTable(entries, args.values.history === true)}\n`);
         process.stderr.write(`${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}\n`);
       }
       return;

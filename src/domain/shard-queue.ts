@@ -670,8 +670,10 @@ export class ShardQueue {
   /** Ends an attempt: history, then requeue (immediately or after a delay) or DLQ. */
   settle(meta: MessageMeta, outcome: AttemptOutcome, now: number, out: StoreOp[], delayMs?: number, reason?: string): Settlement {
     const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
+    const session = meta.owner;
     this.unlease(meta, q);
     const record: AttemptRecord = reason === undefined ? { attempt: meta.attempt, outcome, at: now } : { attempt: meta.attempt, outcome, at: now, reason };
+    if (session !== undefined) record.session = session;
     // A new array for the first record: an empty history may be NO_HISTORY, shared and frozen.
     if (meta.history.length === 0) meta.history = [record];
     else meta.history.push(record);

@@ -30,6 +30,8 @@ export interface AttemptRecord {
   /** Wall-clock ms (shown to people). */
   at: number;
   reason?: string;
+  /** The session that held this attempt's lease (absent in records written before it was kept). */
+  session?: SessionId;
 }
 
 /** Where a message is in its life; acked messages are deleted, not kept. */

@@ -148,7 +148,7 @@ export function decodeEmptyResponse(v: unknown): EmptyResponse {
 }
 
 const OUTCOMES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>(['expired', 'nacked', 'session_lost', 'server_restart']);
-const ATTEMPT = keys('attempt', 'outcome', 'at', 'reason');
+const ATTEMPT = keys('attempt', 'outcome', 'at', 'reason', 'session');
 const ENTRY = keys(
   'msgId', 'topic', 'idemKey', 'payloadHash', 'size', 'attrs', 'enqueuedAt', 'attempt', 'reason', 'deadAt', 'history', 'payload',
 );
@@ -164,6 +164,8 @@ export function decodeDlqEntry(v: unknown, path: string): WireDlqEntry {
     const a: WireAttempt = { attempt: reqInt(h, 'attempt', hp, 1, 0xffff_ffff), outcome: oneOf(h.outcome, `${hp}.outcome`, OUTCOMES), at: reqInt(h, 'at', hp, 0, SAFE) };
     const reason = optStr(h, 'reason', hp, REASON);
     if (reason !== undefined) a.reason = reason;
+    const session = optStr(h, 'session', hp, REASON);
+    if (session !== undefined) a.session = session;
     history[i] = a;
   }
   const out: WireDlqEntry = {
@@ -210,15 +212,20 @@ export function fromWireDelivery(w: WireDelivery, tenant: TenantId): Delivery {
   return out;
 }
 
+function toWireAttempt(h: DlqEntry['meta']['history'][number]): WireAttempt {
+  const a: WireAttempt = { attempt: h.attempt, outcome: h.outcome, at: h.at };
+  if (h.reason !== undefined) a.reason = h.reason;
+  if (h.session !== undefined) a.session = h.session;
+  return a;
+}
+
 /** The wire form of a DLQ entry (flattened; tenant, owner, lease and state stay on the server). */
 export function toWireDlqEntry(e: DlqEntry & { payload?: Uint8Array }): WireDlqEntry {
   const m = e.meta;
   const out: WireDlqEntry = {
     msgId: m.msgId, topic: m.topic, idemKey: m.idemKey, payloadHash: m.payloadHash, size: m.size,
     enqueuedAt: m.enqueuedAt, attempt: m.attempt, reason: e.reason, deadAt: e.deadAt,
-    history: m.history.map((h) => (h.reason === undefined
-      ? { attempt: h.attempt, outcome: h.outcome, at: h.at }
-      : { attempt: h.attempt, outcome: h.outcome, at: h.at, reason: h.reason })),
+    history: m.history.map(toWireAttempt),
   };
   if (m.attrs !== undefined) out.attrs = m.attrs;
   if (e.payload !== undefined) out.payload = e.payload;

@@ -136,6 +136,8 @@ export interface WireAttempt {
   /** Wall-clock ms. */
   at: number;
   reason?: string;
+  /** The server's session id that held the attempt's lease. */
+  session?: string;
 }
 /** A DLQ entry as it travels: flattened, without tenant, owner or lease. */
 export interface WireDlqEntry {

@@ -113,6 +113,20 @@ describe('mailbox CLI', () => {
       assert.equal(Buffer.from(entries[0]!.payloadBase64!, 'base64').toString(), 'bad');
     });
 
+    it('dlq list --history prints every attempt under its entry, with the session that held its lease', async () => {
+      const r = await mailbox(['dlq', 'list', '--history', '--url', server.url, '--token', adminToken]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 3);
+      assert.match(lines[2]!, /^  #1  nacked  \S+Z  session s-[0-9a-f]{12}  reason "cannot parse"$/);
+      const j = await mailbox(['dlq', 'list', '--json', '--url', server.url, '--token', adminToken]);
+      const [entry] = JSON.parse(j.stdout) as Array<{ history: Array<{ attempt: number; outcome: string; session?: string }> }>;
+      assert.equal(entry!.history.length, 1);
+      assert.match(entry!.history[0]!.session ?? '', /^s-[0-9a-f]{12}$/);
+      const wrong = await mailbox(['dlq', 'purge', '--history', '--url', server.url, '--token', adminToken]);
+      assert.equal(wrong.code, 2, 'usage error: --history is for dlq list only');
+    });
+
     it('dlq refuses a token without the admin op', async () => {
       const ring = server.ring;
       const sendOnly = mint(ring, { caveats: [{ kind: 'op', ops: ['send'] }] });

@@ -68,7 +68,7 @@ describe('recovery', () => {
       assert.ok(s.kind === 'requeued', 's.kind === "requeued"');
       assert.equal(s.outcome, 'server_restart');
       assert.equal(s.meta.attempt, 1, 'the attempt stays');
-      assert.deepEqual(s.meta.history, [{ attempt: 1, outcome: 'server_restart', at: T0 + 50 }]);
+      assert.deepEqual(s.meta.history, [{ attempt: 1, outcome: 'server_restart', at: T0 + 50, session: ALICE }]);
     }
     assert.deepEqual(h.q.depths(), { ready: 2, leased: 0, delayed: 0, dlq: 0 });
     assert.deepEqual(h.store.depths(), h.q.depths(), 'the settlements were written to the store');

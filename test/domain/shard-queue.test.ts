@@ -234,7 +234,7 @@ describe('shard queue: settling a lease', () => {
     const [again] = lease(q, 'orders', T0 + 310);
     assert.equal(again!.msgId, id);
     assert.equal(again!.attempt, 2);
-    assert.deepEqual(again!.history, [{ attempt: 1, outcome: 'nacked', at: T0 + 10, reason: 'busy' }]);
+    assert.deepEqual(again!.history, [{ attempt: 1, outcome: 'nacked', at: T0 + 10, reason: 'busy', session: ALICE }]);
   });
 
   it('NACK with delayMs 0 makes the message ready at once, behind those already waiting', () => {
@@ -271,7 +271,7 @@ describe('shard queue: settling a lease', () => {
     const [again] = lease(q, 'orders', T0 + 1_000, { owner: BOB });
     assert.equal(again!.msgId, id);
     assert.equal(again!.attempt, 2);
-    assert.deepEqual(again!.history, [{ attempt: 1, outcome: 'expired', at: T0 + 1_000 }]);
+    assert.deepEqual(again!.history, [{ attempt: 1, outcome: 'expired', at: T0 + 1_000, session: ALICE }]);
   });
 
   it('an expired lease waits the backoff before it is redelivered', () => {
@@ -303,9 +303,9 @@ describe('shard queue: settling a lease', () => {
     assert.equal(s.entry.reason, 'session_lost');
     assert.equal(s.entry.meta.attempt, 3);
     assert.deepEqual(s.entry.meta.history, [
-      { attempt: 1, outcome: 'nacked', at: T0 + 1, reason: 'parse error' },
-      { attempt: 2, outcome: 'expired', at: T0 + 12 },
-      { attempt: 3, outcome: 'session_lost', at: T0 + 30 },
+      { attempt: 1, outcome: 'nacked', at: T0 + 1, reason: 'parse error', session: ALICE },
+      { attempt: 2, outcome: 'expired', at: T0 + 12, session: ALICE },
+      { attempt: 3, outcome: 'session_lost', at: T0 + 30, session: ALICE },
     ]);
     assert.deepEqual(out.map((op) => op.op), ['delMsg', 'putDlq']);
     assert.equal(q.get(id), undefined);
