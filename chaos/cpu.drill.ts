@@ -9,12 +9,12 @@
  * 60 ms, so the drill starts the server with `overloadLagMs` 40 (the default, 1 s, is for
  * stalls, and a 60 % burn never reaches it).
  */
-import { MailboxClient } from '../src/client/index.ts';
+import type { MailboxClient } from '../src/client/index.ts';
 import { sleep } from './actors.ts';
 import type { Drill } from './drill.ts';
 import { Ledger } from './ledger.ts';
-import { PhaseTimes, ReadyzWatch, injectFault, percentile, seriesValue, timedProducer } from './pressure.ts';
-import { ackingConsumer, clientOptions, listDlqRemote, startLevelServer, waitServerEmpty } from './remote.ts';
+import { ReadyzWatch, injectFault, percentile, seriesValue, startPressureLoad } from './pressure.ts';
+import { listDlqRemote, startLevelServer, waitServerEmpty } from './remote.ts';
 import { adminSource, type Timeline } from './timeline.ts';
 
 export interface CpuOptions {
@@ -70,21 +70,8 @@ export async function runCpu(o: CpuOptions): Promise<CpuReport> {
   try {
     const ledger = new Ledger();
     o.timeline?.watch(adminSource(server.adminUrl, ledger));
-    const inDoubt = new Set<string>();
-    const topics = Array.from({ length: 16 }, (_, i) => `cpu:${i}`);
-    const connect = async (): Promise<MailboxClient> => {
-      const c = await MailboxClient.connect(server.url, clientOptions());
-      clients.push(c);
-      return c;
-    };
     // Admitted requests: SEND batches accepted whole and ACKs, timed from the client.
-    const times = new PhaseTimes();
-    const consumers = [await connect(), await connect()];
-    const acking = consumers.map((c, i) => ackingConsumer(c, ledger, topics.filter((_, k) => k % 2 === i), inDoubt, { onAckMs: (ms) => times.add(ms) }));
-    const producer = await connect();
-    let producing = true;
-    const produced = timedProducer(producer, ledger, { topics, batch: 20, pauseMs: 20, times, stop: () => !producing });
-    produced.catch(() => {});
+    const { times, consumers, acking, produced, stop: stopProducing } = await startPressureLoad(server.url, ledger, 'cpu', clients);
 
     await sleep(o.baselineMs);
     const rejectedBefore = await seriesValue(server.adminUrl, 'rejected_total', 'reason', 'degraded');
@@ -109,7 +96,7 @@ export async function runCpu(o: CpuOptions): Promise<CpuReport> {
 
     // A little load after recovery, then the producer stops and the consumers drain.
     await sleep(500);
-    producing = false;
+    stopProducing();
     const { fatal } = await produced;
     const settled = await waitServerEmpty(server, 30_000);
     await Promise.all(acking.map((a) => a.idle()));

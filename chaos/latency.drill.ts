@@ -7,12 +7,12 @@
  * Slow sockets delay every reply and delivery; with leases far longer than the delay, requeues
  * stay bounded. Nothing is lost and the DLQ does not explode.
  */
-import { MailboxClient } from '../src/client/index.ts';
+import type { MailboxClient } from '../src/client/index.ts';
 import { sleep } from './actors.ts';
 import type { Drill } from './drill.ts';
 import { Ledger } from './ledger.ts';
-import { PhaseTimes, ReadyzWatch, injectFault, percentile, seriesValue, timedProducer } from './pressure.ts';
-import { ackingConsumer, clientOptions, listDlqRemote, metricSum, startLevelServer, waitServerEmpty } from './remote.ts';
+import { ReadyzWatch, injectFault, percentile, seriesValue, startPressureLoad } from './pressure.ts';
+import { listDlqRemote, metricSum, startLevelServer, waitServerEmpty } from './remote.ts';
 import { adminSource, type Timeline } from './timeline.ts';
 
 export interface LatencyOptions {
@@ -83,20 +83,7 @@ export async function runLatency(o: LatencyOptions): Promise<LatencyReport> {
   try {
     const ledger = new Ledger();
     o.timeline?.watch(adminSource(server.adminUrl, ledger));
-    const inDoubt = new Set<string>();
-    const topics = Array.from({ length: 16 }, (_, i) => `latency:${i}`);
-    const connect = async (): Promise<MailboxClient> => {
-      const c = await MailboxClient.connect(server.url, clientOptions());
-      clients.push(c);
-      return c;
-    };
-    const times = new PhaseTimes();
-    const consumers = [await connect(), await connect()];
-    const acking = consumers.map((c, i) => ackingConsumer(c, ledger, topics.filter((_, k) => k % 2 === i), inDoubt, { onAckMs: (ms) => times.add(ms) }));
-    const producer = await connect();
-    let producing = true;
-    const produced = timedProducer(producer, ledger, { topics, batch: 20, pauseMs: 20, times, stop: () => !producing });
-    produced.catch(() => {});
+    const { times, consumers, acking, produced, stop: stopProducing } = await startPressureLoad(server.url, ledger, 'latency', clients);
     const counter = (name: string): Promise<number> => metricSum(server, name);
     const requeuedBefore = await counter('requeued_total');
     const timeoutsBefore = await counter('visibility_timeouts_total');
@@ -141,7 +128,7 @@ export async function runLatency(o: LatencyOptions): Promise<LatencyReport> {
     o.timeline?.mark('faultEnd');
 
     await sleep(500);
-    producing = false;
+    stopProducing();
     const { fatal } = await produced;
     const settled = await waitServerEmpty(server, 30_000);
     await Promise.all(acking.map((a) => a.idle()));

@@ -4,10 +4,11 @@
  * SEND batch it gets admitted, and a watcher of `/readyz` that notes when the state changed.
  */
 import { ANY_TENANT, KeyRing, mint } from '../src/auth/index.ts';
-import { MailboxError, type MailboxClient, type SendInput } from '../src/client/index.ts';
+import { MailboxClient, MailboxError, type SendInput } from '../src/client/index.ts';
 import { TEST_SECRET } from '../test/durability/child.ts';
 import { sleep } from './actors.ts';
 import type { Ledger } from './ledger.ts';
+import { ackingConsumer, clientOptions } from './remote.ts';
 import { seriesBy } from './timeline.ts';
 
 /** An admin token for every tenant (fault injection acts on all of them) that the drill servers accept. */
@@ -139,4 +140,27 @@ export async function timedProducer(
     await sleep(o.pauseMs);
   }
   return { refusedByCode, fatal };
+}
+
+/**
+ * The live load of the pressure drills (cpu, latency): two acking consumers over half the 16
+ * topics each and one producer of 20-message batches every 20 ms, every admitted request timed
+ * into `times`. Clients go into `clients` (the drill closes them); `stop` ends the producer.
+ */
+export async function startPressureLoad(url: string, ledger: Ledger, topicPrefix: string, clients: MailboxClient[]) {
+  const inDoubt = new Set<string>();
+  const topics = Array.from({ length: 16 }, (_, i) => `${topicPrefix}:${i}`);
+  const connect = async (): Promise<MailboxClient> => {
+    const c = await MailboxClient.connect(url, clientOptions());
+    clients.push(c);
+    return c;
+  };
+  const times = new PhaseTimes();
+  const consumers = [await connect(), await connect()];
+  const acking = consumers.map((c, i) => ackingConsumer(c, ledger, topics.filter((_, k) => k % 2 === i), inDoubt, { onAckMs: (ms) => times.add(ms) }));
+  const producer = await connect();
+  let producing = true;
+  const produced = timedProducer(producer, ledger, { topics, batch: 20, pauseMs: 20, times, stop: () => !producing });
+  produced.catch(() => {});
+  return { times, consumers, acking, produced, stop: (): void => void (producing = false) };
 }
