@@ -17,8 +17,10 @@ const send = (m: ConsumerMessage): Promise<void> =>
   new Promise((resolve, reject) => process.send!(m, undefined, undefined, (err) => (err ? reject(err) : resolve())));
 
 async function main(): Promise<void> {
-  const [url, topicList, prefetch, visibilityMs] = process.argv.slice(2);
-  if (!url || !topicList || !process.send) throw new Error('usage: consumer-process.ts <ws-url> <topics> <prefetch> <visibilityMs> (with an IPC channel)');
+  const [url, topicList, prefetch, visibilityMs, workMs] = process.argv.slice(2);
+  // A consumer does work per message: it holds leases while it works, so a SIGKILL leaves some open.
+  const work = Number(workMs ?? 0);
+  if (!url || !topicList || !process.send) throw new Error('usage: consumer-process.ts <ws-url> <topics> <prefetch> <visibilityMs> [workMs] (with an IPC channel)');
   const client = await MailboxClient.connect(url, clientOptions());
 
   // Deliveries that arrive together are reported as one "tried" message, then ACKed.
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
 
   const onDelivery = async (d: ClientDelivery): Promise<void> => {
     await tried(d);
+    if (work > 0) await new Promise((resolve) => setTimeout(resolve, work));
     try {
       await d.ack();
       acked.push([d.msgId, d.leaseId, d.attempt]);

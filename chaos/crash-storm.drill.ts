@@ -68,7 +68,7 @@ interface ConsumerChild {
 
 function spawnConsumer(url: string, topics: readonly string[], o: CrashStormOptions, onMessage: (m: ConsumerMessage, c: ConsumerChild) => void): ConsumerChild {
   const script = join(ROOT, 'chaos', 'consumer-process.ts');
-  const child = spawn(process.execPath, ['--import', TSX, script, url, topics.join(','), String(o.prefetch), String(o.visibilityMs)], {
+  const child = spawn(process.execPath, ['--import', TSX, script, url, topics.join(','), String(o.prefetch), String(o.visibilityMs), '1'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
