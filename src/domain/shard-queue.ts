@@ -106,6 +106,13 @@ interface TopicQueue {
   reading: boolean;
   /** Messages spilled since the read in flight began (it may or may not see them). */
   spillsSinceRead: number;
+  /**
+   * Messages of this topic that left the queue (acknowledged, dead-lettered, purged) while a
+   * read was in flight: the read may have seen their records before they were deleted, and
+   * must not bring them back (each would come back as a message with no record, and take the
+   * place of a spilled one in the count).
+   */
+  goneSinceRead: Set<MsgId> | undefined;
 }
 
 function live(q: TopicQueue): number {
@@ -290,6 +297,7 @@ export class ShardQueue {
     if (q === undefined || q.reading || q.spilled === 0) return undefined;
     q.reading = true;
     q.spillsSinceRead = 0;
+    q.goneSinceRead = undefined;
     const room = this.belowPagingCeiling() ? this.window - q.ready.length : Math.min(SMALL_PAGE, this.window);
     const read: PageRead = { tenant: q.tenant, topic: q.topic, limit: limit ?? Math.max(1, Math.min(q.spilled, room)) };
     if (q.cursor !== undefined) read.after = q.cursor;
@@ -303,11 +311,11 @@ export class ShardQueue {
   applyPage(key: string, read: PageRead, metas: readonly MessageMeta[]): void {
     const q = this.topics.get(key);
     if (q === undefined || !q.reading) return;
-    q.reading = false;
+    const gone = this.endRead(q);
     for (const meta of metas) {
       if (q.cursor === undefined || meta.msgId > q.cursor) q.cursor = meta.msgId;
       // A requeued message is in RAM and in the store's ready range at once.
-      if (this.msgs.has(meta.msgId) || meta.state !== 'ready') continue;
+      if (this.msgs.has(meta.msgId) || meta.state !== 'ready' || gone?.has(meta.msgId)) continue;
       this.msgs.set(meta.msgId, meta);
       q.ready.push(meta.msgId);
       this.counts.resident++;
@@ -326,7 +334,20 @@ export class ShardQueue {
   /** A read failed: the topic may be read again. */
   abortRead(key: string): void {
     const q = this.topics.get(key);
-    if (q !== undefined) q.reading = false;
+    if (q !== undefined) this.endRead(q);
+  }
+
+  /** The read in flight ended: what left the queue meanwhile (see `goneSinceRead`). */
+  private endRead(q: TopicQueue): Set<MsgId> | undefined {
+    const gone = q.goneSinceRead;
+    q.reading = false;
+    q.goneSinceRead = undefined;
+    return gone;
+  }
+
+  /** `msgId` leaves the queue: a read in flight of its topic must not bring it back. */
+  private departed(q: TopicQueue, msgId: MsgId): void {
+    if (q.reading) (q.goneSinceRead ??= new Set()).add(msgId);
   }
 
   /**
@@ -336,10 +357,10 @@ export class ShardQueue {
   purgeSpilled(key: string, metas: readonly MessageMeta[], out: StoreOp[]): MessageMeta[] {
     const q = this.topics.get(key);
     if (q === undefined || !q.reading) return [];
-    q.reading = false;
+    const gone = this.endRead(q);
     const purged: MessageMeta[] = [];
     for (const meta of metas) {
-      if (this.msgs.has(meta.msgId) || meta.state !== 'ready' || (q.cursor !== undefined && meta.msgId <= q.cursor) || q.spilled === 0) continue;
+      if (this.msgs.has(meta.msgId) || meta.state !== 'ready' || gone?.has(meta.msgId) || (q.cursor !== undefined && meta.msgId <= q.cursor) || q.spilled === 0) continue;
       this.setSpilled(q, q.spilled - 1);
       out.push(delMsg(this.shard, meta, 'ready'));
       purged.push(meta);
@@ -591,7 +612,9 @@ export class ShardQueue {
         this.topics.get(key)!.delayed--;
         this.counts.delayed--;
       }
-      this.markLive(this.topics.get(key)!);
+      const q = this.topics.get(key)!;
+      this.markLive(q);
+      this.departed(q, meta.msgId);
       this.msgs.delete(meta.msgId);
       out.push(delMsg(this.shard, meta));
     }
@@ -678,6 +701,7 @@ export class ShardQueue {
     if (meta.history.length === 0) meta.history = [record];
     else meta.history.push(record);
     if (meta.attempt >= this.limits.maxAttempts) {
+      this.departed(q, meta.msgId);
       this.msgs.delete(meta.msgId);
       this.markLive(q);
       this.dropTopicIfEmpty(q);
@@ -750,7 +774,7 @@ export class ShardQueue {
     let q = this.topics.get(key);
     if (!q) {
       // Small and lazy: a fan-out makes thousands of topics that each see one message.
-      q = { key, tenant, topic, ready: new Fifo<MsgId>(4), leased: 0, delayed: 0, byOwner: undefined, spilled: 0, cursor: undefined, reading: false, spillsSinceRead: 0 };
+      q = { key, tenant, topic, ready: new Fifo<MsgId>(4), leased: 0, delayed: 0, byOwner: undefined, spilled: 0, cursor: undefined, reading: false, spillsSinceRead: 0, goneSinceRead: undefined };
       this.topics.set(key, q);
     }
     return q;
@@ -826,6 +850,7 @@ export class ShardQueue {
   private remove(meta: MessageMeta): void {
     const q = this.topics.get(this.keyOf(meta.tenant, meta.topic))!;
     this.unlease(meta, q);
+    this.departed(q, meta.msgId);
     this.msgs.delete(meta.msgId);
     this.markLive(q);
     this.dropTopicIfEmpty(q);

@@ -122,6 +122,60 @@ describe('shard queue: paging', () => {
     assert.deepEqual(s.lease('orders', 5).map((m) => m.idemKey), ['during']);
   });
 
+  it('a message acknowledged while a page read is out is not brought back by that read (nor counted in place of a spilled one)', () => {
+    // The crash-recovery loss (kill -9 under load): after a restart a requeued message is in RAM
+    // and in the store's ready range, and paging starts from the range's beginning. The read saw
+    // its record; it was leased and acknowledged before the answer came back.
+    const s = setup();
+    for (let i = 0; i < 6; i++) s.send('orders', `m${i}`);
+    s.lease('orders'); // m0 leased when the process dies
+    const q = makeQueue({ paging: PAGING }, 31);
+    const input = s.store.pagedRecoveryInput();
+    s.run((o) => rebuildShard(q, input, T0 + 10, 'expire-leases', () => false, o));
+    const key = topicKey(TENANT, topic('orders'));
+    assert.equal(q.depths().ready, 6, 'm0 requeued in RAM, m1..m5 in the store');
+    const read = q.beginRead(key)!;
+    const page = s.store.readyPage(read.tenant, read.topic, read);
+    assert.ok(page.some((m) => m.idemKey === 'm0'), 'the read sees the requeued message');
+    const [again] = s.run((o) => q.lease({ tenant: TENANT, topic: topic('orders'), visibilityMs: 1_000, maxMessages: 1, owner: session('c') }, T0 + 20, o));
+    assert.equal(again?.idemKey, 'm0');
+    s.run((o) => q.ack(again.msgId, again.leaseId!, o));
+    q.applyPage(key, read, page);
+    assert.equal(q.get(again.msgId), undefined, 'the acknowledged message stays gone');
+    const got: string[] = [];
+    for (;;) {
+      while (q.needsPage(key)) {
+        const r = q.beginRead(key)!;
+        q.applyPage(key, r, s.store.readyPage(r.tenant, r.topic, r));
+      }
+      const [m] = s.run((o) => q.lease({ tenant: TENANT, topic: topic('orders'), visibilityMs: 1_000, maxMessages: 1, owner: session('c') }, T0 + 30, o));
+      if (m === undefined) break;
+      got.push(m.idemKey);
+      s.run((o) => q.ack(m.msgId, m.leaseId!, o));
+    }
+    assert.deepEqual(got, ['m1', 'm2', 'm3', 'm4', 'm5'], 'every stored message is delivered, none twice');
+    assert.equal(s.store.msgs.size, 0);
+  });
+
+  it('a message acknowledged while a retention read is out is not purged in place of a spilled one', () => {
+    const s = setup();
+    for (let i = 0; i < 6; i++) s.send('orders', `old${i}`, T0);
+    s.lease('orders'); // old0 leased when the process dies
+    const q = makeQueue({ paging: PAGING }, 31);
+    const input = s.store.pagedRecoveryInput();
+    s.run((o) => rebuildShard(q, input, T0 + 10, 'expire-leases', () => false, o));
+    const key = topicKey(TENANT, topic('orders'));
+    const read = { ...q.beginRead(key, 100)!, before: idTimePrefix(T0 + 1_000) };
+    const page = s.store.readyPage(read.tenant, read.topic, read);
+    const [m] = s.run((o) => q.lease({ tenant: TENANT, topic: topic('orders'), visibilityMs: 1_000, maxMessages: 1, owner: session('c') }, T0 + 20, o));
+    assert.equal(m?.idemKey, 'old0');
+    s.run((o) => q.ack(m.msgId, m.leaseId!, o));
+    const purged = s.run((o) => q.purgeSpilled(key, page, o));
+    assert.deepEqual(purged.map((p) => p.idemKey), ['old1', 'old2', 'old3', 'old4', 'old5']);
+    assert.equal(s.store.msgs.size, 0, 'nothing is left in the store uncounted');
+    assert.equal(q.depths().ready, 0);
+  });
+
   it('retention drops messages that wait in the store without reading them into the window', () => {
     const s = setup();
     for (let i = 0; i < 6; i++) s.send('orders', `old${i}`, T0);
