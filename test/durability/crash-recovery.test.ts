@@ -73,14 +73,6 @@ test(
   `${TOTAL.toLocaleString('en')} messages${TOTAL < 50_000 ? ' (REDUCED from the issue\'s 50,000)' : ''} through ${KILLS} kill -9 restarts: every acknowledged SEND is delivered, no message comes back after a successful ACK`,
   {
     timeout: HANG_GUARD_MS,
-    // KNOWN BUG, open (README Known limits): under heavy load (load average 6-14 on 2 cores, several
-    // copies of this file at once) about one run in four loses acknowledged messages, in store
-    // format 2 and 3 alike: a shard keeps messages whose record is gone from the store (delivered
-    // with an empty payload, refused by the SDK's hash check, NACKed until dead-lettered) while as
-    // many acknowledged ones sit in the store uncounted and are never delivered. Reported here as a
-    // todo so CI stays readable; it must become a plain test again once fixed. CRASH_STRICT=1 makes
-    // it one now.
-    ...(process.env.CRASH_STRICT === '1' ? {} : { todo: 'known bug: acknowledged messages lost under heavy load (README Known limits)' }),
   },
   async (t) => {
     const t0 = Date.now();
