@@ -38,15 +38,19 @@ function setup(paging: PagingLimits = PAGING) {
     const req: LeaseRequest = { tenant: TENANT, topic: topic(t), visibilityMs: 1_000, maxMessages: max, owner: session('c') };
     return run((o) => q.lease(req, T0, o));
   };
+  const ack = (m: MessageMeta): void => {
+    run((o) => q.ack(m.msgId, m.leaseId!, o));
+  };
   return {
-    store, run, pageIn, send, lease,
+    store, run, pageIn, send, lease, ack,
     get q(): ShardQueue {
       return q;
     },
-    rebuild(): void {
+    /** An actor restart (leases kept), or with `restart` a process start: open leases come back ready (server_restart). */
+    rebuild(restart = false): void {
       q = makeQueue({ paging }, 31);
       const input = store.pagedRecoveryInput();
-      run((o) => rebuildShard(q, input, T0 + 10, 'keep-leases', () => true, o));
+      run((o) => rebuildShard(q, input, T0 + 10, restart ? 'expire-leases' : 'keep-leases', () => true, o));
     },
   };
 }
@@ -129,29 +133,21 @@ describe('shard queue: paging', () => {
     const s = setup();
     for (let i = 0; i < 6; i++) s.send('orders', `m${i}`);
     s.lease('orders'); // m0 leased when the process dies
-    const q = makeQueue({ paging: PAGING }, 31);
-    const input = s.store.pagedRecoveryInput();
-    s.run((o) => rebuildShard(q, input, T0 + 10, 'expire-leases', () => false, o));
+    s.rebuild(true);
     const key = topicKey(TENANT, topic('orders'));
-    assert.equal(q.depths().ready, 6, 'm0 requeued in RAM, m1..m5 in the store');
-    const read = q.beginRead(key)!;
+    assert.equal(s.q.depths().ready, 6, 'm0 requeued in RAM, m1..m5 in the store');
+    const read = s.q.beginRead(key)!;
     const page = s.store.readyPage(read.tenant, read.topic, read);
     assert.ok(page.some((m) => m.idemKey === 'm0'), 'the read sees the requeued message');
-    const [again] = s.run((o) => q.lease({ tenant: TENANT, topic: topic('orders'), visibilityMs: 1_000, maxMessages: 1, owner: session('c') }, T0 + 20, o));
+    const [again] = s.lease('orders');
     assert.equal(again?.idemKey, 'm0');
-    s.run((o) => q.ack(again.msgId, again.leaseId!, o));
-    q.applyPage(key, read, page);
-    assert.equal(q.get(again.msgId), undefined, 'the acknowledged message stays gone');
+    s.ack(again);
+    s.q.applyPage(key, read, page);
+    assert.equal(s.q.get(again.msgId), undefined, 'the acknowledged message stays gone');
     const got: string[] = [];
-    for (;;) {
-      while (q.needsPage(key)) {
-        const r = q.beginRead(key)!;
-        q.applyPage(key, r, s.store.readyPage(r.tenant, r.topic, r));
-      }
-      const [m] = s.run((o) => q.lease({ tenant: TENANT, topic: topic('orders'), visibilityMs: 1_000, maxMessages: 1, owner: session('c') }, T0 + 30, o));
-      if (m === undefined) break;
+    for (let m = (s.pageIn('orders'), s.lease('orders')[0]); m !== undefined; s.pageIn('orders'), m = s.lease('orders')[0]) {
       got.push(m.idemKey);
-      s.run((o) => q.ack(m.msgId, m.leaseId!, o));
+      s.ack(m);
     }
     assert.deepEqual(got, ['m1', 'm2', 'm3', 'm4', 'm5'], 'every stored message is delivered, none twice');
     assert.equal(s.store.msgs.size, 0);
@@ -161,19 +157,17 @@ describe('shard queue: paging', () => {
     const s = setup();
     for (let i = 0; i < 6; i++) s.send('orders', `old${i}`, T0);
     s.lease('orders'); // old0 leased when the process dies
-    const q = makeQueue({ paging: PAGING }, 31);
-    const input = s.store.pagedRecoveryInput();
-    s.run((o) => rebuildShard(q, input, T0 + 10, 'expire-leases', () => false, o));
+    s.rebuild(true);
     const key = topicKey(TENANT, topic('orders'));
-    const read = { ...q.beginRead(key, 100)!, before: idTimePrefix(T0 + 1_000) };
+    const read = { ...s.q.beginRead(key, 100)!, before: idTimePrefix(T0 + 1_000) };
     const page = s.store.readyPage(read.tenant, read.topic, read);
-    const [m] = s.run((o) => q.lease({ tenant: TENANT, topic: topic('orders'), visibilityMs: 1_000, maxMessages: 1, owner: session('c') }, T0 + 20, o));
+    const [m] = s.lease('orders');
     assert.equal(m?.idemKey, 'old0');
-    s.run((o) => q.ack(m.msgId, m.leaseId!, o));
-    const purged = s.run((o) => q.purgeSpilled(key, page, o));
+    s.ack(m);
+    const purged = s.run((o) => s.q.purgeSpilled(key, page, o));
     assert.deepEqual(purged.map((p) => p.idemKey), ['old1', 'old2', 'old3', 'old4', 'old5']);
     assert.equal(s.store.msgs.size, 0, 'nothing is left in the store uncounted');
-    assert.equal(q.depths().ready, 0);
+    assert.equal(s.q.depths().ready, 0);
   });
 
   it('retention drops messages that wait in the store without reading them into the window', () => {
