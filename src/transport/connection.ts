@@ -11,9 +11,10 @@ import type { Capability, Op } from '../auth/index.ts';
 import {
   ChunkReassembler, FLAGS, HEADER_SIZE, MAX_BODY, MAX_FRAME, OPS, PROTOCOL_VERSION, CHUNK_SIZE, MAX_PAYLOAD, MAX_BATCH,
   decodeAnyRequest, decodeBody, decodeFrame, encodeError, encodeValueMessage, errorToWire, opName,
-  toWireDelivery, toWireDlqEntry, type AnyRequest, type AssembledMessage, type WireDelivery,
+  toWireDelivery, toWireDlqEntry, type AnyRequest, type AssembledMessage,
 } from '../protocol/index.ts';
 import { corkForTick } from '../protocol/cork.ts';
+import { encodeDeliverEvent } from '../protocol/encode-deliver.ts';
 import { holdWrite, writesHeld } from '../chaos-control/socket-delay.ts';
 import type { Metrics, RejectReason } from '../observability/metrics.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -370,19 +371,19 @@ export class Connection {
     const frames: Buffer[] = [];
     for (const [subscriptionId, deliveries] of this.pendingDeliveries) {
       const tenant = this.subTenant.get(subscriptionId) ?? deliveries[0]!.tenant;
-      let batch: WireDelivery[] = [];
+      // Each event is deliveries[from..i), written straight into its frame (encode-deliver.ts).
+      let from = 0;
       let bytes = 0;
-      const emit = (): void => {
-        frames.push(...encodeValueMessage({ flags: FLAGS.EVENT, op: OPS.DELIVER, tenant, corrId: ++this.eventSeq }, { subscriptionId, deliveries: batch }));
-        batch = [];
-        bytes = 0;
-      };
-      for (const d of deliveries) {
-        if (batch.length > 0 && bytes + d.payload.byteLength > EVENT_PAYLOAD_BYTES) emit();
-        batch.push(toWireDelivery(d));
-        bytes += d.payload.byteLength;
+      for (let i = 0; i < deliveries.length; i++) {
+        const size = deliveries[i]!.payload.byteLength;
+        if (i > from && bytes + size > EVENT_PAYLOAD_BYTES) {
+          frames.push(...encodeDeliverEvent(tenant, ++this.eventSeq, subscriptionId, deliveries, from, i));
+          from = i;
+          bytes = 0;
+        }
+        bytes += size;
       }
-      if (batch.length > 0) emit();
+      if (deliveries.length > from) frames.push(...encodeDeliverEvent(tenant, ++this.eventSeq, subscriptionId, deliveries, from, deliveries.length));
     }
     this.pendingDeliveries.clear();
     this.write(frames);
