@@ -42,6 +42,8 @@ export interface ShardCoreDeps {
   store: Store;
   clock: Clock;
   leaseRecovery: LeaseRecovery;
+  /** The runtime has started (every shard loaded once): a load that fails for storage is retried, not a crash. */
+  serving?: () => boolean;
   isOwnerAlive(owner: SessionId): boolean;
   /** Leases the whole mailbox may still open (the global in-flight bound). */
   inflightAvailable(): number;
@@ -97,6 +99,8 @@ export class ShardCore {
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
   private storageBroken = false;
+  /** Set while a failed load waits to be tried again. */
+  private reloadTimer: NodeJS.Timeout | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private leaseRecovery: LeaseRecovery;
@@ -184,8 +188,18 @@ export class ShardCore {
     switch (event.type) {
       case '$crash':
         throw new Error(event.reason);
-      case 'loadFailed':
-        throw new Error(`shard ${this.queue.shard} could not load: ${toMailboxError(event.error).message}`);
+      case 'loadFailed': {
+        const error = toMailboxError(event.error);
+        // Storage away after the start (Redis unreachable, a shard another instance holds):
+        // keep reloading while readiness sheds writes, rather than crash until the supervisor
+        // gives up. At the process start a load that fails is a start that fails.
+        if (error.code === 'E_UNAVAILABLE' && this.deps.serving?.() === true) return this.retryLoad(error);
+        throw new Error(`shard ${this.queue.shard} could not load: ${error.message}`);
+      }
+      case 'reload':
+        this.reloadTimer = undefined;
+        if (this.status === 'loading') this.load();
+        return;
       case 'loaded': {
         rebuildShard(this.queue, event.snapshot, this.now(), this.leaseRecovery, this.deps.isOwnerAlive, this.commits.ops);
         // A later rebuild (after the store refused a batch) happens inside this live process:
@@ -279,6 +293,7 @@ export class ShardCore {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
     if (this.pageRetryTimer) clearTimeout(this.pageRetryTimer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.sweep.stop();
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
     this.gate.reset(error);
@@ -669,6 +684,16 @@ export class ShardCore {
       () => this.deps.send({ type: 'probed', ok: true }),
       () => this.deps.send({ type: 'probed', ok: false }),
     );
+  }
+
+  private retryLoad(error: MailboxError): void {
+    if (!this.storageBroken) {
+      this.storageBroken = true;
+      this.deps.hooks.storageFailed(new MailboxError('E_UNAVAILABLE', `storage: shard ${this.queue.shard} cannot load: ${error.message}`, { cause: error }), 0);
+    }
+    if (this.reloadTimer) return;
+    this.reloadTimer = setTimeout(() => this.deps.send({ type: 'reload' }), PROBE_EVERY_MS);
+    this.reloadTimer.unref?.();
   }
 
   /** The store refused a batch: answer its callers, then rebuild from what the store does hold. */

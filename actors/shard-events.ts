@@ -50,6 +50,8 @@ export type ShardInternal =
   | { type: 'wake' }
   /** Storage refused a batch earlier: time to try a tiny write, and its outcome. */
   | { type: 'probe' }
+  /** Try the load that failed again (storage was away). */
+  | { type: 'reload' }
   | { type: 'probed'; ok: boolean }
   /** Time for a retention pass (ready and delayed messages past `retention.readyMs`). */
   | { type: 'retention' }

@@ -1,11 +1,12 @@
 /**
  * `mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D]
- *  [--shards N] [--durability sync|relaxed] [--log-level L]`
+ *  [--shards N] [--durability sync|relaxed] [--store level|redis] [--log-level L]`
  * Precedence: flags > environment > file > defaults. SIGINT/SIGTERM (or POST /admin/drain) drain, then exit 0;
  * a second signal later than SIGNAL_GRACE_MS after the first exits at once (see signalCounter).
  */
 import type { DeepPartial, MailboxConfig } from '../config/config.ts';
 import { loadConfig } from '../config/load.ts';
+import { describeTarget } from '../store/redis-client.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startServer } from '../transport/server.ts';
 import { intValue, parseCommand, type CommandSpec, type OptionSpecs } from './args.ts';
@@ -18,12 +19,13 @@ const SERVE_OPTIONS = {
   'data-dir': { type: 'string' },
   shards: { type: 'string' },
   durability: { type: 'string' },
+  store: { type: 'string' },
   'log-level': { type: 'string' },
 } as const satisfies OptionSpecs;
 
 export const SERVE: CommandSpec<typeof SERVE_OPTIONS> = {
   command: 'serve',
-  usage: 'usage: mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D] [--shards N] [--durability sync|relaxed] [--log-level L]',
+  usage: 'usage: mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D] [--shards N] [--durability sync|relaxed] [--store level|redis] [--log-level L]',
   details: `Runs the mailbox: the WebSocket port (listen) and the admin port (metricsAddr: /healthz,
 /readyz, /metrics, /debug). Precedence: flags > environment (MAILBOX_*) > file > defaults.
 
@@ -34,6 +36,8 @@ export const SERVE: CommandSpec<typeof SERVE_OPTIONS> = {
   --data-dir D         data directory (default ./var/mailbox)
   --shards N           shard count
   --durability M       sync | relaxed
+  --store S            level (LevelDB under the data directory) | redis (redis.url or
+                       redis.cluster, e.g. MAILBOX_REDIS__URL=redis://127.0.0.1:6379)
   --log-level L        fatal | error | warn | info | debug | trace | silent
 
 SIGINT (Ctrl-C), SIGTERM or \`mailbox drain\` drains, then exits 0. A copy of the signal
@@ -78,6 +82,7 @@ export function serveFlags(argv: readonly string[]): { file?: string; flags: Dee
   const shards = intValue(SERVE, 'shards', v.shards);
   if (shards !== undefined) flags.shards = shards;
   if (v.durability !== undefined) flags.durability = v.durability as MailboxConfig['durability'];
+  if (v.store !== undefined) flags.store = v.store as MailboxConfig['store'];
   if (v['log-level'] !== undefined) flags.logLevel = v['log-level'] as MailboxConfig['logLevel'];
   return v.config !== undefined ? { file: v.config, flags } : { flags };
 }
@@ -88,7 +93,8 @@ export async function serve(argv: readonly string[]): Promise<void> {
   const { file, flags } = parsed;
   const config = await loadConfig({ env: process.env, flags, ...(file ? { file } : {}) });
   const logger = createLogger({ level: config.logLevel });
-  logger.info({ event: 'config_loaded', profile: config.profile, amnesia: config.amnesia, shards: config.shards, durability: config.durability, dataDir: config.amnesia ? undefined : config.dataDir }, 'configuration loaded');
+  logger.info({ event: 'config_loaded', profile: config.profile, amnesia: config.amnesia, shards: config.shards, durability: config.durability, dataDir: config.amnesia ? undefined : config.dataDir,
+    store: config.amnesia ? 'memory' : config.store, ...(config.store === 'redis' && !config.amnesia ? { redis: describeTarget(config.redis), redisPrefix: config.redis.prefix } : {}) }, 'configuration loaded');
   if (config.amnesia && process.env.TSX_DISABLE_CACHE !== '1') {
     logger.warn({ event: 'tsx_cache_on' }, 'amnesia is on but the TypeScript loader may cache compiled sources in TMPDIR: for zero disk artifacts start through bin/mailbox.mjs (npm start, npx mailbox) with AMNESIA=on or --amnesia, or set TSX_DISABLE_CACHE=1');
   }

@@ -5,6 +5,20 @@
 
 export type Profile = 'macronode' | 'micronode';
 export type Durability = 'sync' | 'relaxed';
+/** Where records live when not in amnesia: LevelDB under `dataDir`, or a Redis (Cluster) shared by instances. */
+export type StoreChoice = 'level' | 'redis';
+
+export interface RedisConfig {
+  /** `redis://[user:password@]host:port[/db]` of one Redis (ignored when `cluster` names nodes). */
+  url: string;
+  /** Redis Cluster seed nodes, `host:port` each; empty for one Redis. */
+  cluster: string[];
+  /** Every key starts with `{<prefix>:<shard>}`: one prefix per mailbox deployment. */
+  prefix: string;
+  /** > 0: a SEND is acknowledged only once this many replicas confirm its commit (`WAIT`); one Redis only. */
+  waitReplicas: number;
+  waitTimeoutMs: number;
+}
 
 export interface SupervisionConfig {
   /** Restarts allowed within `periodMs` before the supervisor escalates. */
@@ -63,6 +77,9 @@ export interface MailboxConfig {
   /** Where POST /admin/backup (`mailbox backup --out NAME`) writes; NAME is resolved inside it. Empty: `<dataDir>/backups`. */
   backupDir: string;
   durability: Durability;
+  /** `level` (default) or `redis`; amnesia (RAM only) overrides both. */
+  store: StoreChoice;
+  redis: RedisConfig;
   shards: number;
   listen: string;
   metricsAddr: string;
@@ -103,6 +120,8 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   dataDir: './var/mailbox',
   backupDir: '',
   durability: 'sync',
+  store: 'level',
+  redis: { url: 'redis://127.0.0.1:6379', cluster: [], prefix: 'mbx', waitReplicas: 0, waitTimeoutMs: 1_000 },
   shards: 8,
   listen: '127.0.0.1:9410',
   metricsAddr: '127.0.0.1:9600',

@@ -98,6 +98,8 @@ function parseValue(name: string, rule: Rule, raw: string): unknown {
       return raw;
     case 'addr':
       return raw.trim();
+    case 'addrs':
+      return raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
     case 'keys':
       return parseKeys(name, raw);
   }

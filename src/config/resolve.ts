@@ -11,6 +11,7 @@ type Rule =
   | { kind: 'bool' }
   | { kind: 'string'; allowEmpty?: boolean }
   | { kind: 'addr' }
+  | { kind: 'addrs' }
   | { kind: 'keys' };
 
 const MS_DAY = 86_400_000;
@@ -22,6 +23,12 @@ export const CONFIG_RULES: Record<string, Rule> = {
   dataDir: { kind: 'string' },
   backupDir: { kind: 'string', allowEmpty: true },
   durability: { kind: 'enum', values: ['sync', 'relaxed'] },
+  store: { kind: 'enum', values: ['level', 'redis'] },
+  'redis.url': { kind: 'string' },
+  'redis.cluster': { kind: 'addrs' },
+  'redis.prefix': { kind: 'string' },
+  'redis.waitReplicas': { kind: 'int', min: 0, max: 100 },
+  'redis.waitTimeoutMs': { kind: 'int', min: 1, max: 60_000 },
   shards: { kind: 'int', min: 1, max: 256 },
   listen: { kind: 'addr' },
   metricsAddr: { kind: 'addr' },
@@ -67,6 +74,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
+const ADDR = /^[^\s:]*:\d{1,5}$/;
+
+function isAddr(value: unknown): boolean {
+  return typeof value === 'string' && ADDR.test(value) && Number(value.split(':').pop()) <= 65535;
+}
+
 function fail(key: string, message: string): never {
   throw new MailboxError('E_CONFIG', `invalid configuration: ${key} ${message}`);
 }
@@ -82,7 +95,7 @@ function mergeInto(target: Record<string, unknown>, layer: Record<string, unknow
       if (!isPlainObject(v)) fail(key, 'must be an object');
       mergeInto(target[k] as Record<string, unknown>, v, key);
     } else {
-      target[k] = isPlainObject(v) ? { ...v } : v;
+      target[k] = isPlainObject(v) ? { ...v } : Array.isArray(v) ? [...v] : v;
     }
   }
 }
@@ -103,7 +116,11 @@ function check(key: string, rule: Rule, value: unknown): void {
       if (typeof value !== 'string' || (!rule.allowEmpty && value.length === 0)) fail(key, 'must be a non-empty string');
       return;
     case 'addr':
-      if (typeof value !== 'string' || !/^[^\s:]*:\d{1,5}$/.test(value) || Number(value.split(':').pop()) > 65535) fail(key, `must be host:port, got ${JSON.stringify(value)}`);
+      if (!isAddr(value)) fail(key, `must be host:port, got ${JSON.stringify(value)}`);
+      return;
+    case 'addrs':
+      if (!Array.isArray(value)) fail(key, `must be a list of host:port, got ${JSON.stringify(value)}`);
+      for (const entry of value) if (!isAddr(entry) || (entry as string).startsWith(':')) fail(key, `must be a list of host:port, got ${JSON.stringify(entry)}`);
       return;
     case 'keys':
       if (!isPlainObject(value)) fail(key, 'must map KIDs to base64 secrets');
@@ -133,6 +150,12 @@ export function resolveConfig(...layers: Array<DeepPartial<MailboxConfig> | unde
   if (config.queue.backoffMaxMs < config.queue.backoffBaseMs) fail('queue.backoffMaxMs', 'must be at least queue.backoffBaseMs');
   if (config.supervision.restartMaxMs < config.supervision.restartBaseMs) fail('supervision.restartMaxMs', 'must be at least supervision.restartBaseMs');
   if (config.queue.defaultVisibilityMs > config.queue.maxVisibilityMs) fail('queue.defaultVisibilityMs', 'must not exceed queue.maxVisibilityMs');
+  if (config.store === 'redis') {
+    if (config.amnesia) fail('store', 'redis cannot be combined with amnesia (micronode keeps nothing outside RAM)');
+    if (!/^[^{}\s]+$/.test(config.redis.prefix)) fail('redis.prefix', `must have no braces or spaces, got ${JSON.stringify(config.redis.prefix)}`);
+    if (config.redis.cluster.length === 0 && !/^rediss?:\/\//.test(config.redis.url)) fail('redis.url', 'must start with redis:// or rediss://');
+    if (config.redis.cluster.length > 0 && config.redis.waitReplicas > 0) fail('redis.waitReplicas', 'is for one Redis; with redis.cluster it is not supported yet');
+  }
   if (Object.keys(config.auth.keys).length > 0 && !(config.auth.activeKid in config.auth.keys)) fail('auth.activeKid', `names no key in auth.keys`);
   return config;
 }

@@ -159,6 +159,8 @@ export async function createMailbox(
   };
 
   let booted = false;
+  /** Every shard has loaded once: from here a storage outage degrades readiness instead of failing the start. */
+  let serving = false;
   let failure: string | undefined;
   const failureListeners: Array<(reason: string) => void> = [];
   const inflightAvailable = (): number => {
@@ -191,9 +193,10 @@ export async function createMailbox(
         clock,
         // A process start finds no consumer holding any lease; an actor restart keeps them.
         leaseRecovery: booted ? 'keep-leases' : 'expire-leases',
+        serving: () => serving,
         isOwnerAlive: (owner) => sessions.has(owner),
         inflightAvailable,
-        hotPayloadBytes: store.kind === 'level' ? cfg.queue.hotPayloadBytes : 0,
+        hotPayloadBytes: store.kind === 'memory' ? 0 : cfg.queue.hotPayloadBytes,
         retention: {
           readyMs: cfg.retention.readyMs,
           purged: (messages) => {
@@ -396,7 +399,17 @@ export async function createMailbox(
       await store.close();
     },
   });
-  await runtime.waitFor(() => facts.shardsUp.size === cfg.shards, 60_000, 'all shards to load');
+  // A start whose supervisors gave up (a shard that cannot load) fails now, with why, and leaves nothing running.
+  try {
+    await runtime.waitFor(() => {
+      if (failure) throw new MailboxError('E_UNAVAILABLE', `the mailbox did not start: ${failure}`);
+      return facts.shardsUp.size === cfg.shards;
+    }, 60_000, 'all shards to load');
+  } catch (err) {
+    await runtime.stop().catch(() => {});
+    throw err;
+  }
+  serving = true;
   return runtime;
 }
 

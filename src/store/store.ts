@@ -1,6 +1,6 @@
 import type { DedupEntry, DlqEntry, MessageMeta, MsgId, ShardIndex, StoreOp, TenantId, Topic } from '../domain/types.ts';
 
-export type StoreKind = 'memory' | 'level';
+export type StoreKind = 'memory' | 'level' | 'redis';
 
 /**
  * Everything a shard needs to rebuild its indexes after a (re)start. A store that keeps

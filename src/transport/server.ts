@@ -165,7 +165,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   /** Store snapshot plus the signing keys, so tokens stay valid after a restore. */
   const backupTo = async (name: string): Promise<unknown> => {
     const store = mailbox.store as unknown as { backup?: (dir: string) => Promise<unknown> };
-    if (!store.backup) throw new MailboxError('E_NOT_FOUND', 'amnesia mode has nothing on disk to back up');
+    if (!store.backup) {
+      throw new MailboxError('E_NOT_FOUND', mailbox.store.kind === 'redis'
+        ? 'the redis store is backed up by Redis itself (BGSAVE / AOF, see docs/CONFIGURATION.md), not by the mailbox'
+        : 'amnesia mode has nothing on disk to back up');
+    }
     // Only inside the operator's backupDir: the admin port must not write wherever the process can.
     const out = await resolveBackupTarget(backupRoot(config), name);
     const manifest = await store.backup(join(out, 'store'));

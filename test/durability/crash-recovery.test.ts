@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { MailboxClient, MailboxError, type ClientDelivery, type SendInput } from '../../src/client/index.ts';
+import { MailboxClient, MailboxError } from '../../src/client/index.ts';
 import { ChildServer, sleep, testToken } from './child.ts';
+import { kill9UnderLoad } from './kill9-load.ts';
 
 const dirs: string[] = [];
 const servers: ChildServer[] = [];
@@ -65,9 +66,6 @@ const TOTAL = Number(process.env.CRASH_TOTAL ?? 50_000);
 const KILLS = Number(process.env.CRASH_KILLS ?? 10);
 const STALL_MS = Number(process.env.CRASH_STALL_MS ?? 60_000);
 const HANG_GUARD_MS = 600_000;
-const TOPICS = Array.from({ length: 8 }, (_, i) => `crash:${i}`);
-const PRODUCERS = 4;
-const BATCH = 250;
 
 test(
   `${TOTAL.toLocaleString('en')} messages${TOTAL < 50_000 ? ' (REDUCED from the issue\'s 50,000)' : ''} through ${KILLS} kill -9 restarts: every acknowledged SEND is delivered, no message comes back after a successful ACK`,
@@ -75,7 +73,6 @@ test(
     timeout: HANG_GUARD_MS,
   },
   async (t) => {
-    const t0 = Date.now();
     // A message leased when the server dies counts a server_restart attempt. With the default 5
     // attempts, ten kills can dead-letter the FIFO heads a slow consumer (a loaded machine) had
     // leased but not yet acknowledged at five of them: that keeps the product's promise
@@ -87,130 +84,7 @@ test(
       MAILBOX_QUEUE__MAX_ATTEMPTS: String(10 * KILLS + 10),
       MAILBOX_QUEUE__BACKOFF_MAX_MS: '1000',
     });
-    // Anything that moves counts as progress; a stall (or the test's own abort) ends the retries.
-    let progressAt = Date.now();
-    const progressed = (): void => {
-      progressAt = Date.now();
-    };
-    const stalled = (): boolean => t.signal.aborted || Date.now() - progressAt > STALL_MS;
-
-    const sentAt = new Map<number, string>(); // index → msgId, once a SEND is acknowledged
-    const msgIdOwner = new Map<string, number>();
-    const deliveries = new Map<string, number>();
-    const ackedOk = new Set<string>();
-    const violations: string[] = [];
-    let sendRefusals = 0;
-    const refusalKinds = new Map<string, number>();
-    const tally = (err: MailboxError): void => {
-      const kind = `${err.code}: ${err.message.replace(/[0-9A-Z]{26}|\d+/g, '#').slice(0, 60)}`;
-      refusalKinds.set(kind, (refusalKinds.get(kind) ?? 0) + 1);
-    };
-
-    const onDelivery = async (d: ClientDelivery): Promise<void> => {
-      if (ackedOk.has(d.msgId)) violations.push(`${d.msgId} delivered (attempt ${d.attempt}) after its ACK succeeded`);
-      if (!deliveries.has(d.msgId)) progressed();
-      deliveries.set(d.msgId, (deliveries.get(d.msgId) ?? 0) + 1);
-      try {
-        await d.ack();
-        ackedOk.add(d.msgId);
-      } catch {
-        // Lost with the connection: the lease ends and the message is delivered again.
-      }
-    };
-    const consumers = await Promise.all([0, 1].map(() => MailboxClient.connect(server.url, connectOpts)));
-    TOPICS.forEach((topic, i) => consumers[i % 2]!.subscribe({ topic, visibilityMs: 10_000, prefetch: 500, concurrency: 200 }, onDelivery));
-
-    const producers = await Promise.all(Array.from({ length: PRODUCERS }, () => MailboxClient.connect(server.url, connectOpts)));
-    const produce = async (p: number): Promise<void> => {
-      const client = producers[p]!;
-      const mine: number[] = [];
-      for (let i = p; i < TOTAL; i += PRODUCERS) mine.push(i);
-      for (let at = 0; at < mine.length; ) {
-        const pending = mine.slice(at, at + BATCH).filter((i) => !sentAt.has(i));
-        if (pending.length === 0) {
-          at += BATCH;
-          continue;
-        }
-        const inputs: SendInput[] = pending.map((i) => ({ topic: TOPICS[i % TOPICS.length]!, idemKey: `m-${i}`, payload: `message ${i}` }));
-        let results: Array<{ msgId: string; duplicate: boolean } | MailboxError>;
-        try {
-          results = await client.sendBatch(inputs);
-        } catch (err) {
-          if (!(err instanceof MailboxError)) throw err;
-          if (stalled()) throw new Error(`no progress for ${STALL_MS} ms (${sentAt.size} SENDs acknowledged)`, { cause: err });
-          sendRefusals++;
-          tally(err);
-          await sleep(Math.min(err.retryAfterMs ?? 50, 200));
-          continue;
-        }
-        let refused = 0;
-        results.forEach((r, k) => {
-          if (r instanceof MailboxError) {
-            refused++;
-            tally(r);
-            if (r.code !== 'E_UNAVAILABLE' && r.code !== 'E_SATURATED') violations.push(`SEND m-${pending[k]} refused with ${r.code}: ${r.message}`);
-            return;
-          }
-          const i = pending[k]!;
-          const earlier = sentAt.get(i);
-          if (earlier !== undefined && earlier !== r.msgId) violations.push(`m-${i} got two msgIds: ${earlier}, ${r.msgId}`);
-          if (earlier === undefined) progressed();
-          sentAt.set(i, r.msgId);
-          msgIdOwner.set(r.msgId, i);
-        });
-        if (refused > 0) {
-          if (stalled()) throw new Error(`no progress for ${STALL_MS} ms (${sentAt.size} SENDs acknowledged)`);
-          sendRefusals += refused;
-          await sleep(50);
-        }
-      }
-    };
-    const producing = Promise.all(Array.from({ length: PRODUCERS }, (_, p) => produce(p)));
-    producing.catch(() => {}); // awaited below, after the kills: a stall must not count as unhandled meanwhile
-
-    // The killer: kill -9 at random moments, restart on the same directory, wait for /readyz.
-    const restartMs: number[] = [];
-    for (let k = 0; k < KILLS && !stalled(); k++) {
-      await sleep(300 + Math.floor(Math.random() * 2_500));
-      await server.kill9();
-      restartMs.push(await server.launch());
-      progressed();
-    }
-    await producing;
-    const producedAt = Date.now();
-
-    // Done when every acknowledged SEND was delivered and the server holds nothing more: an ACK
-    // whose reply died with the server may have counted (gone) or not (delivered again).
-    const serverEmpty = async (): Promise<boolean> => {
-      const live = await server.depths().catch(() => undefined);
-      return live !== undefined && live.ready + live.delayed + live.leased === 0;
-    };
-    while (!stalled() && !([...sentAt.values()].every((id) => deliveries.has(id)) && (await serverEmpty()))) await sleep(100);
-    const undelivered = [...sentAt.values()].filter((id) => !deliveries.has(id));
-    const left = await server.depths();
-    const total = [...deliveries.values()].reduce((a, b) => a + b, 0);
-    const duplicates = total - deliveries.size;
-    console.log(
-      `# ${TOTAL} messages, ${KILLS} kill -9: ${sentAt.size} SENDs acknowledged, ${deliveries.size} delivered (${total} deliveries, ${duplicates} duplicates), ` +
-        `${sendRefusals} SEND refusals retried, ${ackedOk.size} ACKs confirmed, restarts to ready ${restartMs.map((m) => Math.round(m)).join('/')} ms, ` +
-        `produced in ${((producedAt - t0) / 1000).toFixed(1)} s, done in ${((Date.now() - t0) / 1000).toFixed(1)} s; left on the server ${JSON.stringify(left)}`,
-    );
-    console.log(`# SEND refusals by kind: ${JSON.stringify([...refusalKinds])}`);
-    if (integrityErrors.length > 0) console.log(`# integrity refusals: ${JSON.stringify(integrityErrors)}`);
-    if (left.dlq > 0) {
-      // What dead-lettered them says which promise broke: print the first entries' histories.
-      const dead = await consumers[0]!.dlq.list({ limit: 3 }).catch((e: unknown) => [String(e)]);
-      console.log(`# DLQ sample: ${JSON.stringify(dead).slice(0, 3000)}`);
-    }
-    await Promise.all([...consumers, ...producers].map((c) => c.close()));
-
-    assert.deepEqual(violations.slice(0, 10), []);
-    assert.equal(restartMs.length, KILLS, `every kill -9 was made and recovered from (stalled: ${stalled()})`);
-    assert.equal(sentAt.size, TOTAL, 'every SEND was eventually acknowledged');
-    assert.equal(new Set(sentAt.values()).size, TOTAL, 'one msgId per idempotency key');
-    assert.deepEqual(undelivered.slice(0, 10), [], `${undelivered.length} acknowledged SENDs never delivered`);
-    assert.deepEqual(left, { ready: 0, delayed: 0, leased: 0, dlq: 0 }, 'every message was consumed: none stuck on the server');
-    await server.stop();
+    await kill9UnderLoad(t, server, { total: TOTAL, kills: KILLS, stallMs: STALL_MS });
   },
 );
 
