@@ -8,10 +8,10 @@
  * The returned Buffer is a view into a scratch buffer reused by the next call: hand it to
  * encodeMessage (which copies the body into the frames) before encoding another.
  */
+import { keyBytes, MsgpackWriter } from './msgpack-writer.ts';
 import type { AckRequest, SendRequest } from './types.ts';
 
-let scratch = Buffer.allocUnsafe(128 * 1024);
-let p = 0;
+const w = new MsgpackWriter(Buffer.allocUnsafe(128 * 1024));
 
 /** Bytes of a batch body besides its items: `{ "items": [...] }` headers. */
 export const SEND_BATCH_HEAD = 1 + 6 + 5;
@@ -42,33 +42,33 @@ export function encodeSendBatch(items: readonly SendRequest[]): Buffer {
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
     const { attrs, delayMs, payloadHash } = it;
-    mapHead(3 + (attrs !== undefined ? 1 : 0) + (delayMs !== undefined ? 1 : 0) + (payloadHash !== undefined ? 1 : 0));
-    key(K_TOPIC);
-    str(it.topic);
-    key(K_IDEM);
-    str(it.idemKey);
-    key(K_PAYLOAD);
-    bin(it.payload);
+    w.mapHead(3 + (attrs !== undefined ? 1 : 0) + (delayMs !== undefined ? 1 : 0) + (payloadHash !== undefined ? 1 : 0));
+    w.key(K_TOPIC);
+    w.str(it.topic);
+    w.key(K_IDEM);
+    w.str(it.idemKey);
+    w.key(K_PAYLOAD);
+    w.bin(it.payload);
     if (attrs !== undefined) {
-      key(K_ATTRS);
+      w.key(K_ATTRS);
       let n = 0;
       for (const _ in attrs) n++;
-      mapHead(n);
+      w.mapHead(n);
       for (const k in attrs) {
-        str(k);
-        str(attrs[k]!);
+        w.str(k);
+        w.str(attrs[k]!);
       }
     }
     if (delayMs !== undefined) {
-      key(K_DELAY);
-      uint(delayMs);
+      w.key(K_DELAY);
+      w.uint(delayMs);
     }
     if (payloadHash !== undefined) {
-      key(K_HASH);
-      str(payloadHash);
+      w.key(K_HASH);
+      w.str(payloadHash);
     }
   }
-  return scratch.subarray(0, p);
+  return w.buf.subarray(0, w.p);
 }
 
 /** The ACK_BATCH body `{ items }`. */
@@ -79,20 +79,15 @@ export function encodeAckBatch(items: readonly AckRequest[]): Buffer {
   writeItemsHead(items.length);
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    scratch[p++] = 0x82;
-    key(K_MSGID);
-    str(it.msgId);
-    key(K_LEASEID);
-    str(it.leaseId);
+    w.byte(0x82);
+    w.key(K_MSGID);
+    w.str(it.msgId);
+    w.key(K_LEASEID);
+    w.str(it.leaseId);
   }
-  return scratch.subarray(0, p);
+  return w.buf.subarray(0, w.p);
 }
 
-// ---- writer -----------------------------------------------------------------------------
-
-function keyBytes(name: string): Buffer {
-  return Buffer.from([0xa0 | name.length, ...Buffer.from(name, 'ascii')]);
-}
 const K_ITEMS = keyBytes('items');
 const K_TOPIC = keyBytes('topic');
 const K_IDEM = keyBytes('idemKey');
@@ -104,102 +99,12 @@ const K_MSGID = keyBytes('msgId');
 const K_LEASEID = keyBytes('leaseId');
 
 function begin(bound: number): void {
-  if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, scratch.length * 2));
-  p = 0;
+  if (w.buf.length < bound) w.buf = Buffer.allocUnsafe(Math.max(bound, w.buf.length * 2));
+  w.p = 0;
 }
 
 function writeItemsHead(n: number): void {
-  scratch[p++] = 0x81;
-  key(K_ITEMS);
-  if (n < 16) scratch[p++] = 0x90 | n;
-  else if (n < 0x10000) {
-    scratch[p++] = 0xdc;
-    scratch.writeUInt16BE(n, p);
-    p += 2;
-  } else {
-    scratch[p++] = 0xdd;
-    scratch.writeUInt32BE(n, p);
-    p += 4;
-  }
-}
-
-function key(k: Buffer): void {
-  scratch.set(k, p);
-  p += k.length;
-}
-
-function mapHead(n: number): void {
-  if (n < 16) scratch[p++] = 0x80 | n;
-  else {
-    scratch[p++] = 0xde;
-    scratch.writeUInt16BE(n, p);
-    p += 2;
-  }
-}
-
-/** Header size of a str of `n` UTF-8 bytes. */
-function strHeadSize(n: number): number {
-  return n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-/**
- * Writes a str with its minimal header: guesses the header from the UTF-16 length (a lower
- * bound of the byte length), writes the bytes after it, and moves them when the guess was short.
- */
-function str(s: string): void {
-  const guess = strHeadSize(s.length);
-  const n = scratch.write(s, p + guess, 'utf8');
-  const size = strHeadSize(n);
-  if (size !== guess) scratch.copyWithin(p + size, p + guess, p + guess + n);
-  if (size === 1) scratch[p] = 0xa0 | n;
-  else if (size === 2) {
-    scratch[p] = 0xd9;
-    scratch[p + 1] = n;
-  } else if (size === 3) {
-    scratch[p] = 0xda;
-    scratch.writeUInt16BE(n, p + 1);
-  } else {
-    scratch[p] = 0xdb;
-    scratch.writeUInt32BE(n, p + 1);
-  }
-  p += size + n;
-}
-
-function bin(b: Uint8Array): void {
-  const n = b.length;
-  if (n < 0x100) {
-    scratch[p++] = 0xc4;
-    scratch[p++] = n;
-  } else if (n < 0x10000) {
-    scratch[p++] = 0xc5;
-    scratch.writeUInt16BE(n, p);
-    p += 2;
-  } else {
-    scratch[p++] = 0xc6;
-    scratch.writeUInt32BE(n, p);
-    p += 4;
-  }
-  scratch.set(b, p);
-  p += n;
-}
-
-/** A non-negative integer as msgpack uint (the schema allows nothing else here); float64 past 2^32, as msgpackr does. */
-function uint(v: number): void {
-  if (v < 0x80) scratch[p++] = v;
-  else if (v < 0x100) {
-    scratch[p++] = 0xcc;
-    scratch[p++] = v;
-  } else if (v < 0x10000) {
-    scratch[p++] = 0xcd;
-    scratch.writeUInt16BE(v, p);
-    p += 2;
-  } else if (v < 0x1_0000_0000) {
-    scratch[p++] = 0xce;
-    scratch.writeUInt32BE(v, p);
-    p += 4;
-  } else {
-    scratch[p++] = 0xcb;
-    scratch.writeDoubleBE(v, p);
-    p += 8;
-  }
+  w.byte(0x81);
+  w.key(K_ITEMS);
+  w.arrayHead(n);
 }
