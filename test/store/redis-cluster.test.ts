@@ -1,0 +1,101 @@
+/**
+ * The redis store on a Redis Cluster this test starts itself (3 masters, one replica each, on
+ * loopback ports; stopped by PID): the store contract, shards spread over the masters, and a
+ * shard whose master is killed -9 and replaced by its replica.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import type { MsgId, ShardIndex } from '../../src/domain/types.ts';
+import { RedisStore } from '../../src/store/redis.ts';
+import { keyStart, shardKeys } from '../../src/store/redis-keys.ts';
+import { findRedisServer, startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.ts';
+import { uniquePrefix } from '../fixtures/redis.ts';
+import { storeContract } from './contract.ts';
+import { meta, msgId, payload, storedMessages } from './fixtures.ts';
+
+function noRedisServer(): string | false {
+  if (findRedisServer() !== undefined) return false;
+  const reason = 'redis-server is not on PATH';
+  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: fails instead of skipping)`);
+  console.log(`skipping: ${reason}`);
+  return reason;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('redis store on a Redis Cluster (3 masters, 1 replica each)', { skip: noRedisServer() }, () => {
+  let cluster: RedisClusterFixture;
+  const seeds = (): string[] => cluster.startupNodes.map((n) => `${n.host}:${n.port}`);
+  const store = (prefix: string) => new RedisStore({ url: '', cluster: seeds(), prefix, instanceId: 'cluster-test' });
+
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  // The cluster is this test's own and stopped whole at the end: no key cleanup needed per test.
+  storeContract('redis cluster', async () => {
+    const prefix = uniquePrefix('cluster-contract');
+    let s = store(prefix);
+    await s.open();
+    return {
+      store: s,
+      async reopen() {
+        await s.close();
+        s = store(prefix);
+        await s.open();
+        return s;
+      },
+      async dispose() {
+        await s.close();
+      },
+    };
+  });
+
+  it('spreads shards over the masters, and a shard whose master is killed -9 keeps its replicated records and takes writes again on the promoted replica', async () => {
+    const prefix = uniquePrefix('cluster-failover');
+    const s = store(prefix);
+    await s.open();
+    try {
+      const shards = Array.from({ length: 8 }, (_, i) => i as ShardIndex);
+      const masters = new Set<number>();
+      for (const shard of shards) masters.add((await cluster.masterOfSlot(keyStart(prefix) + `${shard}}`)).port);
+      assert.ok(masters.size > 1, `shards on ${masters.size} master(s)`);
+
+      const before = new Map<ShardIndex, MsgId[]>();
+      for (const shard of shards) {
+        await s.loadShard(shard);
+        const ids = [msgId(), msgId(), msgId()];
+        await s.commit(ids.map((id) => ({ op: 'putMsg' as const, shard, meta: meta(id), payload: payload(32) })));
+        before.set(shard, ids);
+      }
+      // Replication is asynchronous: make sure shard 0's replica has them before the kill (a
+      // write of our own on that slot, then WAIT: the replica acknowledges the stream in order).
+      const victim = await cluster.masterOfSlot(shardKeys(prefix, 0 as ShardIndex).msgs);
+      const direct = new Redis(victim.port, victim.host, { lazyConnect: true });
+      await direct.connect();
+      await direct.set(`${keyStart(prefix)}0}:fence`, '1');
+      assert.equal(await direct.wait(1, 5_000), 1, 'the replica acknowledged the writes');
+      direct.disconnect();
+
+      await cluster.stopNode(victim.port);
+      await cluster.waitForFailover(victim.port);
+
+      // Commits to shard 0 work again once the client has the new slot map (the first ones may be refused).
+      const later = msgId();
+      let landed = false;
+      for (let i = 0; i < 100 && !landed; i++) {
+        landed = await s.commit([{ op: 'putMsg', shard: 0 as ShardIndex, meta: meta(later), payload: payload(8) }]).then(() => true, () => false);
+        if (!landed) await sleep(100);
+      }
+      assert.ok(landed, 'a commit to the failed-over shard landed');
+      assert.deepEqual((await storedMessages(s, 0 as ShardIndex)).map((m) => m.msgId), [...before.get(0 as ShardIndex)!, later]);
+      for (const shard of shards.slice(1)) assert.deepEqual((await storedMessages(s, shard)).map((m) => m.msgId), before.get(shard), `shard ${shard}`);
+    } finally {
+      await s.close();
+    }
+  });
+});
