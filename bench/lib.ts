@@ -189,7 +189,7 @@ export function procCpuS(pid: number | undefined): number | undefined {
 }
 
 export interface CpuMark {
-  pid: number | undefined;
+  pids: Array<number | undefined>;
   client: NodeJS.CpuUsage;
   server: number | undefined;
 }
@@ -199,13 +199,29 @@ export interface CpuSplit {
   serverCpuS?: number;
 }
 
-export function cpuStart(serverPid: number | undefined): CpuMark {
-  return { pid: serverPid, client: process.cpuUsage(), server: procCpuS(serverPid) };
+/** CPU seconds of every process in `pids` together; undefined when one cannot be read. */
+function sumCpuS(pids: ReadonlyArray<number | undefined>): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const s = procCpuS(pid);
+    if (s === undefined) return undefined;
+    total += s;
+  }
+  return total;
+}
+
+/**
+ * `serverPid` and any `backendPids` (the Redis a redis-store server writes to) count as the
+ * server: the CPU the system spends per message, whichever process spends it.
+ */
+export function cpuStart(serverPid: number | undefined, ...backendPids: number[]): CpuMark {
+  const pids = [serverPid, ...backendPids];
+  return { pids, client: process.cpuUsage(), server: sumCpuS(pids) };
 }
 
 export function cpuEnd(c0: CpuMark): CpuSplit {
   const c = process.cpuUsage(c0.client);
-  const s1 = procCpuS(c0.pid);
+  const s1 = sumCpuS(c0.pids);
   const out: CpuSplit = { clientCpuS: round((c.user + c.system) / 1e6, 2) };
   if (s1 !== undefined && c0.server !== undefined) out.serverCpuS = round(s1 - c0.server, 2);
   return out;

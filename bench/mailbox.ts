@@ -73,7 +73,8 @@ export async function mailboxLoad(
   let pubErrors = 0;
   let sent = 0;
   const gcWatch = await watchGc(server.gcTotals);
-  const c0 = cpuStart(server.pid);
+  const redis0 = await server.backend?.counters();
+  const c0 = cpuStart(server.pid, ...backendPids(server));
   const t0 = now();
   const produce = async (client: MailboxClient, from: number, to: number, win: Window): Promise<void> => {
     const publish = (seq: number, tries = 0): void => {
@@ -131,6 +132,7 @@ export async function mailboxLoad(
   }
   const tEnd = now();
   const cpu = cpuEnd(c0);
+  const redis1 = await server.backend?.counters();
   const gc = await gcWatch.stop();
   clearInterval(report);
   progress(tracker.unique, tracker.expected);
@@ -151,6 +153,7 @@ export async function mailboxLoad(
     size: opts.payload,
     window: opts.window,
     cpu,
+    ...(redis0 && redis1 ? { redis: { commandsPerMsg: perMsg(redis1.commands - redis0.commands, total), roundTripsPerMsg: perMsg(redis1.scripts - redis0.scripts, total) } } : {}),
     gc,
     ...measuredFields(workload, tracker, { n: total, t0, tProducerDone, tEnd, sendSeconds: sendInfo.sendSeconds }),
     pubErrors,
@@ -158,6 +161,16 @@ export async function mailboxLoad(
     info: { producers: opts.producers, consumers: opts.consumers, topics: topics.length, prefetch: opts.prefetch, ...stats },
     ...(tracker.missing() > 0 || ackErrors > 0 ? { error: errors[0] ?? 'incomplete' } : {}),
   };
+}
+
+function perMsg(count: number, messages: number): number {
+  return Math.round((count / messages) * 1000) / 1000;
+}
+
+/** The processes besides the server whose CPU is the server's: the Redis of a redis-store server, when it runs here. */
+function backendPids(server: MailboxServer): number[] {
+  const pid = server.backend?.pid;
+  return pid === undefined ? [] : [pid];
 }
 
 /**
@@ -173,7 +186,7 @@ export async function mailboxFanout(server: MailboxServer, run: number, opts: Be
   let pubErrors = 0;
   let firstError: string | undefined;
   const gcWatch = await watchGc(server.gcTotals);
-  const c0 = cpuStart(server.pid);
+  const c0 = cpuStart(server.pid, ...backendPids(server));
   for (let rep = 0; rep < opts.fanoutReps; rep++) {
     const inputs = topics.map((topic, i) => ({ topic, idemKey: `${runTag}-${rep}-${i}`, payload: makePayload(i, opts.fanoutPayload) }));
     const t = now();

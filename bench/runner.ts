@@ -30,7 +30,7 @@ function failed(system: string, variant: string, workload: RunResult['workload']
 
 function outcome(r: RunResult): string {
   if (r.error) return `FAILED: ${r.error.split('\n')[0]}`;
-  if (r.workload === 'A') return `${r.msgsPerSec?.toLocaleString('en-US')} msgs/s${r.producerConfirmedPerSec === undefined ? '' : ` (confirmed ${r.producerConfirmedPerSec.toLocaleString('en-US')})`}, CPU client ${r.cpu?.clientCpuS} s / server ${r.cpu?.serverCpuS ?? '?'} s, missing ${r.missing}, dup ${r.duplicates}`;
+  if (r.workload === 'A') return `${r.msgsPerSec?.toLocaleString('en-US')} msgs/s${r.producerConfirmedPerSec === undefined ? '' : ` (confirmed ${r.producerConfirmedPerSec.toLocaleString('en-US')})`}, CPU client ${r.cpu?.clientCpuS} s / server ${r.cpu?.serverCpuS ?? '?'} s, missing ${r.missing}, dup ${r.duplicates}${r.redis ? `, Redis ${r.redis.commandsPerMsg} commands / ${r.redis.roundTripsPerMsg} round trips per message` : ''}`;
   if (r.workload === 'B') return `p50 ${r.latencyMs?.p50} / p95 ${r.latencyMs?.p95} / p99 ${r.latencyMs?.p99} ms (max ${r.latencyMs?.max}), missing ${r.missing}`;
   return `fan-out ${r.n} topics: p50 ${r.fanoutMs?.p50} / p95 ${r.fanoutMs?.p95} ms (max ${r.fanoutMs?.max}), ${r.pubErrors} errors`;
 }

@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { parseGcHistogram, type GcTotals } from './gc.ts';
 import { deadline, now, sleep } from './lib.ts';
 import type { StoreVariant } from './types.ts';
@@ -60,7 +61,57 @@ export interface MailboxServer {
   memory(): Promise<ServerMemory>;
   /** Last lines the server wrote on stderr/stdout (for failure messages). */
   log(): string;
+  /** The Redis a `redis` variant writes to: its PID (when it runs on this machine) and its command counter. */
+  backend?: RedisBackend;
   stop(): Promise<void>;
+}
+
+export interface RedisBackend {
+  /** redis-server's PID when it runs here (its CPU counts as the server's), else undefined. */
+  pid: number | undefined;
+  /** INFO total_commands_processed (commands inside scripts included) and the EVALSHA/EVAL calls (the store's round trips). */
+  counters(): Promise<{ commands: number; scripts: number }>;
+}
+
+/** The Redis the `redis` variant uses: REDIS_URL, else the machine's 127.0.0.1:6379. */
+export const BENCH_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function redisBackend(prefix: string): Promise<{ backend: RedisBackend; cleanup: () => Promise<void> }> {
+  const client = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
+  await client.connect().catch((err: unknown) => {
+    throw new Error(`--store redis: cannot reach ${BENCH_REDIS_URL}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const field = (info: string, name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  const pid = field(await client.info('server'), 'process_id');
+  const local = Number.isFinite(pid) && (() => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('redis');
+    } catch {
+      return false;
+    }
+  })();
+  return {
+    backend: {
+      pid: local ? pid : undefined,
+      counters: async () => {
+        const stats = await client.info('stats');
+        const commandstats = await client.info('commandstats');
+        const calls = (name: string): number => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(commandstats)?.[1] ?? 0);
+        return { commands: field(stats, 'total_commands_processed'), scripts: calls('evalsha') + calls('eval') };
+      },
+    },
+    // Only this server's keys (its own prefix), never the rest of a shared Redis.
+    cleanup: async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await client.unlink(...keys);
+      } while (cursor !== '0');
+      await client.quit();
+    },
+  };
 }
 
 export interface StartOptions {
@@ -148,8 +199,14 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   // glibc's malloc as `npm start` sets it (see docs/OPERATIONS.md, Memory).
   Object.assign(env, { LOG_LEVEL: 'warn', MALLOC_MMAP_THRESHOLD_: '131072' }, options.extraEnv, { MAILBOX_AUTH__ADMIN_TOKEN_FILE: tokenFile });
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--metrics-addr', `127.0.0.1:${adminPort}`];
+  let redis: Awaited<ReturnType<typeof redisBackend>> | undefined;
   if (options.variant === 'amnesia') args.push('--amnesia');
-  else {
+  else if (options.variant === 'redis') {
+    const prefix = `mbxbench-${process.pid}-${Date.now().toString(36)}`;
+    redis = await redisBackend(prefix);
+    args.push('--data-dir', join(tmp, 'data'), '--store', 'redis');
+    Object.assign(env, { MAILBOX_REDIS__URL: BENCH_REDIS_URL, MAILBOX_REDIS__PREFIX: prefix });
+  } else {
     args.push('--data-dir', join(tmp, 'data'), '--durability', options.variant === 'level+sync' ? 'sync' : 'relaxed');
   }
   // The build, as operators start it; a CPU profile keeps the TypeScript files in its frames.
@@ -213,6 +270,7 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
       if (!gone) await kill9();
     }
     rmSync(tmp, { recursive: true, force: true });
+    await redis?.cleanup().catch(() => {});
   };
 
   const memory = async (): Promise<ServerMemory> => {
@@ -247,6 +305,7 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
       },
       memory,
       log: () => tail,
+      ...(redis ? { backend: redis.backend } : {}),
       stop,
     };
   } catch (err) {

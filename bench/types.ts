@@ -3,7 +3,7 @@ import type { GcTotals } from './gc.ts';
 import type { CpuSplit, Percentiles } from './lib.ts';
 
 export type Workload = 'A' | 'B' | 'fanout';
-export type StoreVariant = 'amnesia' | 'level+sync' | 'level+relaxed';
+export type StoreVariant = 'amnesia' | 'level+sync' | 'level+relaxed' | 'redis';
 
 export interface BenchOptions {
   /** Payload bytes (whole message body). */
@@ -73,6 +73,12 @@ export interface RunResult {
   window?: number;
   seconds?: number;
   cpu?: CpuSplit;
+  /**
+   * svc-mailbox on the redis store, over the timed part: Redis commands per message (INFO
+   * total_commands_processed, the commands inside scripts included) and script calls per
+   * message (the store's round trips: one per commit). The Redis is shared: others' count too.
+   */
+  redis?: { commandsPerMsg: number; roundTripsPerMsg: number };
   /** GC pauses during the timed part: the server's (from its /metrics) and the bench client's. */
   gc?: { server?: GcTotals; client: GcTotals };
   msgsPerSec?: number;
