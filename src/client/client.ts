@@ -6,8 +6,10 @@
  *   ACK_BATCH (see batcher.ts), each caller still getting its own result;
  * - pipelines any number of requests, bounded by the `maxInflight` window;
  * - verifies every delivery's SHA-256 and NACKs (reason `integrity`) the ones that fail;
- * - reconnects with jittered backoff, re-subscribes, and refuses locally to settle a
- *   delivery of a lost connection (E_STALE_LEASE).
+ * - takes one URL or several (instances of one deployment), connects to the first that
+ *   answers, and on a lost connection reconnects with jittered backoff to the next URL of the
+ *   list each attempt (round robin, see endpoints.ts), re-subscribes there, and refuses
+ *   locally to settle a delivery of a lost connection (E_STALE_LEASE).
  */
 import { MailboxError, toMailboxError } from '../errors.ts';
 import { restartDelay } from '../domain/backoff.ts';
@@ -23,6 +25,7 @@ import { Batch, TickBatcher } from './batcher.ts';
 import type { Connection, ConnectionHooks } from './connection.ts';
 import { LeasedDelivery, type LeaseOwner } from './delivery.ts';
 import { DlqClient } from './dlq.ts';
+import { Endpoints } from './endpoints.ts';
 import { handshake } from './handshake.ts';
 import { SubscriptionRegistry } from './subscriptions.ts';
 import type {
@@ -80,7 +83,7 @@ export class MailboxClient {
   };
   private readonly releaseSlot = (): void => this.window.release();
 
-  private constructor(private readonly url: string, private readonly options: ClientOptions) {
+  private constructor(private readonly endpoints: Endpoints, private readonly options: ClientOptions) {
     if (typeof options.token !== 'string' || options.token.length === 0) throw new MailboxError('E_CONFIG', 'token: required');
     this.cap = Buffer.from(options.token, 'utf8');
     if (this.cap.length > MAX_CAP) throw new MailboxError('E_CONFIG', `token: longer than ${MAX_CAP} bytes`);
@@ -105,15 +108,28 @@ export class MailboxClient {
   }
 
   /**
-   * Opens a connection, says HELLO (version 1) and keeps the server's limits. Rejects with
-   * E_UNAVAILABLE when the server cannot be reached (the first connect does not retry),
-   * or with the server's error (e.g. E_CAP_AUTH) when it refuses HELLO.
+   * Opens a connection, says HELLO (version 1) and keeps the server's limits.
+   *
+   * `urls` is one ws:// or wss:// URL, or a list of instances of one deployment. The first
+   * connect tries each URL once, in list order from a random entry (so that many clients
+   * given the same list spread over the instances rather than all piling onto the first),
+   * and keeps the first that answers; a skipped URL is reported through `onError`. After a
+   * lost connection every reconnect attempt takes the next URL of the list (round robin).
+   *
+   * Rejects with E_CONFIG when `urls` is empty or an entry is not a ws(s) URL; with
+   * E_UNAVAILABLE naming every URL tried when none can be reached (the first connect does
+   * not retry); or with the server's error (e.g. E_CAP_AUTH) when an instance refuses HELLO:
+   * a refusal is an answer, so the client stops there rather than try the token elsewhere.
    * @example
    * const client = await MailboxClient.connect('ws://127.0.0.1:9410', { token: process.env.MAILBOX_TOKEN! });
+   * @example
+   * const client = await MailboxClient.connect(['wss://mb-1.internal:9410', 'wss://mb-2.internal:9410'], { token });
+   * console.log('connected to', client.url);
    */
-  static async connect(url: string, options: ClientOptions): Promise<MailboxClient> {
-    const client = new MailboxClient(url, options);
-    client.conn = await client.establish();
+  static async connect(urls: string | readonly string[], options: ClientOptions): Promise<MailboxClient> {
+    // A random start index (Endpoints takes it modulo the list's length).
+    const client = new MailboxClient(new Endpoints(urls, Math.floor(rng.next() * 2 ** 31)), options);
+    client.conn = await client.firstConnection();
     return client;
   }
 
@@ -124,6 +140,14 @@ export class MailboxClient {
 
   get connected(): boolean {
     return this.conn !== undefined;
+  }
+
+  /**
+   * The URL of the current connection, exactly as given to `connect` (so it may hold what
+   * the application put in it); undefined while disconnected.
+   */
+  get url(): string | undefined {
+    return this.conn?.url;
   }
 
   /**
@@ -346,7 +370,8 @@ export class MailboxClient {
   private unavailable(): MailboxError {
     if (this.state !== 'open') return new MailboxError('E_UNAVAILABLE', `client is ${this.state}`);
     const wait = Math.max(0, Math.ceil(this.reconnectAt - performance.now()));
-    return new MailboxError('E_UNAVAILABLE', 'not connected (reconnecting)', { retryAfterMs: wait });
+    const failures = this.endpoints.describeFailures();
+    return new MailboxError('E_UNAVAILABLE', `not connected (reconnecting)${failures === undefined ? '' : `: ${failures}`}`, { retryAfterMs: wait });
   }
 
   private report(err: MailboxError): void {
@@ -403,14 +428,49 @@ export class MailboxClient {
 
   // ---- connection lifecycle -------------------------------------------------------------
 
-  /** Opens a socket and says HELLO; keeps the server's limits. */
-  private async establish(): Promise<Connection> {
-    const { conn, limits } = await handshake(
-      { url: this.url, tenant: this.tenant, cap: this.cap, epoch: ++this.epochs, timeoutMs: this.options.connectTimeoutMs ?? 10_000 },
-      this.hooks, this.options.clientName ?? 'svc-mailbox-client',
-    );
-    this.serverLimits = limits;
-    return conn;
+  /**
+   * Each URL once, from the endpoints' start: the first that answers HELLO (the URLs skipped
+   * on the way are reported through onError), or E_UNAVAILABLE naming every URL tried.
+   */
+  private async firstConnection(): Promise<Connection> {
+    const skipped: MailboxError[] = [];
+    for (let i = 0; i < this.endpoints.urls.length; i++) {
+      try {
+        const conn = await this.establish(this.endpoints.next());
+        for (const e of skipped) this.report(e);
+        return conn;
+      } catch (err) {
+        const e = toMailboxError(err);
+        if (!e.retryable) throw e;
+        skipped.push(e);
+      }
+    }
+    const cause = skipped.length === 1 ? skipped[0] : new AggregateError(skipped, 'every URL failed');
+    throw new MailboxError('E_UNAVAILABLE', this.endpoints.describeFailures() ?? 'cannot connect', { cause });
+  }
+
+  /**
+   * Opens a socket to `url` and says HELLO; keeps the server's limits. A retryable failure
+   * (unreachable, HELLO unanswered, instance draining) is recorded against the URL and
+   * rethrown as `cannot reach <url>: <why>`; a refusal (e.g. E_CAP_AUTH) is rethrown as is.
+   */
+  private async establish(url: string): Promise<Connection> {
+    try {
+      const { conn, limits } = await handshake(
+        { url, tenant: this.tenant, cap: this.cap, epoch: ++this.epochs, timeoutMs: this.options.connectTimeoutMs ?? 10_000 },
+        this.hooks, this.options.clientName ?? 'svc-mailbox-client',
+      );
+      this.serverLimits = limits;
+      this.endpoints.reached();
+      return conn;
+    } catch (err) {
+      const e = toMailboxError(err);
+      if (!e.retryable) throw e;
+      const unreachable = this.endpoints.failed(url, e);
+      // Keep the server's retry hint (a draining or saturated instance says when to come back).
+      if (e.retryAfterMs === undefined) throw unreachable;
+      throw new MailboxError(e.code, unreachable.message, { cause: e, retryAfterMs: e.retryAfterMs });
+    }
   }
 
   private onConnectionLost(conn: Connection, err: MailboxError): void {
@@ -437,7 +497,7 @@ export class MailboxClient {
     this.reconnectTimer = undefined;
     let conn: Connection;
     try {
-      conn = await this.establish();
+      conn = await this.establish(this.endpoints.next());
     } catch (err) {
       if (this.state !== 'open') return;
       this.failedAttempts++;
@@ -461,7 +521,7 @@ export class MailboxClient {
     await this.subs.resubscribe(conn);
     if (conn !== this.conn) return;
     try {
-      this.options.onReconnect?.({ epoch: conn.epoch, failedAttempts });
+      this.options.onReconnect?.({ epoch: conn.epoch, failedAttempts, url: conn.url });
     } catch {
       // Application callback; nothing to undo.
     }

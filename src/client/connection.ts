@@ -10,6 +10,7 @@ import {
   CHUNK_SIZE, ChunkReassembler, FLAGS, HEADER_SIZE, MAX_CAP, STATUS_OK, decodeBody, decodeError, decodeFrame,
   decodeResponse, encodeMessage, type FrameHeader, type MessageParams, type RequestOpId,
 } from '../protocol/index.ts';
+import { displayUrl } from './endpoints.ts';
 
 type TenantId = MessageParams['tenant'];
 
@@ -43,6 +44,8 @@ const EXPIRE_EVERY_MS = 5_000;
 
 export class Connection {
   readonly epoch: number;
+  /** The URL this socket was opened to, as the application gave it. */
+  readonly url: string;
   /** Frames handed to the socket. */
   framesSent = 0;
   private readonly pending = new Map<number, Pending>();
@@ -58,6 +61,7 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     this.epoch = params.epoch;
+    this.url = params.url;
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
     ws.on('error', (err: Error) => {
       this.closedWith ??= new MailboxError('E_UNAVAILABLE', `socket error: ${err.message}`, { cause: err });
@@ -79,7 +83,7 @@ export class Connection {
         ws.removeAllListeners();
         ws.on('error', () => {});
         ws.terminate();
-        reject(new MailboxError('E_UNAVAILABLE', `cannot connect to ${params.url}: ${err.message}`, { cause: err }));
+        reject(new MailboxError('E_UNAVAILABLE', `cannot connect to ${displayUrl(params.url)}: ${err.message}`, { cause: err }));
       };
       ws.once('error', fail);
       ws.once('close', () => fail(new Error('closed during the handshake')));

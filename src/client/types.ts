@@ -13,7 +13,7 @@ export type LeaseId = WireDelivery['leaseId'];
 export type Attrs = Record<string, string>;
 export type { DlqReason, HelloLimits as ServerLimits };
 
-/** Options of `MailboxClient.connect`. */
+/** Options of `MailboxClient.connect(urls, options)`. */
 export interface ClientOptions {
   /** Capability token (`mbx1.…`), sent in the capability bytes of every request. */
   token: string;
@@ -21,8 +21,10 @@ export interface ClientOptions {
   tenant?: string;
   /**
    * Reconnect after the socket is lost (default true). The first connect never retries.
+   * Each attempt takes the next URL of the list given to `connect` (round robin).
    * While reconnecting, calls fail fast with a retryable E_UNAVAILABLE whose retryAfterMs is
-   * the time to the next attempt; nothing is queued behind a dead socket.
+   * the time to the next attempt (its message names the URLs that failed since the loss);
+   * nothing is queued behind a dead socket.
    */
   reconnect?: boolean;
   /** Ceiling of the jittered reconnect backoff (default 10,000 ms; base 100 ms). */
@@ -49,6 +51,8 @@ export interface ReconnectInfo {
   epoch: number;
   /** Failed attempts before this one succeeded. */
   failedAttempts: number;
+  /** The URL it reconnected to (one of those given to `connect`, as given). */
+  url: string;
 }
 
 export interface SendInput {
