@@ -17,7 +17,11 @@ import { CHUNK_SIZE, HEADER_SIZE } from './limits.ts';
 import { keyBytes, MsgpackWriter } from './msgpack-writer.ts';
 import { OPS } from './ops.ts';
 
-const SLAB = 512 * 1024;
+/**
+ * Small enough that a frame a slow socket still holds pins little besides itself (a slab lives
+ * while any frame cut from it does); a full event (48 KiB of payload) takes one of its own.
+ */
+const SLAB = 64 * 1024;
 const w = new MsgpackWriter(Buffer.allocUnsafe(SLAB));
 /** Where the next frame starts in the slab `w.buf`. */
 let used = 0;
