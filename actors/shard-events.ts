@@ -65,6 +65,8 @@ export type ShardInternal =
   /** Time to sweep the stored idempotency records (drop expired ones, rebuild the filter), and a page of them. */
   | { type: 'sweep' }
   | { type: 'dedupScanned'; epoch: number; entries?: Array<[string, DedupEntry]>; error?: unknown }
+  /** Shared mode: the answer of a Redis call, continuing its step in the actor's turn (shared-shard-core.ts). */
+  | { type: 'continue'; run: () => void }
   | { type: '$crash'; reason: string };
 
 export type ShardEvent = ShardRequest | ShardNotice | ShardInternal;

@@ -6,8 +6,22 @@
  */
 import { MailboxError } from '../src/errors.ts';
 import type { ShardIndex } from '../src/domain/types.ts';
-import type { ShardCore } from './shard-core.ts';
 import type { Reply, ShardEvent, ShardNotice, ShardRequest } from './shard-events.ts';
+
+/** What the runtime reads of a running shard's queue: metrics, the tree, the in-flight bound. */
+export interface ShardView {
+  readonly leasedCount: number;
+  depths(): { ready: number; leased: number; delayed: number; dlq: number };
+  depthsByClass(classOf: (topic: string) => string): Map<string, { ready: number; leased: number }>;
+  readonly residentMessages: number;
+}
+
+/** A running shard actor's core: ShardCore (its own queue) or SharedShardCore (Redis's queue). */
+export interface ShardInstance {
+  readonly queue: ShardView;
+  idle(): boolean;
+  dispose(reason: string): void;
+}
 
 const MAX_BUFFERED = 50_000;
 
@@ -53,7 +67,7 @@ class PromiseReply<T> extends ShardReply<T> {
 }
 
 export class ShardRef {
-  private core: ShardCore | undefined;
+  private core: ShardInstance | undefined;
   private send: ((event: ShardEvent) => void) | undefined;
   private readonly pending = new Set<ShardReply<never>>();
   private buffer: ShardEvent[] = [];
@@ -64,11 +78,11 @@ export class ShardRef {
     private readonly onAttach: (ref: ShardRef) => void = () => {},
   ) {}
 
-  get running(): ShardCore | undefined {
+  get running(): ShardInstance | undefined {
     return this.core;
   }
 
-  attach(core: ShardCore, send: (event: ShardEvent) => void): void {
+  attach(core: ShardInstance, send: (event: ShardEvent) => void): void {
     this.core = core;
     this.send = send;
     const buffered = this.buffer;
@@ -78,7 +92,7 @@ export class ShardRef {
   }
 
   /** The instance ended: stop its timers, answer all it owed with E_UNAVAILABLE. */
-  detach(core: ShardCore, reason: string): void {
+  detach(core: ShardInstance, reason: string): void {
     if (this.core !== core) return;
     core.dispose(reason);
     this.core = undefined;

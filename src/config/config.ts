@@ -15,6 +15,11 @@ export interface RedisConfig {
   cluster: string[];
   /** Every key starts with `{<prefix>:<shard>}`: one prefix per mailbox deployment. */
   prefix: string;
+  /**
+   * `true`: Redis holds the queue itself and any number of instances on the prefix serve every
+   * shard together; `false`: each shard is owned by one instance at a time (it keeps the queue in RAM).
+   */
+  shared: boolean;
   /** > 0: a SEND is acknowledged only once this many replicas confirm its commit (`WAIT`); one Redis only. */
   waitReplicas: number;
   waitTimeoutMs: number;
@@ -121,7 +126,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   backupDir: '',
   durability: 'sync',
   store: 'level',
-  redis: { url: 'redis://127.0.0.1:6379', cluster: [], prefix: 'mbx', waitReplicas: 0, waitTimeoutMs: 1_000 },
+  redis: { url: 'redis://127.0.0.1:6379', cluster: [], prefix: 'mbx', shared: false, waitReplicas: 0, waitTimeoutMs: 1_000 },
   shards: 8,
   listen: '127.0.0.1:9410',
   metricsAddr: '127.0.0.1:9600',

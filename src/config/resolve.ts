@@ -27,6 +27,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'redis.url': { kind: 'string' },
   'redis.cluster': { kind: 'addrs' },
   'redis.prefix': { kind: 'string' },
+  'redis.shared': { kind: 'bool' },
   'redis.waitReplicas': { kind: 'int', min: 0, max: 100 },
   'redis.waitTimeoutMs': { kind: 'int', min: 1, max: 60_000 },
   shards: { kind: 'int', min: 1, max: 256 },
@@ -155,6 +156,7 @@ export function resolveConfig(...layers: Array<DeepPartial<MailboxConfig> | unde
     if (!/^[^{}\s]+$/.test(config.redis.prefix)) fail('redis.prefix', `must have no braces or spaces, got ${JSON.stringify(config.redis.prefix)}`);
     if (config.redis.cluster.length === 0 && !/^rediss?:\/\//.test(config.redis.url)) fail('redis.url', 'must start with redis:// or rediss://');
     if (config.redis.cluster.length > 0 && config.redis.waitReplicas > 0) fail('redis.waitReplicas', 'is for one Redis; with redis.cluster it is not supported yet');
+    if (config.redis.shared && config.redis.waitReplicas > 0) fail('redis.waitReplicas', 'is for the owned mode; with redis.shared it is not supported yet');
   }
   if (Object.keys(config.auth.keys).length > 0 && !(config.auth.activeKid in config.auth.keys)) fail('auth.activeKid', `names no key in auth.keys`);
   return config;

@@ -23,9 +23,12 @@ import { createStore, type FaultableStore } from '../store/open-store.ts';
 import { preparePrivateDir } from '../store/private-files.ts';
 import { Supervisor } from '../../supervisors/supervisor.ts';
 import { actorChild, crashable } from '../../supervisors/actor-child.ts';
-import type { ChildSpec } from '../../supervisors/child.ts';
+import type { Child, ChildSpec } from '../../supervisors/child.ts';
 import { ShardRef } from '../../actors/shard-ref.ts';
 import { startShard } from '../../actors/shard.ts';
+import type { ShardHooks } from '../../actors/shard-core.ts';
+import { startSharedShard } from '../../actors/shared-shard.ts';
+import { RedisStore } from '../store/redis.ts';
 import { DlqRef, type DlqHooks } from '../../actors/dlq.ts';
 import { sessionMachine } from '../../actors/session.ts';
 import {
@@ -171,11 +174,56 @@ export async function createMailbox(
     return cfg.queue.maxInflight - leased;
   };
 
+  const shardHooks = (ref: ShardRef): ShardHooks => ({
+    up: () => {
+      facts.shardsUp.add(ref.index);
+      bus.publish('ShardUp', { shard: ref.index });
+    },
+    settled,
+    storageFailed: (error, refused) => {
+      for (let i = 0; i < refused; i++) metrics.rejected('storage');
+      if (!facts.storageFull) {
+        facts.storageFull = error.message;
+        logger.error({ event: 'storage_failed', shard: ref.index, err: error }, 'storage refused a write; shedding writes');
+        bus.publish('StorageFull', { reason: error.message });
+      }
+    },
+    // A msgId of another tenant's message was answered as not found: counted as an auth refusal.
+    foreignRefused: (count) => {
+      for (let i = 0; i < count; i++) metrics.rejected('auth');
+    },
+    integrityFailed: (msgId) => {
+      metrics.integrityFail('egress');
+      logger.error({ event: 'integrity_failed', shard: ref.index, msgId }, 'a stored payload no longer matches its hash');
+    },
+    storageRecovered: () => {
+      if (facts.storageFull) {
+        facts.storageFull = undefined;
+        logger.warn({ event: 'storage_recovered', shard: ref.index }, 'storage accepts writes again');
+        bus.publish('StorageRecovered');
+      }
+    },
+  });
+
+  // Shared mode (redis.shared): Redis holds the queue, and every instance serves every shard.
+  const sharedStore = store instanceof RedisStore && store.isShared ? store : undefined;
+  const startSharedShardOf = (ref: ShardRef, shared: RedisStore): Child => {
+    const queue = shared.sharedQueue(ref.index, {
+      maxAttempts: cfg.queue.maxAttempts, backoffBaseMs: cfg.queue.backoffBaseMs, backoffMaxMs: cfg.queue.backoffMaxMs,
+      replayWindowMs: cfg.queue.replayWindowMs, capacity: cfg.queue.shardCapacity,
+    });
+    return startSharedShard(ref, {
+      shard: ref.index, queue, ids: new IdGenerator(rng), rng, now: () => clock.wall(), maxVisibilityMs: cfg.queue.maxVisibilityMs,
+      onWake: (listener) => shared.onWake(queue.wakeChannel, listener),
+      serving: () => serving, instance: shared.instanceId, inflightAvailable, hooks: shardHooks(ref),
+    });
+  };
+
   const shardSpec = (ref: ShardRef): ChildSpec => ({
     id: `shard-${ref.index}`,
     kind: 'shard',
     restart: 'permanent',
-    start: () =>
+    start: () => sharedStore ? startSharedShardOf(ref, sharedStore) :
       startShard(ref, {
         newQueue: () =>
           new ShardQueue(ref.index, {
@@ -207,36 +255,7 @@ export async function createMailbox(
             );
           },
         },
-        hooks: {
-          up: () => {
-            facts.shardsUp.add(ref.index);
-            bus.publish('ShardUp', { shard: ref.index });
-          },
-          settled,
-          storageFailed: (error, refused) => {
-            for (let i = 0; i < refused; i++) metrics.rejected('storage');
-            if (!facts.storageFull) {
-              facts.storageFull = error.message;
-              logger.error({ event: 'storage_failed', shard: ref.index, err: error }, 'storage refused a write; shedding writes');
-              bus.publish('StorageFull', { reason: error.message });
-            }
-          },
-          // A msgId of another tenant's message was answered as not found: counted as an auth refusal.
-          foreignRefused: (count) => {
-            for (let i = 0; i < count; i++) metrics.rejected('auth');
-          },
-          integrityFailed: (msgId) => {
-            metrics.integrityFail('egress');
-            logger.error({ event: 'integrity_failed', shard: ref.index, msgId }, 'a stored payload no longer matches its hash');
-          },
-          storageRecovered: () => {
-            if (facts.storageFull) {
-              facts.storageFull = undefined;
-              logger.warn({ event: 'storage_recovered', shard: ref.index }, 'storage accepts writes again');
-              bus.publish('StorageRecovered');
-            }
-          },
-        },
+        hooks: shardHooks(ref),
       }),
   });
 

@@ -33,8 +33,8 @@ export function instanceIdFile(dataDir: string): string {
 export function createStore(config: Pick<MailboxConfig, 'amnesia' | 'dataDir' | 'durability'> & Partial<Pick<MailboxConfig, 'store' | 'redis'>>): FaultableStore {
   if (config.amnesia) return new MemoryStore();
   if (config.store === 'redis' && config.redis !== undefined) {
-    const { url, cluster, prefix, waitReplicas, waitTimeoutMs } = config.redis;
-    return new RedisStore({ url, cluster, prefix, waitReplicas, waitTimeoutMs, instanceIdFile: instanceIdFile(config.dataDir) });
+    const { url, cluster, prefix, shared, waitReplicas, waitTimeoutMs } = config.redis;
+    return new RedisStore({ url, cluster, prefix, shared, waitReplicas, waitTimeoutMs, instanceIdFile: instanceIdFile(config.dataDir) });
   }
   return new LevelStore({ dir: levelDir(config.dataDir), durability: config.durability });
 }

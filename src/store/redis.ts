@@ -21,6 +21,7 @@ import { packr } from './record-codec.ts';
 import { createClient, describeTarget, type RedisClient, type RedisTarget } from './redis-client.ts';
 import { lexAfter, lexBefore, shardKeys, type ShardKeys } from './redis-keys.ts';
 import { ACQUIRE_LUA, COMMIT_KEYS, COMMIT_LUA, OP, RELEASE_LUA, RENEW_LUA } from './redis-scripts.ts';
+import { decodeRedisDlqEntry, decodeRedisMeta, defineSharedScripts, SharedQueue, type SharedPolicy } from './redis-shared.ts';
 import type { DedupScan, DlqQuery, ReadyPageQuery, ShardSnapshot, Store } from './store.ts';
 
 export interface RedisStoreOptions extends RedisTarget {
@@ -32,6 +33,11 @@ export interface RedisStoreOptions extends RedisTarget {
   instanceIdFile?: string;
   /** Ownership of a shard lapses this long after the owner stopped renewing it (default 15 s). */
   ownerTtlMs?: number;
+  /**
+   * Shared mode: Redis holds the queue and every instance on the prefix serves every shard
+   * (actors/shared-shard-core.ts through `sharedQueue`); no shard ownership is taken.
+   */
+  shared?: boolean;
   /** > 0: a commit resolves only once this many replicas confirm it (`WAIT`), single Redis only. */
   waitReplicas?: number;
   waitTimeoutMs?: number;
@@ -62,6 +68,9 @@ export class RedisStore implements Store {
   private readonly tokens = new Map<ShardIndex, string>();
   private readonly keys = new Map<ShardIndex, ShardKeys>();
   private renewTimer: NodeJS.Timeout | undefined;
+  /** Shared mode: the pub/sub connection wake-ups arrive on, and who listens per channel. */
+  private subscriber: RedisClient | undefined;
+  private readonly wakeListeners = new Map<string, Set<(message: string) => void>>();
   /** The last commit issued: the next one resolves after it (commits to different cluster nodes may answer out of order). */
   private last: Promise<unknown> = Promise.resolve();
   private readonly ttl: number;
@@ -81,6 +90,7 @@ export class RedisStore implements Store {
     client.defineCommand('mbxAcquire', { lua: ACQUIRE_LUA, numberOfKeys: 2 });
     client.defineCommand('mbxRenew', { lua: RENEW_LUA, numberOfKeys: 1 });
     client.defineCommand('mbxRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
+    if (this.options.shared) defineSharedScripts(client);
     // ioredis reports connection trouble as 'error' events; commands fail on their own, so
     // the event needs a listener only to stay out of the process's unhandled errors.
     client.on('error', () => {});
@@ -91,6 +101,7 @@ export class RedisStore implements Store {
       client.disconnect();
       throw this.unavailable(err, 'cannot reach');
     }
+    if (this.options.shared) await this.openSubscriber(client);
     this.client = client;
     this.state = 'open';
     this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.ttl / 3)));
@@ -112,6 +123,67 @@ export class RedisStore implements Store {
     this.tokens.clear();
     this.owners.clear();
     await client.quit().catch(() => client.disconnect());
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.wakeListeners.clear();
+    await subscriber?.quit().catch(() => subscriber.disconnect());
+  }
+
+  /** This process's instance id (after open). */
+  get instanceId(): string {
+    return this.instance;
+  }
+
+  get isShared(): boolean {
+    return this.options.shared === true;
+  }
+
+  /** Shared mode: one shard's queue operations on this store's connection. */
+  sharedQueue(shard: ShardIndex, policy: SharedPolicy): SharedQueue {
+    return new SharedQueue(this.live(), this.options.prefix, shard, policy);
+  }
+
+  /**
+   * Shared mode: calls `listener` with each message on `channel` (a shard's wake channel), and
+   * with `'*'` after the subscription was lost and made again (wake-ups may have been missed).
+   * Returns the unsubscribe.
+   */
+  onWake(channel: string, listener: (message: string) => void): () => void {
+    let set = this.wakeListeners.get(channel);
+    if (set === undefined) {
+      this.wakeListeners.set(channel, (set = new Set()));
+      void this.subscriber?.subscribe(channel).catch(() => {});
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.wakeListeners.get(channel) === set) {
+        this.wakeListeners.delete(channel);
+        void this.subscriber?.unsubscribe(channel).catch(() => {});
+      }
+    };
+  }
+
+  private async openSubscriber(client: RedisClient): Promise<void> {
+    const subscriber = (client.duplicate as () => RedisClient).call(client);
+    subscriber.on('error', () => {});
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of this.wakeListeners.get(channel) ?? []) listener(message);
+    });
+    let ready = 0;
+    // ioredis subscribes again by itself after a reconnect; what was published meanwhile is lost, so everyone looks again.
+    subscriber.on('ready', () => {
+      if (ready++ === 0) return;
+      for (const set of this.wakeListeners.values()) for (const listener of set) listener('*');
+    });
+    try {
+      await subscriber.connect();
+    } catch (err) {
+      subscriber.disconnect();
+      client.disconnect();
+      throw this.unavailable(err, 'cannot reach');
+    }
+    this.subscriber = subscriber;
   }
 
   commit(ops: readonly StoreOp[]): Promise<void> {
@@ -303,7 +375,7 @@ export class RedisStore implements Store {
       const values = await this.read(() => client.hmgetBuffer(k.dlq, ...ids));
       for (const v of values) {
         if (v === null) continue;
-        const entry = packr.unpack(v) as DlqEntry;
+        const entry = decodeRedisDlqEntry(v);
         if (query.topic !== undefined && entry.meta.topic !== query.topic) continue;
         if (query.reason !== undefined && entry.reason !== query.reason) continue;
         out.push(entry);
@@ -324,7 +396,7 @@ export class RedisStore implements Store {
   private async metas(client: RedisClient, k: ShardKeys, ids: readonly MsgId[]): Promise<Array<MessageMeta | undefined>> {
     if (ids.length === 0) return [];
     const values = await this.read(() => client.hmgetBuffer(k.msgs, ...ids));
-    return values.map((v) => (v === null ? undefined : (packr.unpack(v) as MessageMeta)));
+    return values.map((v) => (v === null ? undefined : decodeRedisMeta(v)));
   }
 
   /** The shard's owner token: taken now (`fresh`, or not yet owned) or the one taken before. */

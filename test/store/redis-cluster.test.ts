@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { MsgId, ShardIndex } from '../../src/domain/types.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { keyStart, shardKeys } from '../../src/store/redis-keys.ts';
+import { defineSharedScripts, SharedQueue, sharedTopicKey } from '../../src/store/redis-shared.ts';
 import { findRedisServer, startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.ts';
 import { uniquePrefix } from '../fixtures/redis.ts';
 import { storeContract } from './contract.ts';
@@ -53,6 +54,30 @@ describe('redis store on a Redis Cluster (3 masters, 1 replica each)', { skip: n
         await s.close();
       },
     };
+  });
+
+  it('runs the shared mode\'s queue scripts on every master (each builds its keys from the shard\'s tag, all in one slot)', async () => {
+    const prefix = uniquePrefix('cluster-shared');
+    const client = new Cluster([...cluster.startupNodes], { lazyConnect: true });
+    client.on('error', () => {});
+    await client.connect();
+    defineSharedScripts(client);
+    try {
+      const policy = { maxAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0, replayWindowMs: 60_000, capacity: 100 };
+      const masters = new Set<number>();
+      for (let shard = 0; shard < 6; shard++) {
+        const q = new SharedQueue(client, prefix, shard as ShardIndex, policy);
+        masters.add((await cluster.masterOfSlot(q.tag)).port);
+        const m = meta(msgId());
+        assert.deepEqual(await q.enqueue([{ meta: m, payload: Buffer.from('x'), dedupKey: m.idemKey }]), [{ kind: 'accepted' }]);
+        const [l] = await q.lease(sharedTopicKey(m.tenant, m.topic), 1, 0, 30_000, 'i/s');
+        assert.equal(l?.meta.msgId, m.msgId, `shard ${shard}`);
+        assert.deepEqual(await q.ack(m.tenant, [{ msgId: m.msgId, leaseId: l!.meta.leaseId! }]), [{ topicKey: sharedTopicKey(m.tenant, m.topic) }]);
+      }
+      assert.ok(masters.size > 1, 'on more than one master');
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('spreads shards over the masters, and a shard whose master is killed -9 keeps its replicated records and takes writes again on the promoted replica', async () => {

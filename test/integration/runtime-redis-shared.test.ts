@@ -1,0 +1,105 @@
+/**
+ * Two mailboxes (createMailbox, in process) in shared mode on the machine's Redis, one key
+ * prefix of their own (deleted after): what one instance accepts, the other delivers; a lease
+ * is never held twice at once; leases and sessions move between instances by the same rules.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { waitUntil } from '../../chaos/inspect.ts';
+import type { Delivery } from '../../src/domain/types.ts';
+import { createMailbox, MailboxError, type Mailbox } from '../../src/index.ts';
+import type { MailboxRuntime } from '../../src/runtime/mailbox.ts';
+import { keyStart } from '../../src/store/redis-keys.ts';
+import { deleteKeysWithPrefix, probeRedis, uniquePrefix } from '../fixtures/redis.ts';
+
+const redis = await probeRedis();
+const url = 'url' in redis ? redis.url : '';
+const skip = 'skip' in redis ? redis.skip : false;
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('two mailbox instances sharing one Redis (redis.shared)', { skip }, () => {
+  const prefix = uniquePrefix('rt-shared');
+  const dirs: string[] = [];
+  const boxes: Mailbox[] = [];
+  after(async () => {
+    for (const b of boxes) await b.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    const admin = new Redis(url, { lazyConnect: true });
+    await admin.connect();
+    await deleteKeysWithPrefix(admin, keyStart(prefix));
+    await admin.quit();
+  });
+  async function instance(): Promise<Mailbox> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mailbox-shared-'));
+    dirs.push(dataDir);
+    const mb = await createMailbox({ store: 'redis', redis: { url, prefix, shared: true }, dataDir, logLevel: 'silent', shards: 4, queue: { maxAttempts: 5 } });
+    boxes.push(mb);
+    return mb;
+  }
+
+  test('a subscriber on B gets what a producer sends through A, woken at once (no poll), and settles it through B', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const got: Delivery[] = [];
+    const session = b.openSession({ onDeliver: (_, ds) => got.push(...ds) });
+    await session.subscribe({ topic: 'cross:1', prefetch: 10, visibilityMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    const sent = await a.send({ topic: 'cross:1', idemKey: 'x1', payload: bytes('over there') });
+    assert.ok(await waitUntil(() => got.length === 1, 5_000), 'delivered on B');
+    const ms = performance.now() - t0;
+    console.log(`# A → B delivery in ${ms.toFixed(1)} ms`);
+    assert.ok(ms < 1_500, `woken by the wake-up, not the ${2_000} ms sweep (${ms.toFixed(0)} ms)`);
+    assert.equal(got[0]!.msgId, sent.msgId);
+    assert.equal(Buffer.from(got[0]!.payload).toString(), 'over there');
+    await session.ack(got[0]!.msgId, got[0]!.leaseId);
+    await assert.rejects(a.ack(got[0]!.msgId, got[0]!.leaseId), (e: unknown) => e instanceof MailboxError && e.code === 'E_NOT_FOUND');
+    await session.close();
+  });
+
+  test('consumers on both instances at once: every message delivered once, none held twice, nothing left', async () => {
+    const [a, b] = [boxes[0]!, boxes[1]!];
+    const N = 600;
+    const seen = new Map<string, number>();
+    const consumer = async (mb: Mailbox) => {
+      const s = mb.openSession({
+        onDeliver: (_, ds) => {
+          for (const d of ds) {
+            seen.set(d.msgId, (seen.get(d.msgId) ?? 0) + 1);
+            void s.ack(d.msgId, d.leaseId);
+          }
+        },
+      });
+      await s.subscribe({ topic: 'both:1', prefetch: 50, visibilityMs: 30_000 });
+      return s;
+    };
+    const sessions = [await consumer(a), await consumer(b)];
+    for (let i = 0; i < N; i += 50) {
+      await (i % 100 ? a : b).sendBatch(Array.from({ length: 50 }, (_, k) => ({ topic: 'both:1', idemKey: `m${i + k}`, payload: bytes(`m${i + k}`) })));
+    }
+    assert.ok(await waitUntil(() => seen.size === N, 20_000), `all delivered (${seen.size}/${N})`);
+    assert.deepEqual([...seen.values()].filter((n) => n > 1), [], 'no message delivered twice');
+    for (const s of sessions) await s.close();
+    assert.ok(await waitUntil(() => boxes.every((mb) => (mb as unknown as MailboxRuntime).openLeases() === 0), 5_000), 'no lease left open');
+  });
+
+  test("a session lost on A gives its leases back at once; B delivers them again as attempt 2 with A's session in the history", async () => {
+    const [a, b] = [boxes[0]!, boxes[1]!];
+    await a.send({ topic: 'lost:1', idemKey: 'l1', payload: bytes('held') });
+    const holder = a.openSession();
+    const [held] = await holder.recv({ topic: 'lost:1', maxMessages: 1, visibilityMs: 600_000 });
+    assert.ok(held);
+    await holder.close();
+    const [again] = await b.recv({ topic: 'lost:1', maxMessages: 1, waitMs: 5_000 });
+    assert.equal(again?.msgId, held.msgId);
+    assert.equal(again.attempt, 2);
+    await assert.rejects(b.ack(held.msgId, held.leaseId), (e: unknown) => e instanceof MailboxError && e.code === 'E_STALE_LEASE', 'the old lease is fenced off');
+    await b.nack(again.msgId, again.leaseId, { delayMs: 0, reason: 'look at the history' });
+    const [third] = await a.recv({ topic: 'lost:1', maxMessages: 1, waitMs: 5_000 });
+    assert.equal(third?.attempt, 3);
+    await a.ack(third!.msgId, third!.leaseId);
+  });
+});
