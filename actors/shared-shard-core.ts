@@ -13,6 +13,7 @@
  * connection.
  */
 import { dedupKey } from '../src/domain/dedup-window.ts';
+import { sha256Hex } from '../src/domain/payload-hash.ts';
 import type { Rng } from '../src/domain/clock.ts';
 import type { IdGenerator } from '../src/domain/ids.ts';
 import type { EnqueueInput, LeaseRequest } from '../src/domain/shard-queue.ts';
@@ -361,6 +362,8 @@ export class SharedShardCore {
           enqueuedAt: meta.enqueuedAt, leaseDeadline: meta.dueAt, payload: payload.byteLength > 0 ? payload : EMPTY, payloadHash: meta.payloadHash,
         };
         if (meta.attrs) d.attrs = meta.attrs;
+        // Egress check: the bytes came back from Redis; the consumer checks the same hash too.
+        if (sha256Hex(d.payload) !== d.payloadHash) this.deps.hooks.integrityFailed(d.msgId);
         return d;
       });
       done(deliveries);
