@@ -13,6 +13,7 @@ export interface ChildDescription {
   /** The child's own state, e.g. the machine's state value ("recovering", "serving"). */
   state: string;
   depths?: TreeNode['depths'];
+  info?: TreeNode['info'];
   /**
    * Descendants, for children that supervise others. Their paths are relative to this child
    * and start with "/" (e.g. "/shard-3"); the parent prefixes its own path.

@@ -492,6 +492,7 @@ export class Supervisor implements Child {
     };
     if (record.lastCrash) node.lastCrash = { ...record.lastCrash };
     if (description?.depths) node.depths = { ...description.depths };
+    if (description?.info) node.info = { ...description.info };
     if (description?.children) node.children = rebase(description.children, path);
     return node;
   }

@@ -26,6 +26,7 @@ export function renderTree(node: TreeNode, indent = ''): string {
   const bits = [`${indent}${node.path.split('/').pop() || '/'}`, `[${node.kind}]`, node.state];
   if (node.restarts > 0) bits.push(`restarts=${node.restarts}`);
   if (node.depths) bits.push(`ready=${node.depths.ready} leased=${node.depths.leased} delayed=${node.depths.delayed} dlq=${node.depths.dlq}`);
+  if (node.info) bits.push(Object.entries(node.info).map(([k, v]) => `${k}=${v}`).join(' '));
   if (node.lastCrash) bits.push(`last crash ${new Date(node.lastCrash.at).toISOString()}: ${node.lastCrash.reason}`);
   bits.push(`up ${(node.uptimeMs / 1000).toFixed(1)}s`);
   return [bits.join('  '), ...(node.children ?? []).map((c) => renderTree(c, `${indent}  `))].join('\n');

@@ -7,6 +7,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { BoundedLabels, DEFAULT_LABEL_CAP, clip, queueLabel } from './labels.ts';
 
 // `connections`: a WebSocket upgrade refused at maxConnections; `hello_timeout`: a socket closed for missing its HELLO deadline.
+
+/** What `store_info` and the redis gauges show. */
+export interface StoreInfo {
+  store: string;
+  mode?: string;
+  instance?: string;
+  redis?: string;
+  prefix?: string;
+  reachable?: boolean;
+  latencyMs?: number;
+}
 export const REJECT_REASONS = ['quota', 'degraded', 'storage', 'auth', 'schema', 'saturated', 'connections', 'hello_timeout'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -98,6 +109,9 @@ export interface MetricHandles {
   serviceRestartsTotal: Counter<'actor'>;
   retentionPurgedTotal: Counter<'kind'>;
   residentMessages: Gauge<'shard'>;
+  storeInfo: Gauge<'store' | 'mode' | 'instance' | 'redis' | 'prefix'>;
+  redisUp: Gauge;
+  redisPingSeconds: Gauge;
   recvWaitSeconds: Histogram<string>;
   chaosActive: Gauge<'fault'>;
   readinessState: Gauge<'state'>;
@@ -139,6 +153,7 @@ export class Metrics {
   readonly handles: MetricHandles;
   private depthProvider: DepthProvider | undefined;
   private residentProvider: (() => Iterable<{ shard: number; value: number }>) | undefined;
+  private storeProvider: (() => StoreInfo) | undefined;
   private readinessProvider: (() => ReadinessStateLabel) | undefined;
   /** Samples of the scrape in progress, so the provider runs once per render. */
   private scrape: DepthSample[] | undefined;
@@ -217,6 +232,37 @@ export class Metrics {
           for (const s of self.residentProvider?.() ?? []) this.set({ shard: String(s.shard) }, s.value);
         },
       }),
+      storeInfo: new Gauge({
+        name: 'store_info',
+        help: 'Always 1: which store this process runs on, and for the redis store its mode, instance id, Redis and key prefix (join on instance when several instances share one Redis).',
+        labelNames: ['store', 'mode', 'instance', 'redis', 'prefix'],
+        registers,
+        collect() {
+          this.reset();
+          const info = self.storeProvider?.();
+          if (info) this.set({ store: info.store, mode: info.mode ?? '', instance: info.instance ?? '', redis: info.redis ?? '', prefix: info.prefix ?? '' }, 1);
+        },
+      }),
+      redisUp: new Gauge({
+        name: 'redis_up',
+        help: 'Redis store only: 1 when the last PING (every second) was answered, else 0.',
+        registers,
+        collect() {
+          this.reset();
+          const info = self.storeProvider?.();
+          if (info?.store === 'redis') this.set(info.reachable ? 1 : 0);
+        },
+      }),
+      redisPingSeconds: new Gauge({
+        name: 'redis_ping_seconds',
+        help: 'Redis store only: round trip of the last answered PING.',
+        registers,
+        collect() {
+          this.reset();
+          const info = self.storeProvider?.();
+          if (info?.latencyMs !== undefined) this.set(info.latencyMs / 1000);
+        },
+      }),
       chaosActive: new Gauge({ name: 'chaos_active', help: 'Faults injected with `mailbox chaos inject`: 1 while active, 0 otherwise.', labelNames: ['fault'], registers }),
       readinessState: new Gauge({
         name: 'readiness_state',
@@ -271,6 +317,11 @@ export class Metrics {
   /** Registers the function that reports each shard's messages in RAM at scrape time. */
   setResidentProvider(provider: (() => Iterable<{ shard: number; value: number }>) | undefined): void {
     this.residentProvider = provider;
+  }
+
+  /** Registers the function that describes the store at scrape time (`store_info`, `redis_up`, `redis_ping_seconds`). */
+  setStoreProvider(provider: (() => StoreInfo) | undefined): void {
+    this.storeProvider = provider;
   }
 
   /** Registers the function that reports the readiness state at scrape time (`readiness_state`). */

@@ -108,6 +108,8 @@ export interface ReadinessReport {
   ready: boolean;
   /** Why the mailbox is not ready (missing conditions or degradation causes). */
   reasons: string[];
+  /** Redis store only: mode, instance, the Redis (without password), reachable and the last PING round trip. */
+  redis?: { mode: 'shared' | 'owned'; instance: string; redis: string; prefix: string; reachable: boolean; latencyMs?: number; error?: string };
 }
 
 /** One node of the supervisor state dump. */
@@ -119,6 +121,8 @@ export interface TreeNode {
   lastCrash?: { reason: string; at: number };
   uptimeMs: number;
   depths?: { ready: number; leased: number; delayed: number; dlq: number };
+  /** Facts about the node an operator asks first (the store: which Redis, which instance, its latency). */
+  info?: Record<string, string | number | boolean>;
   children?: TreeNode[];
 }
 

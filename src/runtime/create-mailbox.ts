@@ -312,7 +312,7 @@ export async function createMailbox(
           });
           facts.storeUp = true;
           bus.publish('StoreUp');
-          return plainChild(() => ({ state: store.kind }));
+          return plainChild(() => (store instanceof RedisStore ? { state: store.kind, info: definedOnly(store.health()) } : { state: store.kind }));
         },
       },
       { id: 'bus', kind: 'bus', restart: 'permanent', start: () => plainChild(() => ({ state: 'running' })) },
@@ -362,6 +362,7 @@ export async function createMailbox(
       yield { queue: 'all', shard: ref.index, kind: 'dlq', value: queue.depths().dlq };
     }
   });
+  metrics.setStoreProvider(() => (store instanceof RedisStore ? { store: store.kind, ...store.health() } : { store: store.kind }));
   metrics.setResidentProvider(function* () {
     for (const ref of shards) {
       const queue = ref.running?.queue;
@@ -400,7 +401,10 @@ export async function createMailbox(
     readiness: (): ReadinessReport => {
       if (failure) return { state: 'stopped', ready: false, reasons: [`runtime failed: ${failure}`] };
       const snap = readinessSnapshot();
-      return snap ? readinessReport(snap) : { state: 'booting', ready: false, reasons: ['readiness restarting'] };
+      const report: ReadinessReport = snap ? readinessReport(snap) : { state: 'booting', ready: false, reasons: ['readiness restarting'] };
+      // /readyz says how Redis answers, so an operator sees a slow or lost Redis before writes shed.
+      if (store instanceof RedisStore) report.redis = store.health();
+      return report;
     },
     setListener: (addr) => {
       facts.listener = addr;
@@ -430,6 +434,13 @@ export async function createMailbox(
   }
   serving = true;
   return runtime;
+}
+
+/** The fields of `o` that are set (a tree node's info holds no undefined). */
+function definedOnly(o: Record<string, string | number | boolean | undefined>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 export type { Mailbox, TreeNode };

@@ -74,6 +74,8 @@ export class RedisStore implements Store {
   /** The last commit issued: the next one resolves after it (commits to different cluster nodes may answer out of order). */
   private last: Promise<unknown> = Promise.resolve();
   private readonly ttl: number;
+  /** The last PING (every renewal interval): what /readyz and the tree report about Redis. */
+  private lastPing: { ok: boolean; ms: number; at: number; error?: string } | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     if (!/^[^{}\s]+$/.test(options.prefix)) throw new MailboxError('E_CONFIG', `invalid configuration: redis.prefix must be non-empty without braces or spaces, got ${JSON.stringify(options.prefix)}`);
@@ -104,7 +106,11 @@ export class RedisStore implements Store {
     if (this.options.shared) await this.openSubscriber(client);
     this.client = client;
     this.state = 'open';
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.ttl / 3)));
+    await this.ping();
+    this.renewTimer = setInterval(() => {
+      void this.renew();
+      void this.ping();
+    }, Math.max(100, Math.min(1_000, Math.floor(this.ttl / 3))));
     this.renewTimer.unref();
   }
 
@@ -127,6 +133,30 @@ export class RedisStore implements Store {
     this.subscriber = undefined;
     this.wakeListeners.clear();
     await subscriber?.quit().catch(() => subscriber.disconnect());
+  }
+
+  /** Redis as this store last saw it: reachable, PING round trip, mode, instance. */
+  health(): { mode: 'shared' | 'owned'; instance: string; redis: string; prefix: string; reachable: boolean; latencyMs?: number; error?: string } {
+    const ping = this.lastPing;
+    const out: ReturnType<RedisStore['health']> = {
+      mode: this.options.shared ? 'shared' : 'owned', instance: this.instance, redis: this.where, prefix: this.options.prefix,
+      reachable: this.state === 'open' && (ping?.ok ?? true),
+    };
+    if (ping?.ok) out.latencyMs = Math.round(ping.ms * 100) / 100;
+    if (ping?.error !== undefined) out.error = ping.error;
+    return out;
+  }
+
+  private async ping(): Promise<void> {
+    const client = this.client;
+    if (client === undefined) return;
+    const t0 = performance.now();
+    try {
+      await client.ping();
+      this.lastPing = { ok: true, ms: performance.now() - t0, at: Date.now() };
+    } catch (err) {
+      this.lastPing = { ok: false, ms: performance.now() - t0, at: Date.now(), error: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   /** This process's instance id (after open). */

@@ -76,6 +76,17 @@ describe('the runtime on the redis store', { skip: hasServer ? false : reason },
     const mb = await createMailbox({ store: 'redis', redis: { url: redis.url, prefix: 'rt' }, dataDir, logLevel: 'silent', shards: 2 });
     cleanups.push(() => mb.stop());
     assert.equal(mb.store.kind, 'redis');
+    // Operators see which Redis and which instance, and how Redis answers.
+    const health = mb.readiness().redis;
+    assert.equal(health?.reachable, true);
+    assert.equal(health?.mode, 'owned');
+    assert.equal(health?.redis, `redis://127.0.0.1:${redis.port}`);
+    assert.ok(typeof health?.latencyMs === 'number');
+    const storeNode = mb.tree().children?.find((c) => c.kind === 'store');
+    assert.equal(storeNode?.info?.instance, health.instance);
+    const text = await mb.metrics.render();
+    assert.ok(text.includes(`store_info{store="redis",mode="owned",instance="${health.instance}"`), 'store_info names the instance');
+    assert.match(text, /^redis_up 1$/m);
 
     const accepted: string[] = [];
     for (let i = 0; i < 20; i++) accepted.push((await mb.send({ topic: `t:${i % 4}`, idemKey: `before-${i}`, payload: bytes(`before ${i}`) })).msgId);
@@ -88,6 +99,7 @@ describe('the runtime on the redis store', { skip: hasServer ? false : reason },
     assert.ok(await waitUntil(() => mb.readiness().state === 'degraded', 10_000), 'readiness degrades');
     assert.ok(mb.readiness().reasons.some((r) => r.startsWith('storage')), `reasons name storage: ${mb.readiness().reasons.join('; ')}`);
     assert.ok((await metricValue(mb, 'rejected_total{reason="storage"}')) >= 1);
+    assert.ok(await waitUntil(() => mb.readiness().redis?.reachable === false, 5_000), '/readyz says Redis is unreachable');
 
     await redis.start();
     assert.ok(await waitUntil(() => mb.readiness().state === 'ready', 20_000), `readiness recovers: ${mb.readiness().reasons.join('; ')}`);
