@@ -102,4 +102,35 @@ describe('two mailbox instances sharing one Redis (redis.shared)', { skip }, () 
     assert.equal(third?.attempt, 3);
     await a.ack(third!.msgId, third!.leaseId);
   });
+
+  test('a message NACKed to death on either instance is in the DLQ of both with its whole history; reprocess and purge work from the other', async () => {
+    const [a, b] = [boxes[0]!, boxes[1]!];
+    const sent = await a.send({ topic: 'dead:1', idemKey: 'd1', payload: bytes('doomed') });
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const mb = attempt % 2 ? a : b;
+      const [d] = await mb.recv({ topic: 'dead:1', maxMessages: 1, waitMs: 5_000 });
+      assert.equal(d?.attempt, attempt);
+      await mb.nack(d!.msgId, d!.leaseId, { delayMs: 0, reason: `no ${attempt}` });
+    }
+    const [entry] = await b.dlq.list({ topic: 'dead:1' });
+    assert.equal(entry?.meta.msgId, sent.msgId);
+    assert.equal(entry?.reason, 'nacked');
+    assert.deepEqual(entry?.meta.history.map((h) => [h.attempt, h.outcome, h.reason]), [1, 2, 3, 4, 5].map((n) => [n, 'nacked', `no ${n}`]));
+    assert.ok(entry?.meta.history.every((h) => typeof h.session === 'string' && h.session.length > 0), 'each attempt names its session');
+    assert.equal(await a.dlq.reprocess({ topic: 'dead:1' }), 1);
+    const [back] = await b.recv({ topic: 'dead:1', maxMessages: 1, waitMs: 5_000 });
+    assert.equal(back?.msgId, sent.msgId);
+    assert.equal(back?.attempt, 1, 'attempts start again');
+    assert.equal(Buffer.from(back!.payload).toString(), 'doomed');
+    await b.ack(back!.msgId, back!.leaseId);
+
+    const other = await b.send({ topic: 'dead:2', idemKey: 'd2', payload: bytes('also doomed') });
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const [d] = await a.recv({ topic: 'dead:2', maxMessages: 1, waitMs: 5_000 });
+      await a.nack(d!.msgId, d!.leaseId, { delayMs: 0 });
+    }
+    assert.deepEqual((await a.dlq.list({ topic: "dead:2" })).map((e) => e.meta.msgId), [other.msgId]);
+    assert.equal(await b.dlq.purge({ topic: 'dead:2' }), 1);
+    assert.deepEqual(await a.dlq.list({ topic: 'dead:2' }), []);
+  });
 });
