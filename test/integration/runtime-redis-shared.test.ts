@@ -133,4 +133,21 @@ describe('two mailbox instances sharing one Redis (redis.shared)', { skip }, () 
     assert.equal(await b.dlq.purge({ topic: 'dead:2' }), 1);
     assert.deepEqual(await a.dlq.list({ topic: 'dead:2' }), []);
   });
+
+  test('killing every shard actor of an instance loses nothing: its subscription resumes, and leases taken before the kill still settle', async () => {
+    const [a, b] = [boxes[0]!, boxes[1]!];
+    const got: Delivery[] = [];
+    const session = a.openSession({ onDeliver: (_, ds) => got.push(...ds) });
+    await session.subscribe({ topic: 'kill:1', prefetch: 5, visibilityMs: 30_000 });
+    await b.sendBatch(Array.from({ length: 5 }, (_, i) => ({ topic: 'kill:1', idemKey: `k${i}`, payload: bytes(`k${i}`) })));
+    assert.ok(await waitUntil(() => got.length === 5, 5_000), 'the first five delivered');
+    for (let shard = 0; shard < 4; shard++) await a.kill(`/root/shards/shard-${shard}`, 'chaos: shard actor killed');
+    assert.ok(await waitUntil(() => a.tree().children?.find((c) => c.path === '/root/shards')?.children?.every((c) => c.state.startsWith('running')) ?? false, 5_000), 'shards restarted');
+    for (const d of got) await session.ack(d.msgId, d.leaseId);
+    await b.sendBatch(Array.from({ length: 5 }, (_, i) => ({ topic: 'kill:1', idemKey: `after${i}`, payload: bytes(`after${i}`) })));
+    assert.ok(await waitUntil(() => got.length === 10, 5_000), `the subscription resumed on the restarted shard (${got.length}/10)`);
+    for (const d of got.slice(5)) await session.ack(d.msgId, d.leaseId);
+    assert.equal(new Set(got.map((d) => d.msgId)).size, 10, 'no message delivered twice');
+    await session.close();
+  });
 });
