@@ -67,25 +67,25 @@ describe('the runtime on the redis store', { skip: hasServer ? false : reason },
     for (const c of cleanups.reverse()) await c();
   });
 
-  test('Redis going away degrades readiness for storage and sheds SENDs with E_UNAVAILABLE; once it is back the mailbox recovers by itself and has lost nothing', { timeout: 60_000 }, async () => {
+  for (const mode of ['owned', 'shared'] as const) test(`${mode} mode: Redis going away degrades readiness for storage and sheds SENDs with E_UNAVAILABLE; once it is back the mailbox recovers by itself and has lost nothing`, { timeout: 60_000 }, async () => {
     const redis = new OwnRedis(await freePort());
     cleanups.push(() => redis.dispose());
     await redis.start();
     const dataDir = mkdtempSync(join(tmpdir(), 'mailbox-redis-rt-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const mb = await createMailbox({ store: 'redis', redis: { url: redis.url, prefix: 'rt' }, dataDir, logLevel: 'silent', shards: 2 });
+    const mb = await createMailbox({ store: 'redis', redis: { url: redis.url, prefix: 'rt', shared: mode === 'shared' }, dataDir, logLevel: 'silent', shards: 2 });
     cleanups.push(() => mb.stop());
     assert.equal(mb.store.kind, 'redis');
     // Operators see which Redis and which instance, and how Redis answers.
     const health = mb.readiness().redis;
     assert.equal(health?.reachable, true);
-    assert.equal(health?.mode, 'owned');
+    assert.equal(health?.mode, mode);
     assert.equal(health?.redis, `redis://127.0.0.1:${redis.port}`);
     assert.ok(typeof health?.latencyMs === 'number');
     const storeNode = mb.tree().children?.find((c) => c.kind === 'store');
     assert.equal(storeNode?.info?.instance, health.instance);
     const text = await mb.metrics.render();
-    assert.ok(text.includes(`store_info{store="redis",mode="owned",instance="${health.instance}"`), 'store_info names the instance');
+    assert.ok(text.includes(`store_info{store="redis",mode="${mode}",instance="${health.instance}"`), 'store_info names the instance');
     assert.match(text, /^redis_up 1$/m);
 
     const accepted: string[] = [];
