@@ -123,4 +123,49 @@ describe('redis store on a Redis Cluster (3 masters, 1 replica each)', { skip: n
       await s.close();
     }
   });
+
+  it('shared mode on a cluster: a shard whose master is killed -9 keeps its queue (replicated before the kill) and leases, ACKs and enqueues land on the promoted replica', async () => {
+    const prefix = uniquePrefix('cluster-shared-failover');
+    const client = new Cluster([...cluster.startupNodes], { lazyConnect: true });
+    client.on('error', () => {});
+    await client.connect();
+    defineSharedScripts(client);
+    try {
+      // A shard whose master still has a replica (an earlier test may have failed one over already).
+      let q: SharedQueue | undefined;
+      for (let shard = 0; shard < 64 && q === undefined; shard++) {
+        const candidate = new SharedQueue(client, prefix, shard as ShardIndex, { maxAttempts: 3, backoffBaseMs: 0, backoffMaxMs: 0, replayWindowMs: 60_000, capacity: 100 });
+        const master = await cluster.masterOfSlot(candidate.tag);
+        const probe = new Redis(master.port, master.host, { lazyConnect: true });
+        await probe.connect();
+        if (/^connected_slaves:[1-9]/m.test(await probe.info('replication'))) q = candidate;
+        probe.disconnect();
+      }
+      assert.ok(q, 'a shard on a master with a replica');
+      const ms = [meta(msgId()), meta(msgId()), meta(msgId())];
+      await q.enqueue(ms.map((m) => ({ meta: m, payload: Buffer.from(m.msgId), dedupKey: m.idemKey })));
+      const key = sharedTopicKey(ms[0]!.tenant, ms[0]!.topic);
+      const [held] = await q.lease(key, 1, 0, 60_000, 'i/s');
+      const victim = await cluster.masterOfSlot(q.tag);
+      const direct = new Redis(victim.port, victim.host, { lazyConnect: true });
+      await direct.connect();
+      await direct.set(`${q.tag}:fence`, '1');
+      assert.equal(await direct.wait(1, 5_000), 1, 'the replica acknowledged the writes');
+      direct.disconnect();
+      await cluster.stopNode(victim.port);
+      await cluster.waitForFailover(victim.port);
+      let acked: unknown;
+      for (let i = 0; i < 100 && acked === undefined; i++) {
+        acked = await q.ack(held!.meta.tenant, [{ msgId: held!.meta.msgId, leaseId: held!.meta.leaseId! }]).catch(() => undefined);
+        if (acked === undefined) await sleep(100);
+      }
+      assert.deepEqual(acked, [{ topicKey: key }], 'the lease taken before the failover settles after it');
+      const rest = await q.lease(key, 10, 0, 60_000, 'i/s');
+      assert.deepEqual(rest.map((l) => l.meta.msgId), [ms[1]!.msgId, ms[2]!.msgId], 'the rest of the queue, in order');
+      const later = meta(msgId());
+      assert.deepEqual(await q.enqueue([{ meta: later, payload: Buffer.from('x'), dedupKey: later.idemKey }]), [{ kind: 'accepted' }]);
+    } finally {
+      client.disconnect();
+    }
+  });
 });
