@@ -24,9 +24,9 @@ function tag(workload: string): string {
   return `${workload.toLowerCase()}${process.pid.toString(36)}${Date.now().toString(36)}${(runSeq++).toString(36)}`;
 }
 
-/** One SDK client of the bench: its own socket, no reconnect, a wide in-flight window. */
-export function connect(server: MailboxServer, name: string, onError?: (e: Error) => void): Promise<MailboxClient> {
-  return MailboxClient.connect(server.url, {
+/** One SDK client of the bench: its own socket, no reconnect, a wide in-flight window; to `url`, else the server's. */
+export function connect(server: MailboxServer, name: string, onError?: (e: Error) => void, url = server.url): Promise<MailboxClient> {
+  return MailboxClient.connect(url, {
     token: server.token, reconnect: false, clientName: name, maxInflight: 100_000, ...(onError ? { onError } : {}),
   });
 }
@@ -44,8 +44,8 @@ export async function mailboxLoad(
   const errors: string[] = [];
   const onError = (e: Error): void => void (errors.length < 20 && errors.push(e.message));
 
-  const producers = await Promise.all(Array.from({ length: opts.producers }, (_, i) => connect(server, `bench-producer-${i}`, onError)));
-  const consumers = await Promise.all(Array.from({ length: opts.consumers }, (_, i) => connect(server, `bench-consumer-${i}`, onError)));
+  const producers = await Promise.all(Array.from({ length: opts.producers }, (_, i) => connect(server, `bench-producer-${i}`, onError, placed(server, 'producers', i))));
+  const consumers = await Promise.all(Array.from({ length: opts.consumers }, (_, i) => connect(server, `bench-consumer-${i}`, onError, placed(server, 'consumers', i))));
 
   // ---- consumers ----
   let acksIssued = 0;
@@ -75,6 +75,7 @@ export async function mailboxLoad(
   const gcWatch = await watchGc(server.gcTotals);
   const redis0 = await server.backend?.counters();
   const c0 = cpuStart(server.pid, ...backendPids(server));
+  const redisCpu0 = server.backend?.pid === undefined ? undefined : cpuStart(server.backend.pid);
   const t0 = now();
   const produce = async (client: MailboxClient, from: number, to: number, win: Window): Promise<void> => {
     const publish = (seq: number, tries = 0): void => {
@@ -132,6 +133,7 @@ export async function mailboxLoad(
   }
   const tEnd = now();
   const cpu = cpuEnd(c0);
+  const redisCpuS = redisCpu0 ? cpuEnd(redisCpu0).serverCpuS : undefined;
   const redis1 = await server.backend?.counters();
   const gc = await gcWatch.stop();
   clearInterval(report);
@@ -153,7 +155,14 @@ export async function mailboxLoad(
     size: opts.payload,
     window: opts.window,
     cpu,
-    ...(redis0 && redis1 ? { redis: { commandsPerMsg: perMsg(redis1.commands - redis0.commands, total), roundTripsPerMsg: perMsg(redis1.scripts - redis0.scripts, total) } } : {}),
+    ...(redis0 && redis1 ? {
+      redis: {
+        commandsPerMsg: perMsg(redis1.commands - redis0.commands, total),
+        roundTripsPerMsg: perMsg(redis1.scripts - redis0.scripts, total),
+        scriptUsPerMsg: perMsg(redis1.scriptUs - redis0.scriptUs, total),
+        ...(redisCpuS === undefined ? {} : { serverCpuS: redisCpuS }),
+      },
+    } : {}),
     gc,
     ...measuredFields(workload, tracker, { n: total, t0, tProducerDone, tEnd, sendSeconds: sendInfo.sendSeconds }),
     pubErrors,
@@ -167,10 +176,19 @@ function perMsg(count: number, messages: number): number {
   return Math.round((count / messages) * 1000) / 1000;
 }
 
-/** The processes besides the server whose CPU is the server's: the Redis of a redis-store server, when it runs here. */
+/** Where client i of a role connects: a group's list in turn (bench/server-group.ts), else the one server. */
+function placed(server: MailboxServer, role: 'producers' | 'consumers', i: number): string {
+  const urls = server.urls?.[role];
+  return urls?.length ? urls[i % urls.length]! : server.url;
+}
+
+/**
+ * The processes besides the server whose CPU is the server's: a group's other servers, and the
+ * Redis of a redis-store server when it runs here.
+ */
 function backendPids(server: MailboxServer): number[] {
   const pid = server.backend?.pid;
-  return pid === undefined ? [] : [pid];
+  return [...(server.otherPids ?? []), ...(pid === undefined ? [] : [pid])];
 }
 
 /**
@@ -181,7 +199,7 @@ function backendPids(server: MailboxServer): number[] {
 export async function mailboxFanout(server: MailboxServer, run: number, opts: BenchOptions, progress: (done: number, total: number) => void): Promise<RunResult> {
   const runTag = tag('f');
   const topics = Array.from({ length: opts.fanoutTopics }, (_, i) => `fan.${runTag}.${i}`);
-  const client = await connect(server, 'bench-fanout');
+  const client = await connect(server, 'bench-fanout', undefined, placed(server, 'producers', 0));
   const times: number[] = [];
   let pubErrors = 0;
   let firstError: string | undefined;

@@ -15,6 +15,7 @@ import { mailboxFanout, mailboxLoad } from './mailbox.ts';
 import { peerGroups } from './peers/index.ts';
 import { Progress } from './progress.ts';
 import { startMailbox } from './server.ts';
+import { startSharedGroup } from './server-group.ts';
 import { figuresProblems, printSummary, problems } from './summary.ts';
 import type { BenchOptions, BenchReport, RunResult } from './types.ts';
 
@@ -30,7 +31,7 @@ function failed(system: string, variant: string, workload: RunResult['workload']
 
 function outcome(r: RunResult): string {
   if (r.error) return `FAILED: ${r.error.split('\n')[0]}`;
-  if (r.workload === 'A') return `${r.msgsPerSec?.toLocaleString('en-US')} msgs/s${r.producerConfirmedPerSec === undefined ? '' : ` (confirmed ${r.producerConfirmedPerSec.toLocaleString('en-US')})`}, CPU client ${r.cpu?.clientCpuS} s / server ${r.cpu?.serverCpuS ?? '?'} s, missing ${r.missing}, dup ${r.duplicates}${r.redis ? `, Redis ${r.redis.commandsPerMsg} commands / ${r.redis.roundTripsPerMsg} round trips per message` : ''}`;
+  if (r.workload === 'A') return `${r.msgsPerSec?.toLocaleString('en-US')} msgs/s${r.producerConfirmedPerSec === undefined ? '' : ` (confirmed ${r.producerConfirmedPerSec.toLocaleString('en-US')})`}, CPU client ${r.cpu?.clientCpuS} s / server ${r.cpu?.serverCpuS ?? '?'} s, missing ${r.missing}, dup ${r.duplicates}${r.redis ? `, Redis ${r.redis.commandsPerMsg} commands / ${r.redis.roundTripsPerMsg} round trips per message${r.redis.serverCpuS === undefined ? '' : ` (redis-server CPU ${r.redis.serverCpuS} s)`}` : ''}`;
   if (r.workload === 'B') return `p50 ${r.latencyMs?.p50} / p95 ${r.latencyMs?.p95} / p99 ${r.latencyMs?.p99} ms (max ${r.latencyMs?.max}), missing ${r.missing}`;
   return `fan-out ${r.n} topics: p50 ${r.fanoutMs?.p50} / p95 ${r.fanoutMs?.p95} ms (max ${r.fanoutMs?.max}), ${r.pubErrors} errors`;
 }
@@ -49,11 +50,11 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
       progress.note(`starting svc-mailbox (${variant})`);
       let server;
       try {
-        server = await startMailbox({
-          variant,
+        const start = {
           ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}),
           ...(opts.serverEnv ? { extraEnv: opts.serverEnv } : {}),
-        });
+        };
+        server = await (variant === 'redis-shared-3' ? startSharedGroup(start) : startMailbox({ variant, ...start }));
       } catch (err) {
         for (const w of opts.workloads) record(failed('svc-mailbox', variant, w, 1, err));
         continue;

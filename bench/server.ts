@@ -61,22 +61,38 @@ export interface MailboxServer {
   memory(): Promise<ServerMemory>;
   /** Last lines the server wrote on stderr/stdout (for failure messages). */
   log(): string;
-  /** The Redis a `redis` variant writes to: its PID (when it runs on this machine) and its command counter. */
+  /** The Redis a `redis*` variant writes to: its PID (when it runs on this machine) and its command counter. */
   backend?: RedisBackend;
+  /**
+   * A group of servers (`redis-shared-3`): where the bench's producers and consumers connect,
+   * client i to entry i mod length. Absent: every client connects to `url`.
+   */
+  urls?: { producers: readonly string[]; consumers: readonly string[] };
+  /** The group's other server processes: their CPU counts as the server's too. */
+  otherPids?: readonly number[];
   stop(): Promise<void>;
 }
 
 export interface RedisBackend {
   /** redis-server's PID when it runs here (its CPU counts as the server's), else undefined. */
   pid: number | undefined;
-  /** INFO total_commands_processed (commands inside scripts included) and the EVALSHA/EVAL calls (the store's round trips). */
-  counters(): Promise<{ commands: number; scripts: number }>;
+  /**
+   * INFO total_commands_processed (commands inside scripts included), the EVALSHA/EVAL calls (the
+   * store's round trips) and the µs Redis spent running them (commandstats `usec`, inner commands included).
+   */
+  counters(): Promise<{ commands: number; scripts: number; scriptUs: number }>;
+  /**
+   * Queue depths summed over the prefix's shards, read from Redis itself (shared mode: an
+   * instance's /debug/tree shows a cache it refreshes every 2 s, and every instance shows all of it).
+   */
+  sharedDepths(): Promise<{ ready: number; delayed: number; leased: number; dlq: number }>;
 }
 
 /** The Redis the `redis` variant uses: REDIS_URL, else the machine's 127.0.0.1:6379. */
 export const BENCH_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-async function redisBackend(prefix: string): Promise<{ backend: RedisBackend; cleanup: () => Promise<void> }> {
+/** The bench's own connection to the Redis of a `redis*` variant, for one key prefix. */
+export async function redisBackend(prefix: string): Promise<{ backend: RedisBackend; cleanup: () => Promise<void> }> {
   const client = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   client.on('error', () => {});
   await client.connect().catch((err: unknown) => {
@@ -98,7 +114,26 @@ async function redisBackend(prefix: string): Promise<{ backend: RedisBackend; cl
         const stats = await client.info('stats');
         const commandstats = await client.info('commandstats');
         const calls = (name: string): number => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(commandstats)?.[1] ?? 0);
-        return { commands: field(stats, 'total_commands_processed'), scripts: calls('evalsha') + calls('eval') };
+        const usec = (name: string): number => Number(new RegExp(`^cmdstat_${name}:calls=\\d+,usec=(\\d+)`, 'm').exec(commandstats)?.[1] ?? 0);
+        return { commands: field(stats, 'total_commands_processed'), scripts: calls('evalsha') + calls('eval'), scriptUs: usec('evalsha') + usec('eval') };
+      },
+      sharedDepths: async () => {
+        // Shared mode's per-shard counts (`:c`) and DLQ index (`:qk`), src/store/redis-shared-scripts.ts.
+        const acc = { ready: 0, delayed: 0, leased: 0, dlq: 0 };
+        const counts = new RegExp(`^\\{${prefix}:\\d+\\}:c$`);
+        let cursor = '0';
+        do {
+          const [next, keys] = await client.scan(cursor, 'MATCH', `{${prefix}:*}:c`, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys.filter((k) => counts.test(k))) {
+            const [ready, delayed, leased] = await client.hmget(key, 'ready', 'delayed', 'leased');
+            acc.ready += Number(ready ?? 0);
+            acc.delayed += Number(delayed ?? 0);
+            acc.leased += Number(leased ?? 0);
+            acc.dlq += await client.zcard(`${key.slice(0, -2)}:qk`);
+          }
+        } while (cursor !== '0');
+        return acc;
       },
     },
     // Only this server's keys (its own prefix), never the rest of a shared Redis.
@@ -114,6 +149,11 @@ async function redisBackend(prefix: string): Promise<{ backend: RedisBackend; cl
   };
 }
 
+/** A key prefix of this bench process's own: no other run or user of the Redis writes under it. */
+export function benchPrefix(): string {
+  return `mbxbench-${process.pid}-${Date.now().toString(36)}`;
+}
+
 export interface StartOptions {
   variant: StoreVariant;
   /** Pass `--cpu-prof --cpu-prof-dir DIR` to the child. */
@@ -123,6 +163,13 @@ export interface StartOptions {
   exposeGc?: boolean;
   /** Longest wait for /readyz 200 after a spawn (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * `redis-shared` only: join this key prefix as one member of a group (bench/server-group.ts),
+   * which made the prefix and deletes its keys; the member has no `backend` of its own.
+   */
+  redisPrefix?: string;
+  /** The token clients use, for a server given its signing key (`MAILBOX_AUTH__KEYS`): it then writes no admin token file. */
+  token?: string;
 }
 
 /** A port the kernel just handed out on 127.0.0.1 (free at the time of asking). */
@@ -201,11 +248,14 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--metrics-addr', `127.0.0.1:${adminPort}`];
   let redis: Awaited<ReturnType<typeof redisBackend>> | undefined;
   if (options.variant === 'amnesia') args.push('--amnesia');
-  else if (options.variant === 'redis') {
-    const prefix = `mbxbench-${process.pid}-${Date.now().toString(36)}`;
-    redis = await redisBackend(prefix);
+  else if (options.variant === 'redis' || options.variant === 'redis-shared') {
+    const prefix = options.redisPrefix ?? benchPrefix();
+    if (options.redisPrefix === undefined) redis = await redisBackend(prefix);
     args.push('--data-dir', join(tmp, 'data'), '--store', 'redis');
     Object.assign(env, { MAILBOX_REDIS__URL: BENCH_REDIS_URL, MAILBOX_REDIS__PREFIX: prefix });
+    if (options.variant === 'redis-shared') env['MAILBOX_REDIS__SHARED'] = 'true';
+  } else if (options.variant === 'redis-shared-3') {
+    throw new Error('redis-shared-3 is a group of servers: start it with startSharedGroup (bench/server-group.ts)');
   } else {
     args.push('--data-dir', join(tmp, 'data'), '--durability', options.variant === 'level+sync' ? 'sync' : 'relaxed');
   }
@@ -285,7 +335,7 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
 
   try {
     await launch();
-    const token = readFileSync(tokenFile, 'utf8').trim();
+    const token = options.token ?? readFileSync(tokenFile, 'utf8').trim();
     return {
       get pid() {
         return child!.pid!;
@@ -297,7 +347,9 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
       get readyMs() {
         return readyMs;
       },
-      depths: async () => sumDepths((await (await fetch(`${adminUrl}/debug/tree`)).json()) as TreeNode),
+      depths: async () => (options.variant === 'redis-shared' && redis
+        ? redis.backend.sharedDepths()
+        : sumDepths((await (await fetch(`${adminUrl}/debug/tree`)).json()) as TreeNode)),
       gcTotals: async () => parseGcHistogram(await (await fetch(`${adminUrl}/metrics`)).text()),
       crashRestart: async () => {
         await kill9();

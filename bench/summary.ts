@@ -256,6 +256,31 @@ export function floorTable(report: BenchReport): string[] {
   ];
 }
 
+/**
+ * svc-mailbox on the redis store (owned `redis`, shared `redis-shared`, `redis-shared-3`):
+ * workload A's Redis commands and script round trips per message, and where the server-side CPU
+ * went (the mailbox process(es) against redis-server). Counters are Redis-wide: other users count too.
+ */
+export function redisTable(report: BenchReport): string[] {
+  const rows: string[] = [];
+  for (const g of groups(report.results).filter((x) => x.system === 'svc-mailbox')) {
+    const rs = ok(g.A).filter((r) => r.redis !== undefined);
+    if (rs.length === 0) continue;
+    const med = (pick: (r: RunResult) => number | undefined, fmt: (x: number) => string): string => fmtSpread(spread(rs.map(pick)), fmt);
+    const us = (s: number | undefined, r: RunResult): number | undefined => (s === undefined ? undefined : (s * 1e6) / r.n);
+    const redisUs = (r: RunResult): number | undefined => us(r.redis?.serverCpuS, r);
+    const mailboxUs = (r: RunResult): number | undefined => (r.redis?.serverCpuS === undefined || r.cpu?.serverCpuS === undefined ? undefined : us(r.cpu.serverCpuS - r.redis.serverCpuS, r));
+    const fmt2 = (x: number): string => x.toFixed(2);
+    const fmt3 = (x: number): string => x.toFixed(3);
+    rows.push(`| ${g.variant} | ${rs.length} | ${fmtSpread(throughput({ ...g, A: rs }), fmtInt)} | ${med((r) => r.redis?.commandsPerMsg, fmtCpu)} | ${med((r) => r.redis?.roundTripsPerMsg, fmt3)} | ${med((r) => r.redis?.scriptUsPerMsg, fmtCpu)} | ${med(redisUs, fmtCpu)} | ${med(mailboxUs, fmtCpu)} | ${med((r) => (r.redis?.serverCpuS && r.seconds ? r.redis.serverCpuS / r.seconds : undefined), fmt2)} |`);
+  }
+  return rows.length === 0 ? [] : [
+    '| variant | runs A | A msgs/s | Redis commands/msg | script round trips/msg | Redis µs in scripts/msg (wall) | redis-server CPU µs/msg | mailbox server(s) CPU µs/msg | redis-server cores busy |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ];
+}
+
 /** Median CPU µs per message, client / server, of a group's workload A runs. */
 export function cpuPerMessage(g: Group | undefined): string {
   const runs = ok(g?.A ?? []);
@@ -281,6 +306,8 @@ export function printSummary(report: BenchReport): void {
   const gc = gcTable(report);
   if (gc.length) out.push('', '## Garbage collection during the timed part (median of runs, min–max)', '', ...gc);
   out.push('', '## Ratios (matching durability classes)', '', ...ratioTable(report));
+  const redis = redisTable(report);
+  if (redis.length) out.push('', '## Redis store (workload A: per message, median of runs; Redis counters are Redis-wide)', '', ...redis);
   const floor = floorTable(report);
   if (floor.length) out.push('', '## Against the floor (bench/floor: the least possible Node.js broker, same run)', '', ...floor);
   const figures = durableFiguresTable(report);

@@ -3,7 +3,11 @@ import type { GcTotals } from './gc.ts';
 import type { CpuSplit, Percentiles } from './lib.ts';
 
 export type Workload = 'A' | 'B' | 'fanout';
-export type StoreVariant = 'amnesia' | 'level+sync' | 'level+relaxed' | 'redis';
+/**
+ * `redis`: the redis store in owned mode (one instance per prefix); `redis-shared`: shared mode
+ * (`redis.shared`), one instance; `redis-shared-3`: shared mode, three server processes on one prefix.
+ */
+export type StoreVariant = 'amnesia' | 'level+sync' | 'level+relaxed' | 'redis' | 'redis-shared' | 'redis-shared-3';
 
 export interface BenchOptions {
   /** Payload bytes (whole message body). */
@@ -78,7 +82,14 @@ export interface RunResult {
    * total_commands_processed, the commands inside scripts included) and script calls per
    * message (the store's round trips: one per commit). The Redis is shared: others' count too.
    */
-  redis?: { commandsPerMsg: number; roundTripsPerMsg: number };
+  redis?: {
+    commandsPerMsg: number;
+    roundTripsPerMsg: number;
+    /** µs per message Redis spent running the scripts (commandstats `usec` of EVALSHA/EVAL). */
+    scriptUsPerMsg?: number;
+    /** redis-server's own CPU seconds over the timed part (included in `cpu.serverCpuS`), when it runs here. */
+    serverCpuS?: number;
+  };
   /** GC pauses during the timed part: the server's (from its /metrics) and the bench client's. */
   gc?: { server?: GcTotals; client: GcTotals };
   msgsPerSec?: number;

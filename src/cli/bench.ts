@@ -13,9 +13,11 @@ const DETAILS = `options:
   --payload 1024        message bytes                     --count 100000     workload A messages
   --duration S          workload A by time instead        --runs 3           runs per system and workload
   --producers 1         --consumers 1   --topics 1        --prefetch 1000    --window 1000
-  --store amnesia,level store variants (amnesia | level | level+relaxed | redis | all);
-                        redis: the redis store on REDIS_URL (default 127.0.0.1:6379), its
-                        server CPU counting redis-server's too
+  --store amnesia,level store variants (amnesia | level | level+relaxed | redis | redis-shared |
+                        redis-shared-3 | all); redis: the redis store on REDIS_URL (default
+                        127.0.0.1:6379), its server CPU counting redis-server's too; redis-shared:
+                        its shared mode (redis.shared), one instance; redis-shared-3: three
+                        instances on one prefix, producers on the 1st, consumers on the 2nd and 3rd
   --durability sync     durability of "level" (sync | relaxed)
   --workload both       A | B | fanout | both (A,B) | all (A,B,fanout)
   --rate 2000 --seconds 10                                workload B pacing
@@ -88,8 +90,8 @@ function stores(args: BenchArgs, dflt: string): StoreVariant[] {
   return names.map((s): StoreVariant => {
     if (s === 'amnesia') return 'amnesia';
     if (s === 'level') return durability === 'sync' ? 'level+sync' : 'level+relaxed';
-    if (s === 'level+sync' || s === 'level+relaxed' || s === 'redis') return s;
-    fail(`--store: unknown store ${JSON.stringify(s)} (amnesia | level | level+relaxed | redis | all)`);
+    if (s === 'level+sync' || s === 'level+relaxed' || s === 'redis' || s === 'redis-shared' || s === 'redis-shared-3') return s;
+    fail(`--store: unknown store ${JSON.stringify(s)} (amnesia | level | level+relaxed | redis | redis-shared | redis-shared-3 | all)`);
   });
 }
 
