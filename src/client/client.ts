@@ -48,6 +48,9 @@ const rng: Rng = { next: Math.random };
 
 type State = 'open' | 'closing' | 'closed';
 
+
+/** The least retryAfterMs a call refused while reconnecting carries. */
+const MIN_RETRY_HINT_MS = 50;
 export class MailboxClient {
   /**
    * Dead-letter queue operations.
@@ -369,7 +372,9 @@ export class MailboxClient {
 
   private unavailable(): MailboxError {
     if (this.state !== 'open') return new MailboxError('E_UNAVAILABLE', `client is ${this.state}`);
-    const wait = Math.max(0, Math.ceil(this.reconnectAt - performance.now()));
+    // While a connect attempt is out the next one is 0 ms away; a caller told 0 would retry in a
+    // tight loop until it lands, so it is told to wait at least a little.
+    const wait = Math.max(MIN_RETRY_HINT_MS, Math.ceil(this.reconnectAt - performance.now()));
     const failures = this.endpoints.describeFailures();
     return new MailboxError('E_UNAVAILABLE', `not connected (reconnecting)${failures === undefined ? '' : `: ${failures}`}`, { retryAfterMs: wait });
   }

@@ -83,6 +83,7 @@ describe('client connection loss', () => {
       assert.ok(err instanceof MailboxError);
       assert.equal(err.code, 'E_UNAVAILABLE');
       assert.equal(typeof err.retryAfterMs, 'number');
+      assert.ok(err.retryAfterMs! >= 50, `a hint worth waiting for, not a tight loop (${err.retryAfterMs} ms)`);
       return true;
     });
     await c.close();
