@@ -303,7 +303,7 @@ describe('redis store, shared mode, three instances under kill -9', { skip }, ()
           if (early && !sessionEnded) {
             violations.push(`${msgId}: lease ${next.leaseId} (attempt ${next.attempt}, ${next.consumer.name}) started ${-gap} ms before the deadline of lease ${prev.leaseId} (${prev.consumer.name}, ack ${prev.ack}), whose session was alive`);
           }
-          if (early) cause(`released early: ${prev.consumer.name}'s connection lost`);
+          if (early) cause(sessionEnded ? `released early: ${prev.consumer.name}'s connection lost` : 'early while the holder was connected (violation)');
           else if (sessionEnded) cause(`expired: ${prev.consumer.name}'s connection lost${prev.consumer.name === 'B' ? ' (B killed)' : ''}`);
           else cause(`expired: ACK ${prev.ack}`);
         }
