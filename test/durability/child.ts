@@ -139,7 +139,10 @@ export class ChildServer {
   async stop(graceMs = 15_000): Promise<void> {
     if (this.exited) return;
     this.child?.kill('SIGTERM');
-    const gone = await Promise.race([this.exit.then(() => true), sleep(graceMs).then(() => false)]);
+    // A cleared timer, not sleep(): a pending grace timer would hold the test process open that long after the exit.
+    let grace: NodeJS.Timeout | undefined;
+    const gone = await Promise.race([this.exit.then(() => true), new Promise<false>((r) => (grace = setTimeout(() => r(false), graceMs)))]);
+    clearTimeout(grace);
     if (!gone) await this.kill9();
   }
 
