@@ -49,6 +49,10 @@ interface Waiter {
   timer: NodeJS.Timeout;
   parkedAt: number;
   waited: ((ms: number) => void) | undefined;
+  /** A lease call for it is out: its answer (messages or none) settles the waiter, even past its deadline. */
+  leasing?: boolean;
+  /** Its wait ended while that call was out. */
+  expired?: boolean;
 }
 
 /** A lease one of this process's sessions holds. */
@@ -247,6 +251,8 @@ export class SharedShardCore {
     if (at < 0) return;
     list!.splice(at, 1);
     if (list!.length === 0) this.waiters.delete(key);
+    // Messages leased for it now must reach it: the call's answer settles it instead.
+    if (waiter.leasing) return void (waiter.expired = true);
     waiter.waited?.(this.deps.now() - waiter.parkedAt);
     waiter.reply.resolve([]);
   }
@@ -316,17 +322,21 @@ export class SharedShardCore {
       const w = waiting[0]!;
       const req = this.bound(w.req);
       if (req.maxMessages <= 0) return;
+      w.leasing = true;
       return this.leaseFor(key, req, (deliveries) => {
-        if (deliveries.length === 0) return;
+        w.leasing = false;
+        if (deliveries.length === 0 && !w.expired) return;
         const at = waiting.indexOf(w);
         if (at >= 0) waiting.splice(at, 1);
-        if (waiting.length === 0) this.waiters.delete(key);
+        if (waiting.length === 0 && this.waiters.get(key) === waiting) this.waiters.delete(key);
         clearTimeout(w.timer);
         w.waited?.(this.deps.now() - w.parkedAt);
-        // Answered after it left: the lease is its anyway, and it ends at its deadline or with the session.
         w.reply.resolve(deliveries);
         this.pump(key);
-      }, () => {});
+      }, () => {
+        w.leasing = false;
+        if (w.expired) w.reply.resolve([]);
+      });
     }
     const subs = this.subs.get(key);
     if (!subs) return;
