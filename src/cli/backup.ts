@@ -9,18 +9,19 @@ import { join } from 'node:path';
 import { LevelStore } from '../store/level.ts';
 import { levelDir } from '../store/open-store.ts';
 import { parseCommand, usageError, type CommandSpec } from './args.ts';
-import { ADMIN_OPTIONS, CONFIG_OPTIONS, adminUrl, cliConfig, getJson, targetToken } from './common.ts';
+import { ADMIN_OPTIONS, CA_HELP, CONFIG_OPTIONS, adminUrl, cliConfig, getJson, targetCa, targetToken } from './common.ts';
 
 const BACKUP_OPTIONS = { ...ADMIN_OPTIONS, out: { type: 'string' } } as const;
 
 const BACKUP: CommandSpec<typeof BACKUP_OPTIONS> = {
   command: 'backup',
-  usage: 'usage: mailbox backup --out NAME [--admin URL] [--token T | --token-file F] [--config FILE] [--data-dir D]',
+  usage: 'usage: mailbox backup --out NAME [--admin URL] [--ca FILE] [--token T | --token-file F] [--config FILE] [--data-dir D]',
   details: `Asks the running server for a consistent hot snapshot (store + signing keys) in the
 directory NAME inside its backupDir (POST /admin/backup, with the admin token).
 
   --out NAME       the snapshot's directory inside the server's backupDir (sent as given)
   --admin URL      the admin port, default http://<metricsAddr> of the configuration
+${CA_HELP}
   --token T        the admin token (else MAILBOX_TOKEN, --token-file / MAILBOX_TOKEN_FILE,
                    else <dataDir>/admin.token)
   --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
@@ -51,6 +52,7 @@ export async function backup(argv: string[]): Promise<void> {
   const result = await getJson(`${base}/admin/backup?out=${encodeURIComponent(out)}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${await targetToken(args.values)}` },
+    ca: await targetCa(args.values),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

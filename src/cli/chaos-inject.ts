@@ -6,9 +6,10 @@
  */
 import { CHAOS_FAULTS, parseDurationMs } from '../chaos-control/spec.ts';
 import { parseCommand, usageError, type CommandSpec, type OptionSpecs } from './args.ts';
-import { ADMIN_OPTIONS, adminUrl, getJson, targetToken } from './common.ts';
+import { ADMIN_OPTIONS, CA_HELP, adminUrl, getJson, targetCa, targetToken } from './common.ts';
 
 const TOKEN_HELP = `  --admin URL      the admin port, default http://<metricsAddr> of the configuration
+${CA_HELP}
   --token T        the admin token for every tenant (else MAILBOX_TOKEN, --token-file /
                    MAILBOX_TOKEN_FILE, else <dataDir>/admin.token)
   --config FILE    the configuration the server runs with; --data-dir D its data directory`;
@@ -79,6 +80,7 @@ async function call(spec: CommandSpec<OptionSpecs>, values: Record<string, unkno
     method,
     headers: { authorization: `Bearer ${await targetToken(values)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ca: await targetCa(values),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

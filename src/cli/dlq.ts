@@ -9,7 +9,7 @@
 import { MailboxClient } from '../client/index.ts';
 import type { DlqEntry, DlqReason } from '../client/index.ts';
 import { intValue, parseCommand, usageError, type CommandSpec, type Values } from './args.ts';
-import { CLIENT_OPTIONS, cannotReach, cliTarget, errnoOf } from './common.ts';
+import { CA_HELP, CLIENT_OPTIONS, cannotReach, certErrorOf, cliTarget, errnoOf } from './common.ts';
 import { matchingEntries, parseRate, reprocessAtRate, stopOnSigint } from './dlq-reprocess.ts';
 
 const DLQ_OPTIONS = {
@@ -27,7 +27,7 @@ const DLQ_OPTIONS = {
 
 const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
   command: 'dlq',
-  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--rate N/s] [--dry-run] [--history] [--url ws://…] [--token T | --token-file F] [--json]',
+  usage: 'usage: mailbox dlq list|reprocess|purge [--topic T] [--reason R] [--limit N] [--after MSGID] [--tenant HEX] [--rate N/s] [--dry-run] [--history] [--url ws://…] [--ca FILE] [--token T | --token-file F] [--json]',
   details: `The dead-letter queue of a running server, over OAP/1 with the admin token.
 
   list | reprocess | purge   show the entries / put them back with attempts reset / delete them
@@ -43,6 +43,7 @@ const DLQ: CommandSpec<typeof DLQ_OPTIONS> = {
   --history        list: every attempt under its entry (number, outcome, time, session, reason)
   --json           JSON output (payloads as base64)
   --url URL        the WebSocket port (else MAILBOX_URL, else ws://<listen> of the configuration)
+${CA_HELP}
   --token T        the admin token (else MAILBOX_TOKEN, --token-file / MAILBOX_TOKEN_FILE,
                    else <dataDir>/admin.token)
   --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
@@ -126,9 +127,10 @@ export async function dlq(argv: string[]): Promise<void> {
     reconnect: false,
     clientName: 'mailbox-cli',
     ...(tenant === undefined ? {} : { tenant }),
+    ...(target.ca ? { ca: target.ca } : {}),
   }).catch((err: unknown) => {
     // A socket that never opened: name the URL and the cause, as the HTTP commands do.
-    throw errnoOf(err) ? cannotReach(target.url, err) : err;
+    throw errnoOf(err) || certErrorOf(err) ? cannotReach(target.url, err) : err;
   });
   try {
     if (sub === 'list') {

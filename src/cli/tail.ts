@@ -5,16 +5,17 @@
  * exits 0. A stream that ends without that line is a failure (exit 1).
  */
 import { parseCommand, type CommandSpec } from './args.ts';
-import { ADMIN_OPTIONS, adminHeaders, adminUrl, causeText, fetchServer } from './common.ts';
+import { ADMIN_OPTIONS, CA_HELP, adminHeaders, adminUrl, causeText, fetchServer, targetCa } from './common.ts';
 
 export const TAIL: CommandSpec<typeof ADMIN_OPTIONS> = {
   command: 'tail',
-  usage: 'usage: mailbox tail [--admin URL] [--token T | --token-file F] [--config FILE] [--data-dir D]',
+  usage: 'usage: mailbox tail [--admin URL] [--ca FILE] [--token T | --token-file F] [--config FILE] [--data-dir D]',
   details: `Follows the bus events of a running server (GET /debug/events) as JSON lines, until
 interrupted. When the server drains, the stream ends with a StreamClosed line: tail says the
 server is draining and exits 0; a stream that ends otherwise exits 1.
 
   --admin URL      the admin port, default http://<metricsAddr> of the configuration
+${CA_HELP}
   --token T        admin token, sent when found (else MAILBOX_TOKEN, --token-file /
                    MAILBOX_TOKEN_FILE, <dataDir>/admin.token); /debug needs it off loopback
   --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
@@ -37,7 +38,7 @@ export async function tail(argv: string[]): Promise<void> {
   const args = parseCommand(TAIL, argv);
   if (!args) return;
   const base = await adminUrl(TAIL, args.values);
-  const res = await fetchServer(`${base}/debug/events`, { headers: await adminHeaders(args.values) });
+  const res = await fetchServer(`${base}/debug/events`, { headers: await adminHeaders(args.values), ca: await targetCa(args.values) });
   if (!res.ok || !res.body) throw new Error(`${base}/debug/events: HTTP ${res.status}`);
   const decoder = new TextDecoder();
   let pending = '';

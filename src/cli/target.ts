@@ -29,17 +29,33 @@ export async function cliConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv 
 export interface ClientTarget {
   url: string;
   token: string;
+  /** The CA file's PEM (--ca) a wss:// server's certificate is checked against; absent: Node's default CAs. */
+  ca?: Buffer;
 }
 
 export interface TargetFlags extends ConfigFlags {
   url?: string;
   token?: string;
   'token-file'?: string;
+  ca?: string;
 }
 
-/** --url, else MAILBOX_URL, else `ws://<listen>` of the configuration. */
+/** --url, else MAILBOX_URL, else `ws://<listen>` of the configuration (`wss://` when it has tls). */
 export async function targetUrl(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return (flags.url ?? env.MAILBOX_URL) || `ws://${(await cliConfig(flags, env)).listen}`;
+  const given = flags.url ?? env.MAILBOX_URL;
+  if (given) return given;
+  const config = await cliConfig(flags, env);
+  return `${config.tls.certFile ? 'wss' : 'ws'}://${config.listen}`;
+}
+
+/** The PEM of --ca FILE, or undefined without it; a file that cannot be read is E_CONFIG naming it. */
+export async function targetCa(flags: { ca?: string | undefined }): Promise<Buffer | undefined> {
+  if (flags.ca === undefined) return undefined;
+  try {
+    return await readFile(flags.ca);
+  } catch (err) {
+    throw new MailboxError('E_CONFIG', `--ca ${flags.ca} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
 }
 
 /**
@@ -70,6 +86,7 @@ export async function targetToken(flags: TargetFlags = {}, env: NodeJS.ProcessEn
  * MAILBOX_* variables, as `serve` reads it). The examples use this too.
  */
 export async function clientTarget(flags: TargetFlags = {}, env: NodeJS.ProcessEnv = process.env): Promise<ClientTarget> {
-  return { url: await targetUrl(flags, env), token: await targetToken(flags, env) };
+  const ca = await targetCa(flags);
+  return { url: await targetUrl(flags, env), token: await targetToken(flags, env), ...(ca ? { ca } : {}) };
 }
 

@@ -60,7 +60,7 @@ export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = 
 }
 
 /** Draws a frame every second until SIGINT (exit 0) or an HTTP error (thrown: exit 1). */
-export async function watchTree(base: string, headers: Record<string, string>, out: NodeJS.WriteStream = process.stdout): Promise<void> {
+export async function watchTree(base: string, headers: Record<string, string>, out: NodeJS.WriteStream = process.stdout, ca?: Buffer): Promise<void> {
   const tty = out.isTTY === true;
   const colour = useColour(out);
   let stop: () => void = () => {};
@@ -73,7 +73,7 @@ export async function watchTree(base: string, headers: Record<string, string>, o
       const started = performance.now();
       let body: TreeNode | { unreachable: string };
       try {
-        body = (await getJson(`${base}/debug/tree`, { headers, signal: AbortSignal.timeout(5_000) })) as TreeNode;
+        body = (await getJson(`${base}/debug/tree`, { headers, signal: AbortSignal.timeout(5_000), ca })) as TreeNode;
         wasDown = false;
       } catch (err) {
         if (!(err instanceof UnreachableError)) throw err;

@@ -1,16 +1,17 @@
 /** `mailbox tree [--admin URL] [--json | --watch]`: the supervisor state dump of a running server. */
 import type { TreeNode } from '../runtime/api.ts';
 import { parseCommand, usageError, type CommandSpec } from './args.ts';
-import { ADMIN_OPTIONS, adminHeaders, adminUrl, getJson } from './common.ts';
+import { ADMIN_OPTIONS, CA_HELP, adminHeaders, adminUrl, getJson, targetCa } from './common.ts';
 
 const TREE_OPTIONS = { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean' } } as const;
 
 export const TREE: CommandSpec<typeof TREE_OPTIONS> = {
   command: 'tree',
-  usage: 'usage: mailbox tree [--admin URL] [--token T | --token-file F] [--json | --watch] [--config FILE] [--data-dir D]',
+  usage: 'usage: mailbox tree [--admin URL] [--ca FILE] [--token T | --token-file F] [--json | --watch] [--config FILE] [--data-dir D]',
   details: `Prints the supervisor state dump of a running server (GET /debug/tree).
 
   --admin URL      the admin port, default http://<metricsAddr> of the configuration
+${CA_HELP}
   --token T        admin token, sent when found (else MAILBOX_TOKEN, --token-file /
                    MAILBOX_TOKEN_FILE, <dataDir>/admin.token); /debug needs it off loopback
   --json           the dump as JSON
@@ -38,8 +39,8 @@ export async function tree(argv: string[]): Promise<void> {
   if (args.values.watch === true) {
     if (args.values.json === true) throw usageError(TREE, '--watch and --json do not go together');
     const { watchTree } = await import('./tree-watch.ts');
-    return watchTree(await adminUrl(TREE, args.values), await adminHeaders(args.values));
+    return watchTree(await adminUrl(TREE, args.values), await adminHeaders(args.values), process.stdout, await targetCa(args.values));
   }
-  const dump = (await getJson(`${await adminUrl(TREE, args.values)}/debug/tree`, { headers: await adminHeaders(args.values) })) as TreeNode;
+  const dump = (await getJson(`${await adminUrl(TREE, args.values)}/debug/tree`, { headers: await adminHeaders(args.values), ca: await targetCa(args.values) })) as TreeNode;
   process.stdout.write(args.values.json === true ? `${JSON.stringify(dump, null, 2)}\n` : `${renderTree(dump)}\n`);
 }

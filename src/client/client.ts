@@ -462,7 +462,7 @@ export class MailboxClient {
   private async establish(url: string): Promise<Connection> {
     try {
       const { conn, limits } = await handshake(
-        { url, tenant: this.tenant, cap: this.cap, epoch: ++this.epochs, timeoutMs: this.options.connectTimeoutMs ?? 10_000 },
+        { url, tenant: this.tenant, cap: this.cap, epoch: ++this.epochs, timeoutMs: this.options.connectTimeoutMs ?? 10_000, ...(this.options.ca !== undefined ? { ca: this.options.ca } : {}) },
         this.hooks, this.options.clientName ?? 'svc-mailbox-client',
       );
       this.serverLimits = limits;

@@ -36,6 +36,8 @@ export interface ConnectionParams {
   cap: Uint8Array;
   epoch: number;
   timeoutMs: number;
+  /** Trusted CA certificates for wss:// (ClientOptions.ca). */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 /** The largest frame OAP/1 allows; ws refuses longer messages before buffering them. */
@@ -78,6 +80,7 @@ export class Connection {
         maxPayload: MAX_WIRE_FRAME,
         perMessageDeflate: false,
         handshakeTimeout: params.timeoutMs,
+        ...(params.ca !== undefined ? { ca: params.ca } : {}),
       });
       const fail = (err: Error): void => {
         ws.removeAllListeners();

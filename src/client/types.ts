@@ -38,6 +38,13 @@ export interface ClientOptions {
   /** Sent in HELLO as `client` (informational). */
   clientName?: string;
   /**
+   * PEM certificate(s) of the CA that signed a wss:// server's certificate (a self-signed
+   * certificate is its own CA). Replaces Node's default CA list for these sockets; without it
+   * the default list applies. Verification is never turned off: an unknown CA fails the
+   * connect with E_UNAVAILABLE naming the URL.
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /**
    * Failures that belong to no caller: a delivery that failed its integrity check, a handler
    * that threw, a refused frame, a lost connection, a failed reconnect attempt.
    */

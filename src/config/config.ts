@@ -115,6 +115,18 @@ export interface MailboxConfig {
   retention: { readyMs: number; dlqMs: number };
   /** Fault injection into this running server over the admin port (`mailbox chaos inject`, admin token for every tenant); off by default. */
   chaos: { enabled: boolean };
+  tls: TlsConfig;
+}
+
+/**
+ * TLS for both ports (wss:// and https://) from one certificate; both empty: plain ws:// and
+ * http://. Both or neither; the key file must be mode 0600 or stricter (checked at start).
+ */
+export interface TlsConfig {
+  /** PEM certificate (chain) file. */
+  certFile: string;
+  /** PEM private key file, readable by the owner only. */
+  keyFile: string;
 }
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -158,6 +170,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
   overloadCommitMs: 1_000,
   retention: { readyMs: 7 * 86_400_000, dlqMs: 14 * 86_400_000 },
   chaos: { enabled: false },
+  tls: { certFile: '', keyFile: '' },
 };
 
 /** Identity with types: `export default defineConfig({...})` in mailbox.config.ts. */

@@ -69,6 +69,8 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'retention.readyMs': { kind: 'int', min: 1_000, max: 365 * MS_DAY },
   'retention.dlqMs': { kind: 'int', min: 1_000, max: 365 * MS_DAY },
   'chaos.enabled': { kind: 'bool' },
+  'tls.certFile': { kind: 'string', allowEmpty: true },
+  'tls.keyFile': { kind: 'string', allowEmpty: true },
 };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -158,6 +160,9 @@ export function resolveConfig(...layers: Array<DeepPartial<MailboxConfig> | unde
     if (config.redis.cluster.length > 0 && config.redis.waitReplicas > 0) fail('redis.waitReplicas', 'is for one Redis; with redis.cluster it is not supported yet');
     if (config.redis.shared && config.redis.waitReplicas > 0) fail('redis.waitReplicas', 'is for the owned mode; with redis.shared it is not supported yet');
   }
+  // Half a TLS setup would serve plain text where the operator expects encryption.
+  if (config.tls.certFile !== '' && config.tls.keyFile === '') fail('tls.keyFile', 'must be set when tls.certFile is (both or neither)');
+  if (config.tls.keyFile !== '' && config.tls.certFile === '') fail('tls.certFile', 'must be set when tls.keyFile is (both or neither)');
   if (Object.keys(config.auth.keys).length > 0 && !(config.auth.activeKid in config.auth.keys)) fail('auth.activeKid', `names no key in auth.keys`);
   return config;
 }

@@ -8,6 +8,7 @@
  * else, /debug/* need the admin capability too (`debugNeedsToken`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { MailboxError, toMailboxError } from '../errors.ts';
 import { MAILBOX_TOPICS } from '../bus/events.ts';
 import type { MailboxRuntime } from '../runtime/mailbox.ts';
@@ -29,10 +30,14 @@ export interface AdminOptions {
   requestDrain(): void;
   /** Fault injection; absent unless the server was started with chaos.enabled. */
   chaos?: ChaosControl;
+  /** Serve https with this certificate (the one the WebSocket listener has); absent: plain http. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** The admin server, with the handle shutdown uses to end the streaming responses `server.close()` would wait for. */
-export interface AdminServer extends Server {
+export type AdminServer = (Server | HttpsServer) & AdminStreams;
+
+export interface AdminStreams {
   /** Sends every open /debug/events stream a last `StreamClosed` line and ends it; later ones end at once. */
   endStreams(reason: string): void;
 }
@@ -51,7 +56,7 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     const e = toMailboxError(err);
     json(res, e.status, e.toJSON());
   };
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://admin');
     const route = ROUTES.includes(url.pathname) ? url.pathname : 'other';
@@ -82,7 +87,8 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
       default:
         return json(res, 404, { error: 'not found', paths: ROUTES });
     }
-  });
+  };
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createServer(handle);
   return Object.assign(server, {
     endStreams(reason: string): void {
       streamsClosed ??= reason;

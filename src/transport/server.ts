@@ -3,9 +3,13 @@
  * port, both supervised children of the root (so the state dump shows them and a crash of
  * either is restarted like any other child).
  */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { once } from 'node:events';
-import { access, copyFile } from 'node:fs/promises';
+import { access, copyFile, readFile, stat } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { MailboxError } from '../errors.ts';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -39,9 +43,9 @@ export interface StartServerOptions {
 
 export interface RunningServer {
   mailbox: MailboxRuntime;
-  /** ws://host:port of the bound listener. */
+  /** ws://host:port of the bound listener (wss:// with tls). */
   url: string;
-  /** http://host:port of the admin port. */
+  /** http://host:port of the admin port (https:// with tls). */
   adminUrl: string;
   adminTokenFile?: string;
   ring: KeyRing;
@@ -61,9 +65,73 @@ function splitAddr(addr: string): { host: string; port: number } {
   return { host: addr.slice(0, i) || '127.0.0.1', port: Number(addr.slice(i + 1)) };
 }
 
+/** The certificate and key both ports serve. */
+export interface TlsCredentials {
+  cert: Buffer;
+  key: Buffer;
+}
+
+function tlsError(message: string, cause?: unknown): MailboxError {
+  return new MailboxError('E_CONFIG', `invalid configuration: ${message}`, cause === undefined ? {} : { cause });
+}
+
+async function readTlsFile(key: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw tlsError(`${key} ${file} cannot be read (${code === 'ENOENT' ? 'no such file' : code ?? String(err)})`, err);
+  }
+}
+
+/**
+ * The files `tls` names, checked before anything opens or binds: both or neither, readable,
+ * the key private to its owner, each parsable, and the pair matching. Every error names its file.
+ */
+export async function loadTls(tls: MailboxConfig['tls']): Promise<TlsCredentials | undefined> {
+  if (tls.certFile === '' && tls.keyFile === '') return undefined;
+  if (tls.keyFile === '') throw tlsError('tls.keyFile must be set when tls.certFile is (both or neither)');
+  if (tls.certFile === '') throw tlsError('tls.certFile must be set when tls.keyFile is (both or neither)');
+  const cert = await readTlsFile('tls.certFile', tls.certFile);
+  const key = await readTlsFile('tls.keyFile', tls.keyFile);
+  // A key others can read is a key others may have copied: refuse rather than warn.
+  const mode = (await stat(tls.keyFile)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw tlsError(`tls.keyFile ${tls.keyFile} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${tls.keyFile}`);
+  }
+  try {
+    new X509Certificate(cert);
+  } catch (err) {
+    throw tlsError(`tls.certFile ${tls.certFile} is not a PEM certificate (${(err as Error).message})`, err);
+  }
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    throw tlsError(`tls.keyFile ${tls.keyFile} is not an unencrypted PEM private key (${(err as Error).message})`, err);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw tlsError(`tls.keyFile ${tls.keyFile} does not belong to tls.certFile ${tls.certFile} (${(err as Error).message})`, err);
+  }
+  return { cert, key };
+}
+
+/** The HTTPS server wss runs on; a plain request gets what ws's own server answers (426). */
+function upgradeOnlyServer(tls: TlsCredentials): HttpsServer {
+  return createHttpsServer({ cert: tls.cert, key: tls.key }, (_req, res) => {
+    const body = STATUS_CODES[426]!;
+    res.writeHead(426, { 'content-length': body.length, 'content-type': 'text/plain' });
+    res.end(body);
+  });
+}
+
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const tls = await loadTls(config.tls);
+  const wsScheme = tls ? 'wss' : 'ws';
+  const httpScheme = tls ? 'https' : 'http';
   const mailbox = await createMailbox(config, { ...options.runtime, logger, requireListener: true });
   // Every request series exists from the first scrape (the runtime preinitialises the rest).
   mailbox.metrics.preinit({
@@ -77,13 +145,16 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const connections = new Set<Connection>();
   const auditBudget = new AuditBudget(logger);
   let wss: WebSocketServer | undefined;
+  let wssHost: HttpsServer | undefined;
   let admin: AdminServer | undefined;
   let wsAddr = '';
   let adminAddr = '';
 
   const closeIngress = async (): Promise<void> => {
     const server = wss;
+    const host = wssHost;
     wss = undefined;
+    wssHost = undefined;
     if (!server) return;
     mailbox.setListener(undefined);
     for (const c of connections) c.close();
@@ -91,6 +162,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const cut = setTimeout(() => server.clients.forEach((ws) => ws.terminate()), CLOSE_GRACE_MS);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearTimeout(cut);
+    // ws closes only a server it created itself; the HTTPS one under wss is ours to close.
+    if (host) {
+      const closed = new Promise<void>((resolve) => host.close(() => resolve()));
+      host.closeIdleConnections();
+      const cutHost = setTimeout(() => host.closeAllConnections(), CLOSE_GRACE_MS);
+      await closed;
+      clearTimeout(cutHost);
+    }
   };
   const closeAdmin = async (reason = 'stopping'): Promise<void> => {
     const server = admin;
@@ -111,8 +190,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     start: async () => {
       await closeIngress(); // a restart after a crash rebinds cleanly
       const { host, port } = splitAddr(wsAddr || config.listen);
+      const https = tls ? upgradeOnlyServer(tls) : undefined;
       const server = new WebSocketServer({
-        host, port, maxPayload: MAX_FRAME, perMessageDeflate: false,
+        ...(https ? { server: https } : { host, port }),
+        maxPayload: MAX_FRAME, perMessageDeflate: false,
         // OAP/1 has no subprotocol (PROTOCOL.md §1): never agree to one a client offers (ws would echo the first).
         handleProtocols: () => false,
         // Upgrades complete synchronously after this check, so `connections` is exact here.
@@ -127,12 +208,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         connections.add(conn);
         ws.on('close', () => connections.delete(conn));
       });
+      if (https) https.listen(port, host);
       await once(server, 'listening');
       const bound = server.address() as AddressInfo;
       wsAddr = `${host}:${bound.port}`;
       wss = server;
+      wssHost = https;
       mailbox.setListener(wsAddr);
-      logger.info({ event: 'listening', addr: wsAddr }, `OAP/1 over WebSocket on ws://${wsAddr}`);
+      logger.info({ event: 'listening', addr: wsAddr, tls: Boolean(tls) }, `OAP/1 over WebSocket on ${wsScheme}://${wsAddr}`);
       warnIfListenerExposed(logger, host, wsAddr, config.maxConnections, config.helloTimeoutMs);
       return plainChild(() => ({ state: `listening ${wsAddr} (${connections.size} connections)` }), closeIngress);
     },
@@ -149,18 +232,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       await closeAdmin();
       const { host, port } = splitAddr(adminAddr || config.metricsAddr);
       // Off loopback the state dump and the event stream are for admins only (OPERATIONS.md, Exposure).
-      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain(), ...(chaos ? { chaos } : {}) });
+      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain(), ...(chaos ? { chaos } : {}), ...(tls ? { tls } : {}) });
       server.listen(port, host);
       await once(server, 'listening');
       adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
       admin = server;
-      logger.info({ event: 'admin_listening', addr: adminAddr }, `health, readiness and metrics on http://${adminAddr}`);
+      logger.info({ event: 'admin_listening', addr: adminAddr, tls: Boolean(tls) }, `health, readiness and metrics on ${httpScheme}://${adminAddr}`);
       warnIfAdminExposed(logger, host, adminAddr);
       return plainChild(() => ({ state: `listening ${adminAddr}` }), closeAdmin);
     },
   });
   await mailbox.waitFor(() => mailbox.readiness().state !== 'booting', 30_000, 'readiness');
-  logger.info({ event: 'ready', ready: mailbox.readiness().ready ? 1 : 0, state: mailbox.readiness().state }, `ready=${mailbox.readiness().ready ? 1 : 0}`);
+  const urls = { url: `${wsScheme}://${wsAddr}`, adminUrl: `${httpScheme}://${adminAddr}` };
+  logger.info({ event: 'ready', ready: mailbox.readiness().ready ? 1 : 0, state: mailbox.readiness().state, ...urls }, `ready=${mailbox.readiness().ready ? 1 : 0} ${urls.url} ${urls.adminUrl}`);
 
   /** Store snapshot plus the signing keys, so tokens stay valid after a restore. */
   const backupTo = async (name: string): Promise<unknown> => {
@@ -219,10 +303,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   return {
     mailbox,
     get url() {
-      return `ws://${wsAddr}`;
+      return `${wsScheme}://${wsAddr}`;
     },
     get adminUrl() {
-      return `http://${adminAddr}`;
+      return `${httpScheme}://${adminAddr}`;
     },
     ...(keys.adminTokenFile ? { adminTokenFile: keys.adminTokenFile } : {}),
     ring: keys.ring,
