@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { MailboxClient, MailboxError } from '../../src/client/index.ts';
 import { resolveConfig } from '../../src/config/resolve.ts';
 import { startServer } from '../../src/transport/server.ts';
-import { mailbox } from '../cli/helpers.ts';
+import { mailbox, spawnMailbox } from '../cli/helpers.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 let dir: string;
@@ -142,6 +142,22 @@ describe('a server started with tls', () => {
     const without = await mailbox(['dlq', 'list', '--url', t.server.url, '--token', t.adminToken], {}, 30_000);
     assert.equal(without.code, 1, without.stderr);
     assert.match(without.stderr, new RegExp(`^mailbox dlq: cannot reach ${t.server.url.replaceAll('.', '\\.')}: .*self-signed certificate.*\\(pass --ca FILE\\)\\n$`));
+  });
+
+  // Last in this suite: it drains the server.
+  it('mailbox tail --ca streams events over https until mailbox drain --ca (POST over https) ends them', { timeout: 60_000 }, async () => {
+    const tail = spawnMailbox(['tail', '--admin', t.server.adminUrl, '--ca', certFile]);
+    try {
+      const deadline = performance.now() + 20_000;
+      while (!tail.stdout().includes('"type":"Readiness"') && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(tail.stdout().includes('"type":"Readiness"'), `tail printed the first event: ${tail.stderr()}`);
+      const drain = await mailbox(['drain', '--admin', t.server.adminUrl, '--ca', certFile, '--token', t.adminToken], {}, 30_000);
+      assert.equal(drain.code, 0, drain.stderr);
+      assert.equal(await tail.exited, 0, tail.stderr());
+      assert.match(tail.stderr(), /is draining; event stream closed/);
+    } finally {
+      tail.child.kill('SIGKILL');
+    }
   });
 });
 
