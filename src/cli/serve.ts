@@ -1,7 +1,7 @@
 /**
  * `mailbox serve [--config FILE] [--listen H:P] [--metrics-addr H:P] [--amnesia] [--data-dir D]
  *  [--shards N] [--durability sync|relaxed] [--store level|redis] [--log-level L]`
- * Precedence: flags > environment > file > defaults. SIGINT/SIGTERM (or POST /admin/drain) drain, then exit 0;
+ * Precedence: flags > environment > file > defaults. SIGHUP reloads the policy file. SIGINT/SIGTERM (or POST /admin/drain) drain, then exit 0;
  * a second signal later than SIGNAL_GRACE_MS after the first exits at once (see signalCounter).
  */
 import type { DeepPartial, MailboxConfig } from '../config/config.ts';
@@ -40,6 +40,7 @@ export const SERVE: CommandSpec<typeof SERVE_OPTIONS> = {
                        redis.cluster, e.g. MAILBOX_REDIS__URL=redis://127.0.0.1:6379)
   --log-level L        fatal | error | warn | info | debug | trace | silent
 
+SIGHUP reloads the policy file (policyFile), like \`mailbox policy reload\`.
 SIGINT (Ctrl-C), SIGTERM or \`mailbox drain\` drains, then exits 0. A copy of the signal
 that arrives within 1 s of the first is the same request (npm forwards the terminal's
 Ctrl-C to the server, which also got it); a signal after that exits at once with code 1,
@@ -138,4 +139,6 @@ export async function serve(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP reloads the policy file (as `mailbox policy reload` does); the outcome is logged either way.
+  process.on('SIGHUP', () => void server.mailbox.reloadPolicy('SIGHUP').catch(() => {}));
 }

@@ -95,6 +95,11 @@ export interface MailboxConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   queue: QueueConfig;
   quota: QuotaConfig;
+  /**
+   * The governance policy (per-tenant quotas, presets), a JSON file read at start and on
+   * SIGHUP / `mailbox policy reload`; empty: every tenant gets the `quota.*` limits.
+   */
+  policyFile: string;
   supervision: SupervisionConfig;
   auth: {
     /** Key ring: KID → base64 secret (≥ 32 bytes). Empty: a key is created on first start (not in amnesia). */
@@ -163,6 +168,7 @@ export const DEFAULT_CONFIG: MailboxConfig = {
     reprocessPerSecond: 1_000,
   },
   quota: { sendPerSecond: 0, burst: 0 },
+  policyFile: '',
   supervision: { intensity: 5, periodMs: 60_000, restartBaseMs: 100, restartMaxMs: 30_000, resetAfterMs: 60_000 },
   auth: { keys: {}, activeKid: 'k1', capCacheTtlMs: 30_000, adminTokenFile: '' },
   drainTimeoutMs: 10_000,

@@ -53,6 +53,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'queue.reprocessPerSecond': { kind: 'int', min: 1, max: 1_000_000 },
   'quota.sendPerSecond': { kind: 'int', min: 0, max: 100_000_000 },
   'quota.burst': { kind: 'int', min: 0, max: 100_000_000 },
+  policyFile: { kind: 'string', allowEmpty: true },
   'supervision.intensity': { kind: 'int', min: 0, max: 1_000_000 },
   'supervision.periodMs': { kind: 'int', min: 1, max: MS_DAY },
   'supervision.restartBaseMs': { kind: 'int', min: 0, max: 3_600_000 },

@@ -110,6 +110,7 @@ export interface MetricHandles {
   retentionPurgedTotal: Counter<'kind'>;
   residentMessages: Gauge<'shard'>;
   storeInfo: Gauge<'store' | 'mode' | 'instance' | 'redis' | 'prefix'>;
+  policyReloadFailuresTotal: Counter;
   redisUp: Gauge;
   redisPingSeconds: Gauge;
   recvWaitSeconds: Histogram<string>;
@@ -232,6 +233,7 @@ export class Metrics {
           for (const s of self.residentProvider?.() ?? []) this.set({ shard: String(s.shard) }, s.value);
         },
       }),
+      policyReloadFailuresTotal: new Counter({ name: 'policy_reload_failures_total', help: 'Policy reloads refused (bad or unreadable policy file): the cached policy stayed in force.', registers }),
       storeInfo: new Gauge({
         name: 'store_info',
         help: 'Always 1: which store this process runs on, and for the redis store its mode, instance id, Redis and key prefix (join on instance when several instances share one Redis).',
@@ -317,6 +319,11 @@ export class Metrics {
   /** Registers the function that reports each shard's messages in RAM at scrape time. */
   setResidentProvider(provider: (() => Iterable<{ shard: number; value: number }>) | undefined): void {
     this.residentProvider = provider;
+  }
+
+  /** A policy reload was refused (`policy_reload_failures_total`). */
+  policyReloadFailed(): void {
+    this.handles.policyReloadFailuresTotal.inc();
   }
 
   /** Registers the function that describes the store at scrape time (`store_info`, `redis_up`, `redis_ping_seconds`). */

@@ -16,7 +16,8 @@ export interface RuntimeCore {
   /** Undefined when SENDs are accepted; otherwise why not (E_UNAVAILABLE with retry-after). */
   writeRefusal(): MailboxError | undefined;
   /** Undefined when the tenant may send `n` more; otherwise E_SATURATED with retry-after. */
-  takeQuota(tenant: string, n: number): MailboxError | undefined;
+  /** `n` messages of `bytes` payload bytes against the tenant's quotas (policy); a refusal is counted. */
+  takeQuota(tenant: string, n: number, bytes: number): MailboxError | undefined;
   /** True while the mailbox drains: RECV answers with no messages. */
   draining(): boolean;
   /** Called once when a session ends, however it ended. */

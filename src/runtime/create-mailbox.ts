@@ -35,7 +35,9 @@ import {
   acceptsWrites, connectReadiness, readinessMachine, readinessReport, type ReadinessCondition, type ReadinessInput, type ReadinessSnapshot,
 } from '../../actors/readiness.ts';
 import { plainChild } from './plain-child.ts';
-import { QuotaBook } from './quota.ts';
+import { policyFromQuotaConfig, QuotaBook } from './quota.ts';
+import { PolicyHolder } from './policy-holder.ts';
+import type { Policy } from '../domain/policy.ts';
 import { watchOverload } from './overload-monitor.ts';
 import { SessionHandle } from './session-handle.ts';
 import type { RuntimeCore } from './core.ts';
@@ -52,6 +54,8 @@ export interface RuntimeOptions {
   requireListener?: boolean;
   /** Flap detection of the readiness gate (tests and drills shorten or relax it); defaults in actors/readiness.ts. */
   readiness?: Pick<ReadinessInput, 'flapThreshold' | 'flapWindowMs' | 'quietMs'>;
+  /** The policy to start with when there is no policyFile (embedders, tests); default: the quota.* keys. */
+  policy?: Policy;
 }
 
 /** How long after a dropped bus event the readiness gate is sent the runtime's facts. */
@@ -86,7 +90,22 @@ export async function createMailbox(
     },
     onHandlerError: (error, topic) => logger.error({ event: 'bus_handler_failed', topic, err: error }, 'bus handler failed'),
   });
-  const quota = new QuotaBook(cfg.quota);
+  const quota = new QuotaBook(options.policy ?? policyFromQuotaConfig(cfg.quota));
+  const policies = new PolicyHolder(cfg.policyFile, quota.current, {
+    logger,
+    wall: () => clock.wall(),
+    applied: (policy, changes, by) => {
+      quota.replace(policy);
+      if (by === 'start') return;
+      logger.warn({ event: 'policy_reloaded', by, changes }, `policy reloaded by ${by}: ${changes.length} change(s)`);
+    },
+    refused: (reason, by) => {
+      metrics.policyReloadFailed();
+      logger.error({ event: 'policy_reload_failed', by, reason }, `policy reload refused, the cached policy stays: ${reason}`);
+    },
+  });
+  // A policy file that is missing or wrong fails the start, before anything else runs.
+  await policies.load();
   const sessions = new Map<SessionId, SessionHandle>();
   const required: ReadinessCondition[] = options.requireListener ? ['config', 'store', 'listener', 'shards'] : ['config', 'store', 'shards'];
 
@@ -140,8 +159,8 @@ export async function createMailbox(
       return new MailboxError('E_UNAVAILABLE', `not accepting writes (${report.state}${report.reasons.length ? `: ${report.reasons.join('; ')}` : ''})`, { retryAfterMs: 1000 });
     },
     draining: () => readinessSnapshot()?.value === 'draining',
-    takeQuota(tenant, n) {
-      const refusal = quota.take(tenant, n, clock.now());
+    takeQuota(tenant, n, bytes) {
+      const refusal = quota.take(tenant, n, bytes, clock.now(), clock.wall());
       if (refusal) metrics.rejected('quota');
       return refusal;
     },
@@ -392,7 +411,7 @@ export async function createMailbox(
   };
 
   const runtime = new MailboxRuntime({
-    rt, root, bus, metrics, logger, dlq, openSession,
+    rt, root, bus, metrics, logger, dlq, openSession, policies,
     failure: () => failure,
     onFailure: (listener) => {
       failureListeners.push(listener);

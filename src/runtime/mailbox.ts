@@ -21,6 +21,7 @@ import type {
 import type { MailboxConfig } from '../config/config.ts';
 import type { Delivery } from '../domain/types.ts';
 import type { SessionHandle } from './session-handle.ts';
+import type { PolicyHolder, PolicyReport, ReloadResult } from './policy-holder.ts';
 
 export interface MailboxParts {
   rt: RuntimeCore;
@@ -36,6 +37,7 @@ export interface MailboxParts {
   setListener(addr: string | undefined): void;
   closeAllSessions(): Promise<void>;
   shutdown(): Promise<void>;
+  policies: PolicyHolder;
 }
 
 export class MailboxRuntime implements Mailbox {
@@ -112,6 +114,16 @@ export class MailboxRuntime implements Mailbox {
 
   readiness(): ReadinessReport {
     return this.parts.readiness();
+  }
+
+  /** Reads the policy file again and puts it in force whole, or keeps the cached policy and says why. `by`: who asked (logged). */
+  reloadPolicy(by: string): Promise<ReloadResult> {
+    return this.parts.policies.reload(by);
+  }
+
+  /** The policy in force, its file and the time left on active presets. */
+  policyReport(): PolicyReport {
+    return this.parts.policies.report();
   }
 
   /** Why the runtime failed (its root supervisor gave up), or undefined while it runs. */

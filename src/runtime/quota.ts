@@ -1,29 +1,86 @@
-/** Per-tenant send quotas: one token bucket per tenant, created on first use. */
-import { MailboxError } from '../errors.ts';
-import { TokenBucket } from '../domain/token-bucket.ts';
+/**
+ * Per-tenant SEND quotas from the governance policy (src/domain/policy.ts): a message bucket
+ * and a byte bucket per tenant, made on first use with the limits in force then. A reload
+ * replaces the policy at once; a preset that starts or ends changes a tenant's limits, and its
+ * buckets are made again with the new ones (starting full, so a change never refuses at once).
+ */
 import type { QuotaConfig } from '../config/config.ts';
+import { EMPTY_POLICY, limitsFor, type Policy, type TenantLimits } from '../domain/policy.ts';
+import { TokenBucket } from '../domain/token-bucket.ts';
+import { MailboxError } from '../errors.ts';
+
+/** A byte bucket holds at least one largest frame, so any single message can pass in time. */
+const MAX_FRAME_BYTES = 1024 * 1024;
+
+interface Buckets {
+  /** The limits these buckets were made with. */
+  limits: TenantLimits;
+  msgs: TokenBucket | undefined;
+  bytes: TokenBucket | undefined;
+}
+
+/** The policy the `quota.*` keys describe, for a mailbox without a policy file. */
+export function policyFromQuotaConfig(config: QuotaConfig): Policy {
+  if (config.sendPerSecond <= 0) return EMPTY_POLICY;
+  const burst = Math.max(config.burst, config.sendPerSecond);
+  return { ...EMPTY_POLICY, defaults: { sendPerSecond: config.sendPerSecond, sendBytesPerSecond: 0, burstSeconds: burst / config.sendPerSecond } };
+}
 
 export class QuotaBook {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new Map<string, Buckets>();
+  private limited = false;
 
-  constructor(private readonly config: QuotaConfig) {}
-
-  get enabled(): boolean {
-    return this.config.sendPerSecond > 0;
+  constructor(private policy: Policy) {
+    this.replace(policy);
   }
 
-  /** Takes `n` sends from the tenant's bucket, or explains when to come back. */
-  take(tenant: string, n: number, now: number): MailboxError | undefined {
-    if (!this.enabled) return undefined;
-    let bucket = this.buckets.get(tenant);
-    if (!bucket) {
-      bucket = new TokenBucket(this.config.sendPerSecond, Math.max(this.config.burst, this.config.sendPerSecond), now);
-      this.buckets.set(tenant, bucket);
+  get current(): Policy {
+    return this.policy;
+  }
+
+  /** Puts `policy` in force now (an atomic swap: the next SEND sees the whole new policy). */
+  replace(policy: Policy): void {
+    this.policy = policy;
+    this.buckets.clear();
+    const any = (l: Partial<TenantLimits>): boolean => (l.sendPerSecond ?? 0) > 0 || (l.sendBytesPerSecond ?? 0) > 0;
+    this.limited = any(policy.defaults) || Object.values(policy.tenants).some(any);
+  }
+
+  /**
+   * Takes `n` messages of `bytes` payload bytes from the tenant's buckets, or says when to
+   * come back. `now` is monotonic ms (the buckets), `wall` wall-clock ms (preset expiries).
+   */
+  take(tenant: string, n: number, bytes: number, now: number, wall: number): MailboxError | undefined {
+    if (!this.limited) return undefined;
+    const limits = limitsFor(this.policy, tenant, wall);
+    let b = this.buckets.get(tenant);
+    if (b === undefined || !sameLimits(b.limits, limits)) {
+      b = { limits, msgs: bucket(limits.sendPerSecond, limits.burstSeconds, 1, now), bytes: bucket(limits.sendBytesPerSecond, limits.burstSeconds, MAX_FRAME_BYTES, now) };
+      this.buckets.set(tenant, b);
     }
-    if (bucket.tryTake(n, now)) return undefined;
-    const wait = bucket.waitMs(n, now);
-    return new MailboxError('E_SATURATED', `tenant send quota of ${this.config.sendPerSecond}/s exhausted`, {
-      retryAfterMs: Number.isFinite(wait) ? wait : 1000,
-    });
+    // Both or neither: a refused SEND takes nothing from either bucket.
+    const msgWait = b.msgs?.waitMs(n, now) ?? 0;
+    const byteWait = b.bytes?.waitMs(bytes, now) ?? 0;
+    if (msgWait === 0 && byteWait === 0) {
+      b.msgs?.tryTake(n, now);
+      b.bytes?.tryTake(bytes, now);
+      return undefined;
+    }
+    const wait = Math.max(msgWait, byteWait);
+    const what = msgWait > 0 ? `${round(limits.sendPerSecond)} messages/s` : `${round(limits.sendBytesPerSecond)} bytes/s`;
+    return new MailboxError('E_SATURATED', `tenant send quota of ${what} exhausted`, { retryAfterMs: Number.isFinite(wait) ? wait : 1000 });
   }
+}
+
+/** A bucket holding `seconds` of `rate` (at least `atLeast`, so one allowed request always fits); none for rate 0. */
+function bucket(rate: number, seconds: number, atLeast: number, now: number): TokenBucket | undefined {
+  return rate > 0 ? new TokenBucket(rate, Math.max(rate * seconds, atLeast, 1), now) : undefined;
+}
+
+function sameLimits(a: TenantLimits, b: TenantLimits): boolean {
+  return a.sendPerSecond === b.sendPerSecond && a.sendBytesPerSecond === b.sendBytesPerSecond && a.burstSeconds === b.burstSeconds;
+}
+
+function round(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
 }

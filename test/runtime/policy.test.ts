@@ -1,0 +1,98 @@
+/**
+ * The governance policy in a running mailbox (createMailbox, amnesia): per-tenant quotas from
+ * the policy file, a reload that applies whole or is refused whole (the cached policy stays),
+ * presets, and a start with a bad file.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { metricValue } from '../../chaos/inspect.ts';
+import type { TenantId } from '../../src/domain/types.ts';
+import { createMailbox, MailboxError, type Mailbox } from '../../src/index.ts';
+import type { MailboxRuntime } from '../../src/runtime/mailbox.ts';
+
+const HOT = 'a'.repeat(32) as TenantId;
+const CALM = 'b'.repeat(32) as TenantId;
+const bytes = (n: number) => new Uint8Array(n);
+
+describe('governance policy in a running mailbox', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailbox-policy-'));
+  const file = join(dir, 'policy.json');
+  const boxes: Mailbox[] = [];
+  after(async () => {
+    for (const b of boxes) await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (doc: unknown): void => {
+    writeFileSync(file, typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2));
+    chmodSync(file, 0o600);
+  };
+  async function start(): Promise<MailboxRuntime> {
+    const mb = (await createMailbox({ amnesia: true, logLevel: 'silent', shards: 2, policyFile: file })) as MailboxRuntime;
+    boxes.push(mb);
+    return mb;
+  }
+  /** How many of `n` single SENDs of `size` bytes a tenant gets through right now. */
+  async function burst(mb: MailboxRuntime, tenant: TenantId, n: number, size = 10): Promise<{ ok: number; refused: MailboxError[] }> {
+    const s = mb.openSession({ tenant });
+    let ok = 0;
+    const refused: MailboxError[] = [];
+    for (let i = 0; i < n; i++) {
+      await s.send({ topic: 'q', idemKey: `${tenant.slice(0, 4)}-${Math.random()}`, payload: bytes(size) }).then(() => ok++, (e: MailboxError) => refused.push(e));
+    }
+    await s.close();
+    return { ok, refused };
+  }
+
+  it('enforces each tenant its own message and byte rates, refusing with E_SATURATED and a retry-after, counted as quota', async () => {
+    write({ defaults: { sendPerSecond: 1_000 }, tenants: { [HOT]: { sendPerSecond: 5, burstSeconds: 1 }, [CALM]: { sendBytesPerSecond: 2_000_000, burstSeconds: 1 } } });
+    const mb = await start();
+    const hot = await burst(mb, HOT, 12);
+    assert.ok(hot.ok >= 5 && hot.ok <= 6, `the hot tenant gets its 5/s burst (${hot.ok})`);
+    assert.ok(hot.refused.every((e) => e.code === 'E_SATURATED' && (e.retryAfterMs ?? 0) > 0 && /5 messages\/s/.test(e.message)));
+    const calm = await burst(mb, CALM, 12);
+    assert.equal(calm.ok, 12, 'another tenant is not held back by the hot one');
+    const big = await burst(mb, CALM, 4, 700_000);
+    assert.ok(big.ok >= 2 && big.ok <= 3, `the byte rate bounds big payloads (${big.ok} of 4 × 700 kB at 2 MB/s)`);
+    assert.ok(big.refused.every((e) => /bytes\/s/.test(e.message)));
+    assert.ok((await metricValue(mb, 'rejected_total{reason="quota"}')) >= hot.refused.length + big.refused.length);
+  });
+
+  it('a reload applies a new policy whole; a bad file is refused whole, keeps the cached policy and is counted', async () => {
+    write({ tenants: { [HOT]: { sendPerSecond: 2 } } });
+    const mb = await start();
+    assert.equal((await burst(mb, HOT, 6)).ok, 2);
+    write({ tenants: { [HOT]: { sendPerSecond: 500 } } });
+    const result = await mb.reloadPolicy('test');
+    assert.ok(result.ok);
+    assert.deepEqual(result.ok && result.changes, ['tenants.aaaaaaaa….sendPerSecond: 2 → 500']);
+    assert.equal((await burst(mb, HOT, 6)).ok, 6, 'the new limit is in force at once');
+    write('{ "tenants": { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": { "sendPerSecond": "lots" } } }');
+    const refused = await mb.reloadPolicy('test');
+    assert.ok(!refused.ok);
+    assert.match(refused.ok ? '' : refused.reason, /line 1, tenants\.a{32}\.sendPerSecond: must be a number/);
+    assert.equal((await metricValue(mb, 'policy_reload_failures_total')), 1);
+    assert.equal(mb.policyReport().policy.tenants[HOT]?.sendPerSecond, 500, 'the cached policy stayed');
+    assert.equal((await burst(mb, HOT, 6)).ok, 6);
+  });
+
+  it('a preset scales every rate while it lasts and shows its time left', async () => {
+    write({ defaults: { sendPerSecond: 10, burstSeconds: 1 }, presets: { 'brownout-1': { scale: 0.2, expiresAt: new Date(Date.now() + 30 * 60_000).toISOString() } } });
+    const mb = await start();
+    assert.equal((await burst(mb, CALM, 6)).ok, 2, '10/s scaled by 0.2');
+    const [preset] = mb.policyReport().presets;
+    assert.equal(preset?.name, 'brownout-1');
+    assert.ok(preset!.leftMs > 29 * 60_000 && preset!.leftMs <= 30 * 60_000);
+  });
+
+  it('refuses to start on a policy file that is wrong, naming the file, the line and the key', async () => {
+    write('{\n  "defaults": { "sendPerSecond": 1 },\n  "tenant": {}\n}');
+    await assert.rejects(createMailbox({ amnesia: true, logLevel: 'silent', policyFile: file }), (e: unknown) => {
+      assert.ok(e instanceof MailboxError && e.code === 'E_CONFIG');
+      assert.match(e.message, /policy\.json: line 3, tenant: is not a known key/);
+      return true;
+    });
+  });
+});
