@@ -5,7 +5,7 @@
  * is no redis-server binary; fails instead under CI=true.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,14 +15,10 @@ import { Redis } from 'ioredis';
 import { metricValue, waitUntil } from '../../chaos/inspect.ts';
 import { createMailbox, MailboxError } from '../../src/index.ts';
 import { freePort } from './helpers/process.ts';
+import { skipWithoutRedisServer } from '../fixtures/redis-cluster.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
-const hasServer = spawnSync('redis-server', ['--version']).status === 0;
-const reason = 'no redis-server binary on PATH';
-if (!hasServer) {
-  if (process.env.CI === 'true') throw new Error(`${reason}: CI=true needs it`);
-  console.log(`# skipped: ${reason}`);
-}
+const skip = skipWithoutRedisServer();
 
 /** A redis-server of this test's own: started, killed (SIGKILL) and started again on the same port and directory. */
 class OwnRedis {
@@ -61,7 +57,7 @@ class OwnRedis {
   }
 }
 
-describe('the runtime on the redis store', { skip: hasServer ? false : reason }, () => {
+describe('the runtime on the redis store', { skip }, () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c();

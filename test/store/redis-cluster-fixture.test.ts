@@ -9,18 +9,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { findRedisServer, startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.ts';
+import { skipWithoutRedisServer, startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.ts';
 import { deleteKeysWithPrefix, probeRedis, uniquePrefix } from '../fixtures/redis.ts';
 
 const TAGS = Array.from({ length: 12 }, (_, i) => `{mbx:${i}}`);
-
-function noRedisServer(): string | false {
-  if (findRedisServer() !== undefined) return false;
-  const reason = 'redis-server is not on PATH';
-  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: fails instead of skipping)`);
-  console.log(`skipping: ${reason}`);
-  return reason;
-}
 
 function isRunning(pid: number): boolean {
   try {
@@ -31,7 +23,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-describe('a redis cluster of our own (3 masters, 1 replica each)', { skip: noRedisServer() }, () => {
+describe('a redis cluster of our own (3 masters, 1 replica each)', { skip: skipWithoutRedisServer() }, () => {
   let cluster: RedisClusterFixture;
   let client: Cluster;
 

@@ -10,22 +10,14 @@ import type { MsgId, ShardIndex } from '../../src/domain/types.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { keyStart, shardKeys } from '../../src/store/redis-keys.ts';
 import { defineSharedScripts, SharedQueue, sharedTopicKey } from '../../src/store/redis-shared.ts';
-import { findRedisServer, startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.ts';
+import { skipWithoutRedisServer, startRedisCluster, type RedisClusterFixture } from '../fixtures/redis-cluster.ts';
 import { uniquePrefix } from '../fixtures/redis.ts';
 import { storeContract } from './contract.ts';
 import { meta, msgId, payload, storedMessages } from './fixtures.ts';
 
-function noRedisServer(): string | false {
-  if (findRedisServer() !== undefined) return false;
-  const reason = 'redis-server is not on PATH';
-  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: fails instead of skipping)`);
-  console.log(`skipping: ${reason}`);
-  return reason;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('redis store on a Redis Cluster (3 masters, 1 replica each)', { skip: noRedisServer() }, () => {
+describe('redis store on a Redis Cluster (3 masters, 1 replica each)', { skip: skipWithoutRedisServer() }, () => {
   let cluster: RedisClusterFixture;
   const seeds = (): string[] => cluster.startupNodes.map((n) => `${n.host}:${n.port}`);
   const store = (prefix: string) => new RedisStore({ url: '', cluster: seeds(), prefix, instanceId: 'cluster-test' });
