@@ -4,11 +4,14 @@
  * (least recently used goes first), entries live `ttlMs`.
  *
  * A hit is re-checked cheaply before it is returned: the capability's own expiry, and that
- * its KID still verifies (a rotation's grace can end without any event). Any change to the
- * ring also empties the cache. Failures are not cached.
+ * its KID still verifies (a rotation's grace can end without any event), and that its token
+ * id is not on the deny list (revocation bites on the next request, cached or not). Any change
+ * to the ring, or a `purgeOn` signal (the `caps.rotate` bus event), empties the cache.
+ * Failures are not cached.
  */
 import { createHash } from 'node:crypto';
 import { MailboxError } from '../errors.ts';
+import type { DenyList } from './deny-list.ts';
 import type { KeyRing } from './keyring.ts';
 import { verify as verifyToken, type Capability } from './verify.ts';
 
@@ -21,6 +24,10 @@ export interface VerificationCacheOptions {
   clock?: () => number;
   /** The verification to cache; injectable so tests can count real verifications. */
   verify?: (ring: KeyRing, token: string, now: number) => Capability;
+  /** Revoked token ids, consulted on every hit and every miss. */
+  denyList?: DenyList;
+  /** Subscribes the cache's purge to an outside signal (the `caps.rotate` event); returns the unsubscribe. */
+  purgeOn?: (purge: () => void) => () => void;
 }
 
 export interface VerificationCacheStats {
@@ -41,7 +48,8 @@ export class VerificationCache {
   private readonly maxEntries: number;
   private readonly clock: () => number;
   private readonly verifyFn: (ring: KeyRing, token: string, now: number) => Capability;
-  private readonly unsubscribe: () => void;
+  private readonly denyList: DenyList | undefined;
+  private readonly unsubscribe: Array<() => void>;
   private hits = 0;
   private misses = 0;
   private evictions = 0;
@@ -57,7 +65,9 @@ export class VerificationCache {
     }
     this.clock = options.clock ?? Date.now;
     this.verifyFn = options.verify ?? verifyToken;
-    this.unsubscribe = ring.onChange(() => this.clear());
+    this.denyList = options.denyList;
+    this.unsubscribe = [ring.onChange(() => this.clear())];
+    if (options.purgeOn) this.unsubscribe.push(options.purgeOn(() => this.clear()));
   }
 
   /** `verify(ring, token, now)` with memory; throws `E_CAP_AUTH` exactly when it would. */
@@ -79,6 +89,7 @@ export class VerificationCache {
         this.entries.delete(key);
         hit.capability.assertLive(now);
       }
+      this.assertNotRevoked(hit.capability, now, key);
       if (now - hit.storedAt < this.ttlMs && this.ring.isValid(hit.capability.kid, now)) {
         // Re-insert: Map order is recency order, the first key is the least recently used.
         this.entries.delete(key);
@@ -90,6 +101,7 @@ export class VerificationCache {
     }
     this.misses++;
     const capability = this.verifyFn(this.ring, token, now);
+    this.assertNotRevoked(capability, now, key);
     if (this.ttlMs > 0) {
       this.entries.set(key, { capability, storedAt: now });
       if (this.entries.size > this.maxEntries) {
@@ -104,13 +116,25 @@ export class VerificationCache {
     this.entries.clear();
   }
 
+  /** A verified capability of token id `tokenId` still in the cache, if any (to learn its KID and expiry when it is revoked). */
+  find(tokenId: string): Capability | undefined {
+    for (const { capability } of this.entries.values()) if (capability.tokenId === tokenId) return capability;
+    return undefined;
+  }
+
+  private assertNotRevoked(capability: Capability, now: number, key: string): void {
+    if (this.denyList === undefined || this.denyList.size === 0 || !this.denyList.isRevoked(capability.tokenId, now)) return;
+    this.entries.delete(key);
+    throw new MailboxError('E_CAP_AUTH', `capability token ${capability.fingerprint} was revoked`);
+  }
+
   stats(): VerificationCacheStats {
     return { hits: this.hits, misses: this.misses, evictions: this.evictions, size: this.entries.size };
   }
 
-  /** Stops listening to the ring; the cache keeps working but no longer clears on rotation. */
+  /** Stops listening to the ring and to `purgeOn`; the cache keeps working but no longer clears on rotation. */
   dispose(): void {
-    this.unsubscribe();
+    for (const off of this.unsubscribe.splice(0)) off();
     this.clear();
   }
 }

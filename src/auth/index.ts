@@ -11,5 +11,7 @@ export { mint, attenuate, inspect, tokenFingerprint } from './mint.ts';
 export type { MintOptions, TokenInfo } from './mint.ts';
 export { Capability, verify } from './verify.ts';
 export type { CapabilityFields } from './verify.ts';
+export { DenyList, parseTokenRef } from './deny-list.ts';
+export type { Revocation } from './deny-list.ts';
 export { VerificationCache } from './cache.ts';
 export type { VerificationCacheOptions, VerificationCacheStats } from './cache.ts';

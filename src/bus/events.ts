@@ -18,6 +18,11 @@ export type MailboxEvents = {
   DrainRequested: undefined;
   Stopped: undefined;
   ConfigLoaded: undefined;
+  /**
+   * `mailbox keys rotate`: `kid` now signs, `previous` verifies until `graceEndsAt` (wall-clock
+   * ms). Empties the verification cache. KIDs only, never key material.
+   */
+  'caps.rotate': { kid: string; previous: string; graceEndsAt: number };
 };
 
 export type MailboxTopic = keyof MailboxEvents;
@@ -36,4 +41,5 @@ export const MAILBOX_TOPICS: readonly MailboxTopic[] = [
   'DrainRequested',
   'Stopped',
   'ConfigLoaded',
+  'caps.rotate',
 ];

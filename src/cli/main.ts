@@ -13,7 +13,8 @@ const USAGE = `usage: mailbox <command> [options]
   ready      wait until /readyz answers 200                 mailbox ready --wait 30s [--admin URL]
   drain      drain a running server (as SIGTERM)            mailbox drain [--admin URL] [--token-file F]
   dlq        list | reprocess | purge dead letters          mailbox dlq list [--topic T] [--url ws://…] [--token-file F]
-  token      mint | attenuate | inspect capability tokens   mailbox token mint --op send,recv --topic 'user:42:*'
+  token      mint | attenuate | inspect | revoke tokens     mailbox token mint --op send,recv --topic 'user:42:*'
+  keys       rotate | list the server's signing keys        mailbox keys rotate --grace 14d
   backup     hot snapshot of a running LevelDB store        mailbox backup --out NAME
   restore    put a snapshot back (service stopped)          mailbox restore --from DIR [--data-dir D]
   chaos      run the chaos drills                           mailbox chaos [drill …]
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ready: async () => (await import('./ready.ts')).ready,
   drain: async () => (await import('./drain.ts')).drain,
   token: async () => (await import('./token.ts')).token,
+  keys: async () => (await import('./keys.ts')).keys,
   backup: async () => (await import('./backup.ts')).backup,
   restore: async () => (await import('./backup.ts')).restore,
   dlq: async () => (await import('./dlq.ts')).dlq,

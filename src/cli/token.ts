@@ -2,17 +2,18 @@
  * `mailbox token mint [--op send,recv] [--topic T …] [--tenant HEX] [--ttl 3600s] [--quota N]`
  * `mailbox token attenuate TOKEN --op … | --topic … | --ttl … | --quota …` (offline, no key)
  * `mailbox token inspect TOKEN` (no verification; never prints a secret)
+ * `mailbox token revoke ID|TOKEN [--expires-at T]` (POST /admin/revoke on a running server)
  * Minting reads the signing key from auth.keys or `<dataDir>/keys.json`.
  * A flag the parser does not know, or a value it cannot use, is a usage error: the command
  * never prints a token wider than what was asked for.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { attenuate, inspect, KeyRing, mint, OPS, parseCaveat, type Caveat } from '../auth/index.ts';
+import { attenuate, inspect, KeyRing, mint, OPS, parseCaveat, parseTokenRef, TOKEN_PREFIX, type Caveat } from '../auth/index.ts';
 import { topicMatcher } from '../auth/caveats.ts';
 import { MailboxError } from '../errors.ts';
+import { readKeyFile, ringFromKeyFile } from '../transport/key-file.ts';
 import { listValue, parseCommand, usageError, type CommandSpec, type OptionSpecs, type Values } from './args.ts';
-import { CONFIG_OPTIONS, cliConfig } from './common.ts';
+import { ADMIN_OPTIONS, CA_HELP, CONFIG_OPTIONS, adminHeaders, adminUrl, cliConfig, getJson, targetCa } from './common.ts';
 
 const CAVEAT_OPTIONS = {
   op: { type: 'string', multiple: true },
@@ -63,9 +64,33 @@ const INSPECT: CommandSpec<Record<never, never>> = {
   positionals: { min: 1, max: 1 },
 };
 
+const REVOKE_OPTIONS = { ...ADMIN_OPTIONS, 'expires-at': { type: 'string' } } as const;
+
+const REVOKE: CommandSpec<typeof REVOKE_OPTIONS> = {
+  command: 'token revoke',
+  usage: 'usage: mailbox token revoke ID|TOKEN [--expires-at T] [--admin URL] [--ca FILE] [--token T | --token-file F] [--config FILE] [--data-dir D]',
+  details: `Revokes a token on a running server (POST /admin/revoke): from the next request on, on
+every connection, the token and every token attenuated from it (they share its id) fail with
+E_CAP_AUTH. Kept in <dataDir>/revoked.json (amnesia: in memory) until the token has expired.
+
+  ID               the token id: 32 hex digits, or id@KID as the logs and \`token inspect\` show
+                   it; or the TOKEN itself (read here, never sent: only its id, KID and expiry go)
+  --expires-at T   when the entry may go (ISO 8601 such as 2026-12-31T00:00:00Z, or ms since the
+                   epoch); default the token's own expiry when known, else it stays until its
+                   key is dropped
+  --admin URL      the admin port, default http://<metricsAddr> of the configuration
+${CA_HELP}
+  --token T        an admin token for every tenant (else MAILBOX_TOKEN, --token-file /
+                   MAILBOX_TOKEN_FILE, <dataDir>/admin.token)
+  --config FILE    the configuration the server runs with (default ./mailbox.config.ts if present)
+  --data-dir D     its data directory`,
+  options: REVOKE_OPTIONS,
+  positionals: { min: 1, max: 1 },
+};
+
 const TOKEN: CommandSpec<Record<never, never>> = {
   command: 'token',
-  usage: 'usage: mailbox token mint|attenuate|inspect … (mailbox token <sub> --help for its options)',
+  usage: 'usage: mailbox token mint|attenuate|inspect|revoke … (mailbox token <sub> --help for its options)',
   options: {},
 };
 
@@ -125,10 +150,41 @@ async function ring(flags: Values<typeof CONFIG_OPTIONS>): Promise<KeyRing> {
   const config = await cliConfig(flags);
   if (Object.keys(config.auth.keys).length > 0) return KeyRing.fromConfig(config.auth);
   const file = join(config.dataDir, 'keys.json');
-  const stored = JSON.parse(await readFile(file, 'utf8').catch(() => {
-    throw new MailboxError('E_CONFIG', `no signing key: configure auth.keys or start the server once so it creates ${file}`);
-  })) as { activeKid: string; keys: Record<string, string> };
-  return KeyRing.fromConfig(stored);
+  // readKeyFile's errors name the file, never quote it (JSON.parse's would quote the secrets).
+  const stored = await readKeyFile(file);
+  if (stored === undefined) throw new MailboxError('E_CONFIG', `no signing key: configure auth.keys or start the server once so it creates ${file}`);
+  return ringFromKeyFile(stored, Date.now());
+}
+
+/** What `token revoke` sends: the id (and the KID and expiry when the token itself was given). Never the token. */
+function revocationOf(arg: string, expiresAt: string | undefined): { id: string; expiresAt?: number } {
+  let id: string;
+  let expiry: number | undefined;
+  if (arg.startsWith(TOKEN_PREFIX)) {
+    let info: ReturnType<typeof inspect>;
+    try {
+      info = inspect(arg);
+    } catch {
+      throw usageError(REVOKE, 'the argument starts like a token but is not a well-formed one');
+    }
+    id = `${info.tokenId}@${info.kid}`;
+    const expiries = info.caveats.flatMap((c) => (c.kind === 'expiry' ? [c.at] : []));
+    if (expiries.length > 0) expiry = Math.min(...expiries);
+  } else {
+    try {
+      const ref = parseTokenRef(arg);
+      id = ref.kid === undefined ? ref.id : `${ref.id}@${ref.kid}`;
+    } catch (err) {
+      if (err instanceof MailboxError) throw usageError(REVOKE, err.message);
+      throw err;
+    }
+  }
+  if (expiresAt !== undefined) {
+    const ms = /^\d+$/.test(expiresAt) ? Number(expiresAt) : /^\d{4}-\d{2}-\d{2}/.test(expiresAt) ? Date.parse(expiresAt) : NaN;
+    if (!Number.isSafeInteger(ms)) throw usageError(REVOKE, '--expires-at must be an ISO 8601 time such as 2026-12-31T00:00:00Z or ms since the epoch');
+    expiry = ms;
+  }
+  return expiry === undefined ? { id } : { id, expiresAt: expiry };
 }
 
 export async function token(argv: string[]): Promise<void> {
@@ -156,6 +212,21 @@ export async function token(argv: string[]): Promise<void> {
       const args = parseCommand(INSPECT, rest);
       if (!args) return;
       process.stdout.write(`${JSON.stringify(inspect(args.positionals[0]!), null, 2)}\n`);
+      return;
+    }
+    case 'revoke': {
+      const args = parseCommand(REVOKE, rest);
+      if (!args) return;
+      const body = revocationOf(args.positionals[0]!, args.values['expires-at']);
+      const url = `${await adminUrl(REVOKE, args.values)}/admin/revoke`;
+      const headers = { ...(await adminHeaders(args.values)), 'content-type': 'application/json' };
+      const answer = (await getJson(url, { method: 'POST', headers, body: JSON.stringify(body), ca: await targetCa(args.values) })) as {
+        revoked: { id: string; kid?: string; expiresAt?: number };
+        savedTo: string;
+      };
+      const { revoked } = answer;
+      const until = revoked.expiresAt === undefined ? 'until its key is dropped' : `until ${new Date(revoked.expiresAt).toISOString()}`;
+      process.stdout.write(`revoked ${revoked.id}@${revoked.kid ?? '?'} ${until} (kept in ${answer.savedTo})\n`);
       return;
     }
     case '--help':

@@ -4,13 +4,30 @@
  */
 import { MailboxError } from '../errors.ts';
 import type { TenantId } from '../domain/types.ts';
-import { VerificationCache, type Capability, type KeyRing, type Op } from '../auth/index.ts';
+import { VerificationCache, type Capability, type DenyList, type KeyRing, type Op } from '../auth/index.ts';
+import type { EventBus } from '../bus/bus.ts';
+import type { MailboxEvents } from '../bus/events.ts';
+
+export interface AuthorizerOptions {
+  /** Revoked token ids (`mailbox token revoke`): refused on every request, cached or not. */
+  denyList?: DenyList;
+  /** The runtime's bus: a `caps.rotate` event (`mailbox keys rotate`) empties the verification cache. */
+  bus?: EventBus<MailboxEvents>;
+  /** Wall-clock ms for expiry, grace and revocation; default Date.now (tests inject one). */
+  clock?: () => number;
+}
 
 export class Authorizer {
   readonly cache: VerificationCache;
 
-  constructor(readonly ring: KeyRing, ttlMs: number) {
-    this.cache = new VerificationCache(ring, { ttlMs });
+  constructor(readonly ring: KeyRing, ttlMs: number, options: AuthorizerOptions = {}) {
+    const { denyList, bus, clock } = options;
+    this.cache = new VerificationCache(ring, {
+      ttlMs,
+      ...(clock ? { clock } : {}),
+      ...(denyList ? { denyList } : {}),
+      ...(bus ? { purgeOn: (purge: () => void) => bus.subscribe('caps.rotate', purge) } : {}),
+    });
   }
 
   /** Verifies a token (E_CAP_AUTH when missing, malformed, forged or expired). */
