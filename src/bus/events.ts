@@ -23,6 +23,10 @@ export type MailboxEvents = {
    * ms). Empties the verification cache. KIDs only, never key material.
    */
   'caps.rotate': { kid: string; previous: string; graceEndsAt: number };
+  /** A policy reload took effect (`changes`: how many keys changed); `by`: who asked. */
+  PolicyReloaded: { by: string; changes: number };
+  /** A policy reload was refused; the cached policy stays. */
+  PolicyReloadFailed: { by: string; reason: string };
 };
 
 export type MailboxTopic = keyof MailboxEvents;
@@ -42,4 +46,6 @@ export const MAILBOX_TOPICS: readonly MailboxTopic[] = [
   'Stopped',
   'ConfigLoaded',
   'caps.rotate',
+  'PolicyReloaded',
+  'PolicyReloadFailed',
 ];

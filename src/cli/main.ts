@@ -15,6 +15,7 @@ const USAGE = `usage: mailbox <command> [options]
   dlq        list | reprocess | purge dead letters          mailbox dlq list [--topic T] [--url ws://…] [--token-file F]
   token      mint | attenuate | inspect | revoke tokens     mailbox token mint --op send,recv --topic 'user:42:*'
   keys       rotate | list the server's signing keys        mailbox keys rotate --grace 14d
+  policy     check | show | reload the quota policy         mailbox policy check policy.json
   backup     hot snapshot of a running LevelDB store        mailbox backup --out NAME
   restore    put a snapshot back (service stopped)          mailbox restore --from DIR [--data-dir D]
   chaos      run the chaos drills                           mailbox chaos [drill …]
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drain: async () => (await import('./drain.ts')).drain,
   token: async () => (await import('./token.ts')).token,
   keys: async () => (await import('./keys.ts')).keys,
+  policy: async () => (await import('./policy.ts')).policy,
   backup: async () => (await import('./backup.ts')).backup,
   restore: async () => (await import('./backup.ts')).restore,
   dlq: async () => (await import('./dlq.ts')).dlq,

@@ -98,10 +98,12 @@ export async function createMailbox(
       quota.replace(policy);
       if (by === 'start') return;
       logger.warn({ event: 'policy_reloaded', by, changes }, `policy reloaded by ${by}: ${changes.length} change(s)`);
+      bus.publish('PolicyReloaded', { by, changes: changes.length });
     },
     refused: (reason, by) => {
       metrics.policyReloadFailed();
       logger.error({ event: 'policy_reload_failed', by, reason }, `policy reload refused, the cached policy stays: ${reason}`);
+      bus.publish('PolicyReloadFailed', { by, reason });
     },
   });
   // A policy file that is missing or wrong fails the start, before anything else runs.

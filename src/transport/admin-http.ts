@@ -16,6 +16,8 @@ import type { Authorizer } from './authorizer.ts';
 import type { Capability } from '../auth/index.ts';
 import type { ChaosControl } from '../chaos-control/control.ts';
 import { parseChaosSpec, parseFault } from '../chaos-control/spec.ts';
+import { GOVERNANCE_ROUTES, handleGovernance, type GovernanceContext } from './admin-governance.ts';
+import { handlePolicyRoute, POLICY_ROUTES } from './admin-policy.ts';
 
 /** The largest POST /admin/chaos body read. */
 const MAX_CHAOS_BODY = 16 * 1024;
@@ -30,6 +32,8 @@ export interface AdminOptions {
   requestDrain(): void;
   /** Fault injection; absent unless the server was started with chaos.enabled. */
   chaos?: ChaosControl;
+  /** Token revocation and key rotation (admin-governance.ts); absent: those routes answer 404. */
+  governance?: Omit<GovernanceContext, 'requireAdmin'>;
   /** Serve https with this certificate (the one the WebSocket listener has); absent: plain http. */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -42,7 +46,7 @@ export interface AdminStreams {
   endStreams(reason: string): void;
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup', '/admin/drain', '/admin/chaos'];
+const ROUTES: readonly string[] = ['/healthz', '/readyz', '/metrics', '/debug/tree', '/debug/events', '/admin/backup', '/admin/drain', '/admin/chaos', ...GOVERNANCE_ROUTES, ...POLICY_ROUTES];
 
 export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions): AdminServer {
   const started = Date.now();
@@ -64,6 +68,8 @@ export function createAdminServer(mailbox: MailboxRuntime, options: AdminOptions
     if (req.method === 'POST' && url.pathname === '/admin/backup') return void backup(req, res, url);
     if (req.method === 'POST' && url.pathname === '/admin/drain') return drain(req, res);
     if (url.pathname === '/admin/chaos' && ['POST', 'DELETE', 'GET'].includes(req.method ?? '')) return void chaos(req, res, url);
+    if (options.governance && handleGovernance(req, res, url, { ...options.governance, requireAdmin })) return;
+    if (handlePolicyRoute(req, res, url, { mailbox, requireAdmin, json, fail })) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     switch (url.pathname) {
       case '/healthz':

@@ -140,8 +140,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       ...['/healthz', '/readyz', '/metrics', '/debug/tree'].map((route) => ({ route, method: 'GET' })),
     ],
   });
-  const keys = await bootstrapKeys(config, logger);
-  const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs);
+  // A key ring that cannot be read stops the start (fail closed) and takes the runtime with it.
+  const keys = await bootstrapKeys(config, logger, { bus: mailbox.bus }).catch(async (err: unknown) => {
+    await mailbox.stop().catch(() => {});
+    throw err;
+  });
+  const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs, { denyList: keys.revocations.list, bus: mailbox.bus });
   const connections = new Set<Connection>();
   const auditBudget = new AuditBudget(logger);
   let wss: WebSocketServer | undefined;
@@ -232,7 +236,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       await closeAdmin();
       const { host, port } = splitAddr(adminAddr || config.metricsAddr);
       // Off loopback the state dump and the event stream are for admins only (OPERATIONS.md, Exposure).
-      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain(), ...(chaos ? { chaos } : {}), ...(tls ? { tls } : {}) });
+      const server = createAdminServer(mailbox, { authorizer, debugNeedsToken: !isLoopbackHost(host), backup: (out) => backupTo(out), requestDrain: () => requestDrain(), ...(chaos ? { chaos } : {}), ...(tls ? { tls } : {}),
+        governance: { revocations: keys.revocations, rotation: keys.rotation, cache: authorizer.cache } });
       server.listen(port, host);
       await once(server, 'listening');
       adminAddr = `${host}:${(server.address() as AddressInfo).port}`;
