@@ -58,6 +58,9 @@ export interface CrashStormReport {
   samples: string[];
 }
 
+/** What a consumer process spends per message before its ACK. */
+const WORK_MS = 20;
+
 interface ConsumerChild {
   child: ChildProcess;
   exited: Promise<unknown>;
@@ -68,7 +71,11 @@ interface ConsumerChild {
 
 function spawnConsumer(url: string, topics: readonly string[], o: CrashStormOptions, onMessage: (m: ConsumerMessage, c: ConsumerChild) => void): ConsumerChild {
   const script = join(ROOT, 'chaos', 'consumer-process.ts');
-  const child = spawn(process.execPath, ['--import', TSX, script, url, topics.join(','), String(o.prefetch), String(o.visibilityMs), '1'], {
+  // 20 ms of work per message: every delivery holds its lease at least that long, so at the kill
+  // each busy consumer holds about (its share of the message rate) × 20 ms leases. With 1 ms a
+  // consumer that kept up was idle most of the time, and a kill could find no lease open at all
+  // (requeued 0: the drill's "requeued_total rises" failed on a quiet machine, 2026-12-03).
+  const child = spawn(process.execPath, ['--import', TSX, script, url, topics.join(','), String(o.prefetch), String(o.visibilityMs), String(WORK_MS)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
