@@ -51,13 +51,7 @@ export function encodeSendBatch(items: readonly SendRequest[]): Buffer {
     w.bin(it.payload);
     if (attrs !== undefined) {
       w.key(K_ATTRS);
-      let n = 0;
-      for (const _ in attrs) n++;
-      w.mapHead(n);
-      for (const k in attrs) {
-        w.str(k);
-        w.str(attrs[k]!);
-      }
+      w.strMap(attrs);
     }
     if (delayMs !== undefined) {
       w.key(K_DELAY);

@@ -88,13 +88,7 @@ function writeDelivery(d: Delivery): void {
   w.str(d.payloadHash);
   if (attrs !== undefined) {
     w.key(K_ATTRS);
-    let n = 0;
-    for (const _ in attrs) n++;
-    w.mapHead(n);
-    for (const k in attrs) {
-      w.str(k);
-      w.str(attrs[k]!);
-    }
+    w.strMap(attrs);
   }
 }
 

@@ -46,6 +46,17 @@ export class MsgpackWriter {
    * here; otherwise the header is guessed from the UTF-16 length (a lower bound of the byte
    * length), the bytes written after it, and moved when the guess was short.
    */
+  /** A map of string to string (message attributes). */
+  strMap(m: Readonly<Record<string, string>>): void {
+    let n = 0;
+    for (const _ in m) n++;
+    this.mapHead(n);
+    for (const k in m) {
+      this.str(k);
+      this.str(m[k]!);
+    }
+  }
+
   str(s: string): void {
     const { buf } = this;
     const p = this.p;
