@@ -24,7 +24,9 @@ const ident = (max: number): fc.Arbitrary<string> =>
     .filter((s) => Buffer.byteLength(s) <= max);
 const ulid = fc.string({ minLength: 26, maxLength: 26, unit: fc.constantFrom(...'0123456789ABCDEFGHJKMNPQRSTVWXYZ'.split('')) });
 const dur = fc.integer({ min: 0, max: 2_147_483_647 });
-const attrs = fc.dictionary(ident(64), fc.string({ maxLength: 40 }), { maxKeys: 5 });
+// `__proto__` is a valid identifier but no valid map key (PROTOCOL.md §3: refused, tested in body.test.ts):
+// a request holding it is not a valid request, so the round trip leaves it out.
+const attrs = fc.dictionary(ident(64).filter((k) => k !== '__proto__'), fc.string({ maxLength: 40 }), { maxKeys: 5 });
 const payload = fc.uint8Array({ maxLength: 2048 }).map((a) => Buffer.from(a));
 const sendReq = fc.record(
   { topic: ident(256), idemKey: ident(128), payload, attrs, delayMs: dur },
