@@ -19,15 +19,24 @@ export interface AuthorizerOptions {
 
 export class Authorizer {
   readonly cache: VerificationCache;
+  private readonly denyList: DenyList | undefined;
+  private readonly now: () => number;
 
   constructor(readonly ring: KeyRing, ttlMs: number, options: AuthorizerOptions = {}) {
     const { denyList, bus, clock } = options;
+    this.denyList = denyList;
+    this.now = clock ?? Date.now;
     this.cache = new VerificationCache(ring, {
       ttlMs,
       ...(clock ? { clock } : {}),
       ...(denyList ? { denyList } : {}),
       ...(bus ? { purgeOn: (purge: () => void) => bus.subscribe('caps.rotate', purge) } : {}),
     });
+  }
+
+  /** Whether the token `tokenId` was revoked (for what outlives a request: push subscriptions). */
+  revoked(tokenId: string): boolean {
+    return this.denyList !== undefined && this.denyList.size > 0 && this.denyList.isRevoked(tokenId, this.now());
   }
 
   /** Verifies a token (E_CAP_AUTH when missing, malformed, forged or expired). */

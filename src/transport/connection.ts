@@ -36,6 +36,8 @@ export interface ConnectionDeps {
 
 /** Close code of a socket that missed its HELLO deadline (an application code: 4000 + HTTP 408). */
 export const HELLO_TIMEOUT_CLOSE = 4008;
+/** Close code when a token a push subscription was opened with is revoked (`mailbox token revoke`). */
+export const REVOKED_CLOSE = 4401;
 
 /** The body of a reply that carries nothing (ACK). */
 const EMPTY = {};
@@ -60,6 +62,8 @@ interface Request {
 export class Connection {
   private readonly sessions = new Map<TenantId, Session>();
   private readonly subTenant = new Map<string, TenantId>();
+  /** The token id each subscription was opened with: deliveries stop when it is revoked. */
+  private readonly subToken = new Map<string, string>();
   private readonly reassembler = new ChunkReassembler({ maxMessageBytes: MAX_BODY });
   private readonly quotas = new Map<string, TokenBucket>();
   private readonly pendingDeliveries = new Map<string, Delivery[]>();
@@ -239,15 +243,17 @@ export class Connection {
         return { deliveries: deliveries.map(toWireDelivery) };
       }
       case OPS.SUBSCRIBE: {
-        this.capability(req, 'recv', request.body.topic);
+        const cap = this.capability(req, 'recv', request.body.topic);
         const subscriptionId = await this.session(tenant).subscribe(request.body);
         this.subTenant.set(subscriptionId, tenant);
+        this.subToken.set(subscriptionId, cap.tokenId);
         return { subscriptionId };
       }
       case OPS.UNSUBSCRIBE: {
         this.capability(req, 'recv', undefined, false);
         await this.session(tenant).unsubscribe(request.body.subscriptionId);
         this.subTenant.delete(request.body.subscriptionId);
+        this.subToken.delete(request.body.subscriptionId);
         return {};
       }
       case OPS.CREDIT:
@@ -369,6 +375,15 @@ export class Connection {
     this.flushScheduled = false;
     if (this.closed) return this.pendingDeliveries.clear();
     const frames: Buffer[] = [];
+    for (const [subscriptionId] of this.pendingDeliveries) {
+      // Revoked while subscribed: the connection ends (its session's leases come back at once,
+      // session_lost) and the SDK's reconnect is refused at its HELLO. Checked once per flush.
+      const token = this.subToken.get(subscriptionId);
+      if (token !== undefined && this.deps.authorizer.revoked(token)) {
+        this.pendingDeliveries.clear();
+        return this.ws.close(REVOKED_CLOSE, 'capability revoked');
+      }
+    }
     for (const [subscriptionId, deliveries] of this.pendingDeliveries) {
       const tenant = this.subTenant.get(subscriptionId) ?? deliveries[0]!.tenant;
       // Each event is deliveries[from..i), written straight into its frame (encode-deliver.ts).

@@ -73,4 +73,34 @@ describe('governance on a running server', () => {
     await c2.send({ topic: 'rot', idemKey: 'new-key', payload: 'x' });
     await c2.close();
   });
+
+  it('a push subscription opened before its token was revoked stops: the connection closes with 4401 at the next delivery and the message goes back', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'mailbox-gov-sub-'));
+    dirs.push(data);
+    const server = await serve(data);
+    const ring = await ringOf(data);
+    const token = mint(ring, { caveats: [{ kind: 'op', ops: ['recv', 'ack'] }] });
+    const got: string[] = [];
+    const subscriber = await MailboxClient.connect(server.url, { token, reconnect: false, onError: () => {} });
+    subscriber.subscribe({ topic: 'pushed', prefetch: 10 }, async (d) => {
+      got.push(d.msgId);
+      await d.ack();
+    });
+    const producer = await MailboxClient.connect(server.url, { token: mint(ring, { caveats: [{ kind: 'op', ops: ['send'] }] }), reconnect: false });
+    await producer.send({ topic: 'pushed', idemKey: 'p1', payload: 'before' });
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 1, 'delivered before the revocation');
+    assert.equal((await mailbox(['token', 'revoke', token, '--admin', server.adminUrl], { MAILBOX_DATA_DIR: data })).code, 0);
+    await producer.send({ topic: 'pushed', idemKey: 'p2', payload: 'after' });
+    for (let i = 0; i < 100 && subscriber.stats().connected; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(subscriber.stats().connected, false, 'the revoked subscriber was cut off');
+    assert.equal(got.length, 1, 'nothing delivered to it after the revocation');
+    const other = await MailboxClient.connect(server.url, { token: mint(ring, { caveats: [{ kind: 'op', ops: ['recv', 'ack'] }] }), reconnect: false });
+    const [back] = await other.recv({ topic: 'pushed', maxMessages: 1, waitMs: 5_000 });
+    assert.equal(Buffer.from(back!.payload).toString(), 'after', 'the message it would have got is delivered to a valid token');
+    await other.ack(back!.msgId, back!.leaseId);
+    await other.close();
+    await producer.close();
+    await subscriber.close();
+  });
 });
