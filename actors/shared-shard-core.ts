@@ -116,6 +116,8 @@ export class SharedShardCore {
       this.scheduleTick(0);
       this.sweepTimer = setInterval(() => this.deps.send({ type: 'continue', run: () => this.sweep() }), SWEEP_MS);
       this.sweepTimer.unref();
+      // Consumers that came while it loaded (a restart's re-subscriptions) are served now, not at the first sweep.
+      for (const key of new Set([...this.waiters.keys(), ...this.subs.keys()])) this.pump(key);
     }, (error) => {
       if (error.code === 'E_UNAVAILABLE' && this.deps.serving?.() === true) {
         this.noteStorage(error);
