@@ -67,7 +67,8 @@ interface Waiter {
 const MAX_BACKLOG = 100_000;
 /** DLQ msgIds read at load so late ACKs of them are refused after a restart too (the oldest ones, past this many). */
 const DEAD_SEED = 10_000;
-const PUSH_CHUNK = 256;
+/** Deliveries one subscription is handed per lease step (both shard cores). */
+export const PUSH_CHUNK = 256;
 /**
  * While storage is broken SEND is refused at the gate, so nothing may write for a long time;
  * the shard tries a no-op write this often to learn that storage is back.

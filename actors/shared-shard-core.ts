@@ -20,7 +20,7 @@ import type { EnqueueInput, LeaseRequest } from '../src/domain/shard-queue.ts';
 import type { AttemptOutcome, Delivery, MessageMeta, MsgId, SessionId, ShardIndex } from '../src/domain/types.ts';
 import { MailboxError, toMailboxError } from '../src/errors.ts';
 import { sharedTopicKey, type LeaseRefusal, type SharedEnqueueItem, type SharedQueue, type SharedSettlement } from '../src/store/redis-shared.ts';
-import type { ShardHooks } from './shard-core.ts';
+import { PUSH_CHUNK, type ShardHooks } from './shard-core.ts';
 import type { ShardView } from './shard-ref.ts';
 import type { AckOutcome, Reply, SendOutcome, ShardEvent, ShardRequest, ShardSubscription } from './shard-events.ts';
 
@@ -66,7 +66,6 @@ interface LocalLease {
 /** Clocks of instances differ a little; a local lease is forgotten this long after its deadline. */
 const FORGET_AFTER_MS = 2_000;
 
-const PUSH_CHUNK = 256;
 /** Expired leases and due delayed messages settled per tick call at most. */
 const TICK_LIMIT = 500;
 /** Longest pause between ticks (expiry is also due when another instance's lease ends). */

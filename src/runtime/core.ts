@@ -16,8 +16,8 @@ export interface RuntimeCore {
   /** Undefined when SENDs are accepted; otherwise why not (E_UNAVAILABLE with retry-after). */
   writeRefusal(): MailboxError | undefined;
   /** Undefined when the tenant may send `n` more; otherwise E_SATURATED with retry-after. */
-  /** `n` messages of `bytes` payload bytes against the tenant's quotas (policy); a refusal is counted. */
-  takeQuota(tenant: string, n: number, bytes: number): MailboxError | undefined;
+  /** A SEND request's messages against the tenant's quotas (policy); a refusal is counted. */
+  takeQuota(tenant: string, items: ReadonlyArray<{ payload: Uint8Array }>): MailboxError | undefined;
   /** True while the mailbox drains: RECV answers with no messages. */
   draining(): boolean;
   /** Called once when a session ends, however it ended. */

@@ -161,8 +161,8 @@ export async function createMailbox(
       return new MailboxError('E_UNAVAILABLE', `not accepting writes (${report.state}${report.reasons.length ? `: ${report.reasons.join('; ')}` : ''})`, { retryAfterMs: 1000 });
     },
     draining: () => readinessSnapshot()?.value === 'draining',
-    takeQuota(tenant, n, bytes) {
-      const refusal = quota.take(tenant, n, bytes, clock.now(), clock.wall());
+    takeQuota(tenant, items) {
+      const refusal = quota.take(tenant, items, clock.now(), clock.wall());
       if (refusal) metrics.rejected('quota');
       return refusal;
     },

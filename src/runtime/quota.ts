@@ -47,11 +47,15 @@ export class QuotaBook {
   }
 
   /**
-   * Takes `n` messages of `bytes` payload bytes from the tenant's buckets, or says when to
-   * come back. `now` is monotonic ms (the buckets), `wall` wall-clock ms (preset expiries).
+   * Takes a SEND request's messages and payload bytes from the tenant's buckets, or says when
+   * to come back. `now` is monotonic ms (the buckets), `wall` wall-clock ms (preset expiries).
+   * Without any limit in the policy this is one branch: nothing is summed or looked up.
    */
-  take(tenant: string, n: number, bytes: number, now: number, wall: number): MailboxError | undefined {
+  take(tenant: string, items: ReadonlyArray<{ payload: Uint8Array }>, now: number, wall: number): MailboxError | undefined {
     if (!this.limited) return undefined;
+    const n = items.length;
+    let bytes = 0;
+    for (const item of items) bytes += item.payload?.byteLength ?? 0;
     const limits = limitsFor(this.policy, tenant, wall);
     let b = this.buckets.get(tenant);
     if (b === undefined || !sameLimits(b.limits, limits)) {

@@ -55,7 +55,7 @@ export class SessionHandle implements Session {
     if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > LIMITS.batchItems) {
       throw new MailboxError('E_SCHEMA', `a batch holds 1 to ${LIMITS.batchItems} messages`);
     }
-    const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, inputs.length, payloadBytes(inputs));
+    const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, inputs);
     if (refusal) throw refusal;
     return scatter(
       inputs,
@@ -74,7 +74,7 @@ export class SessionHandle implements Session {
    */
   sendWire(items: WireSendItem[], done: (outcomes: Array<SendOutcome | MailboxError>) => void): void {
     this.assertOpen();
-    const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, items.length, payloadBytes(items));
+    const refusal = this.rt.writeRefusal() ?? this.rt.takeQuota(this.tenant, items);
     if (refusal) throw refusal;
     scatterTo<EnqueueInput, SendOutcome>(items as unknown as EnqueueInput[], this.wireSendShard, this.wireSend, done);
   }
@@ -267,13 +267,6 @@ export class SessionHandle implements Session {
 }
 
 /** A SEND item as the protocol decoder returns it (a fresh object the wire path may take over). */
-/** Payload bytes of a SEND request, for the byte quota (not a copy: a sum of lengths). */
-function payloadBytes(items: ReadonlyArray<{ payload: Uint8Array }>): number {
-  let n = 0;
-  for (const item of items) n += item.payload?.byteLength ?? 0;
-  return n;
-}
-
 export interface WireSendItem {
   topic: Topic;
   idemKey: string;

@@ -34,9 +34,14 @@ export class Authorizer {
     });
   }
 
+  /** Whether any token is revoked now: what outlives a request (push subscriptions) is checked only then. */
+  get anyRevoked(): boolean {
+    return this.denyList !== undefined && this.denyList.size > 0;
+  }
+
   /** Whether the token `tokenId` was revoked (for what outlives a request: push subscriptions). */
   revoked(tokenId: string): boolean {
-    return this.denyList !== undefined && this.denyList.size > 0 && this.denyList.isRevoked(tokenId, this.now());
+    return this.anyRevoked && this.denyList!.isRevoked(tokenId, this.now());
   }
 
   /** Verifies a token (E_CAP_AUTH when missing, malformed, forged or expired). */

@@ -375,7 +375,7 @@ export class Connection {
     this.flushScheduled = false;
     if (this.closed) return this.pendingDeliveries.clear();
     const frames: Buffer[] = [];
-    for (const [subscriptionId] of this.pendingDeliveries) {
+    if (this.deps.authorizer.anyRevoked) for (const [subscriptionId] of this.pendingDeliveries) {
       // Revoked while subscribed: the connection ends (its session's leases come back at once,
       // session_lost) and the SDK's reconnect is refused at its HELLO. Checked once per flush.
       const token = this.subToken.get(subscriptionId);
