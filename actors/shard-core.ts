@@ -36,6 +36,13 @@ export interface ShardHooks {
   foreignRefused(count: number): void;
 }
 
+export interface TenantLeaseBound {
+  /** Leases `tenant` may still open (Infinity: no bound). */
+  leaseRoom(tenant: TenantId): number;
+  /** The answer to a RECV of a tenant at its bound. */
+  leaseRefusal(tenant: TenantId): MailboxError;
+}
+
 export interface ShardCoreDeps {
   /** A fresh, empty queue (at start, and to rebuild after the store refused a batch). */
   newQueue(): ShardQueue;
@@ -47,6 +54,8 @@ export interface ShardCoreDeps {
   isOwnerAlive(owner: SessionId): boolean;
   /** Leases the whole mailbox may still open (the global in-flight bound). */
   inflightAvailable(): number;
+  /** The policy's per-tenant bound on open leases (src/runtime/tenant-holds.ts); none: unbounded. */
+  leaseBound?: TenantLeaseBound;
   hooks: ShardHooks;
   send(event: ShardEvent): void;
   /** Payloads kept in RAM between SEND and delivery, so a fresh message is not read back from disk. */
@@ -84,6 +93,8 @@ const RETENTION_TOPICS = 64;
 const RETENTION_READ = 1_000;
 /** A page read that failed is tried again after this long. */
 const PAGE_RETRY_MS = 500;
+/** A consumer held back by a lease bound (global or its tenant's) is served again this soon: leases freed in other shards do not wake this one. */
+const LEASE_RETRY_MS = 100;
 /** A RECV that finds its topic's window empty but messages in the store waits this much longer for the page. */
 const PAGE_WAIT_MS = 2_000;
 
@@ -109,7 +120,7 @@ export class ShardCore {
   private epoch = 0;
   private readonly gate: SendGate;
   private readonly sweep: DedupSweep;
-  /** Topics whose page read failed, read again at the next wake. */
+  /** Topics to serve again at the next wake: a page read failed, or a lease bound held a consumer back. */
   private readonly pagesToRetry = new Set<string>();
   private pageRetryTimer: NodeJS.Timeout | undefined;
   /** Where the next retention pass resumes in the list of topics with a stored backlog. */
@@ -241,7 +252,7 @@ export class ShardCore {
         if (event.metas === undefined) {
           // Retried a little later, not at once: a broken store would make it spin.
           this.queue.abortRead(event.key);
-          this.retryPageLater(event.key);
+          this.retryLater(event.key, PAGE_RETRY_MS);
           break;
         }
         this.queue.applyPage(event.key, event.read, event.metas);
@@ -409,7 +420,12 @@ export class ShardCore {
   private onRecv(event: Extract<ShardRequest, { type: 'recv' }>, now: number): void {
     const req = this.boundByInflight(event.req);
     if (req.maxMessages <= 0) {
-      event.reply.reject(new MailboxError('E_SATURATED', 'too many open leases in the mailbox', { retryAfterMs: 500 }));
+      const mailboxFull = this.deps.inflightAvailable() <= 0;
+      event.reply.reject(
+        mailboxFull || !this.deps.leaseBound
+          ? new MailboxError('E_SATURATED', 'too many open leases in the mailbox', { retryAfterMs: 500 })
+          : this.deps.leaseBound.leaseRefusal(req.tenant),
+      );
       return;
     }
     const leased = this.queue.lease(req, now, this.commits.ops);
@@ -531,6 +547,7 @@ export class ShardCore {
         const req = this.boundByInflight(w.req);
         if (req.maxMessages <= 0) {
           waiting.unshift(w);
+          this.retryLater(key, LEASE_RETRY_MS);
           break;
         }
         w.waited?.(now - w.parkedAt);
@@ -547,7 +564,11 @@ export class ShardCore {
           const room = Math.min(PUSH_CHUNK, sub.prefetch - this.queue.leasedBy(sub.owner, key));
           if (room <= 0 || !this.queue.hasReady(key)) continue;
           const req = this.boundByInflight({ tenant: sub.tenant, topic: sub.topic, visibilityMs: sub.visibilityMs, maxMessages: room, owner: sub.owner });
-          if (req.maxMessages <= 0) return;
+          if (req.maxMessages <= 0) {
+            // Held back, not dropped: other topics are still served this turn, this one soon.
+            this.retryLater(key, LEASE_RETRY_MS);
+            break;
+          }
           const leased = this.queue.lease(req, now, this.commits.ops);
           if (leased.length === 0) continue;
           progress = true;
@@ -561,13 +582,13 @@ export class ShardCore {
     this.dirty.clear();
   }
 
-  private retryPageLater(key: string): void {
+  private retryLater(key: string, ms: number): void {
     this.pagesToRetry.add(key);
     if (this.pageRetryTimer || this.status === 'dead') return;
     this.pageRetryTimer = setTimeout(() => {
       this.pageRetryTimer = undefined;
       this.deps.send({ type: 'wake' });
-    }, PAGE_RETRY_MS);
+    }, ms);
     // Kept referenced: a consumer waits for these messages (dispose clears it).
   }
 
@@ -591,7 +612,7 @@ export class ShardCore {
   }
 
   private boundByInflight(req: LeaseRequest): LeaseRequest {
-    const available = this.deps.inflightAvailable();
+    const available = Math.min(this.deps.inflightAvailable(), this.deps.leaseBound?.leaseRoom(req.tenant) ?? Number.POSITIVE_INFINITY);
     return available >= req.maxMessages ? req : { ...req, maxMessages: Math.max(0, available) };
   }
 

@@ -5,7 +5,8 @@
  * have been committed, which at-least-once with idempotency keys allows).
  */
 import { MailboxError } from '../src/errors.ts';
-import type { ShardIndex } from '../src/domain/types.ts';
+import type { TenantHolds } from '../src/domain/shard-queue.ts';
+import type { ShardIndex, TenantId } from '../src/domain/types.ts';
 import type { Reply, ShardEvent, ShardNotice, ShardRequest } from './shard-events.ts';
 
 /** What the runtime reads of a running shard's queue: metrics, the tree, the in-flight bound. */
@@ -14,6 +15,8 @@ export interface ShardView {
   depths(): { ready: number; leased: number; delayed: number; dlq: number };
   depthsByClass(classOf: (topic: string) => string): Map<string, { ready: number; leased: number }>;
   readonly residentMessages: number;
+  /** What one tenant holds here, for the policy's per-tenant bounds (absent: the shard does not count). */
+  tenantHolds?(tenant: TenantId): Readonly<TenantHolds> | undefined;
 }
 
 /** A running shard actor's core: ShardCore (its own queue) or SharedShardCore (Redis's queue). */

@@ -7,14 +7,17 @@
  * ```json
  * {
  *   "defaults": { "sendPerSecond": 0, "sendBytesPerSecond": 0, "burstSeconds": 1 },
- *   "tenants": { "<32 hex digits>": { "sendPerSecond": 500, "sendBytesPerSecond": 1048576 } },
+ *   "tenants": { "<32 hex digits>": { "sendPerSecond": 500, "sendBytesPerSecond": 1048576, "maxQueued": 100000, "maxOpenLeases": 1000 } },
  *   "presets": { "brownout-1": { "scale": 0.5, "expiresAt": "2026-12-03T16:00:00Z" } }
  * }
  * ```
  *
- * A rate of 0 means unlimited. `burstSeconds`: a bucket holds that many seconds of its rate.
- * An active preset (now before its `expiresAt`, at most 2 hours after it was loaded) scales
- * every rate by `scale`; with several active, the lowest scale wins.
+ * A rate or bound of 0 means unlimited. `burstSeconds`: a bucket holds that many seconds of its
+ * rate. `maxQueued` bounds the messages a tenant holds (ready, delayed and leased, every topic
+ * and shard), `maxOpenLeases` its leases open at once. An active preset (now before its
+ * `expiresAt`, at most 2 hours after it was loaded) scales every rate by `scale`, not the two
+ * bounds (a brownout slows intake; it must not strand what is already queued); with several
+ * active, the lowest scale wins.
  */
 
 export interface TenantLimits {
@@ -24,6 +27,10 @@ export interface TenantLimits {
   sendBytesPerSecond: number;
   /** Seconds of rate a bucket holds (burst = rate × burstSeconds, at least one message). */
   burstSeconds: number;
+  /** Messages the tenant may hold at once (ready + delayed + leased); 0: unlimited. */
+  maxQueued: number;
+  /** Leases the tenant may have open at once; 0: unlimited. */
+  maxOpenLeases: number;
 }
 
 export interface Preset {
@@ -49,12 +56,14 @@ export interface PolicyProblem {
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; problems: PolicyProblem[] };
 
-export const EMPTY_POLICY: Policy = { defaults: { sendPerSecond: 0, sendBytesPerSecond: 0, burstSeconds: 1 }, tenants: {}, presets: {} };
+export const EMPTY_POLICY: Policy = { defaults: { sendPerSecond: 0, sendBytesPerSecond: 0, burstSeconds: 1, maxQueued: 0, maxOpenLeases: 0 }, tenants: {}, presets: {} };
 
 /** Presets are emergency levers: one may last at most this long after the policy holding it is loaded. */
 export const PRESET_MAX_MS = 2 * 3_600_000;
 
-const LIMIT_KEYS: ReadonlyArray<keyof TenantLimits> = ['sendPerSecond', 'sendBytesPerSecond', 'burstSeconds'];
+const LIMIT_KEYS: ReadonlyArray<keyof TenantLimits> = ['sendPerSecond', 'sendBytesPerSecond', 'burstSeconds', 'maxQueued', 'maxOpenLeases'];
+/** Bounds count messages: whole numbers. */
+const COUNT_KEYS: ReadonlySet<string> = new Set(['maxQueued', 'maxOpenLeases']);
 const MAX_RATE = 1e9;
 const TENANT_ID = /^[0-9a-f]{32}$/;
 const PRESET_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -160,16 +169,17 @@ export function policyDiff(before: Policy, after: Policy): string[] {
 function limits(value: unknown, key: string, report: (key: string, message: string) => void): Partial<TenantLimits> {
   const out: Partial<TenantLimits> = {};
   if (!isObject(value)) {
-    report(key, 'must be an object of limits (sendPerSecond, sendBytesPerSecond, burstSeconds)');
+    report(key, `must be an object of limits (${LIMIT_KEYS.join(', ')})`);
     return out;
   }
   for (const [k, v] of Object.entries(value)) {
     if (!(LIMIT_KEYS as readonly string[]).includes(k)) {
-      report(`${key}.${k}`, 'is not a known key (sendPerSecond, sendBytesPerSecond, burstSeconds)');
+      report(`${key}.${k}`, `is not a known key (${LIMIT_KEYS.join(', ')})`);
       continue;
     }
     const min = k === 'burstSeconds' ? 0.001 : 0;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > MAX_RATE) report(`${key}.${k}`, `must be a number from ${min} to ${MAX_RATE}, got ${JSON.stringify(v)}`);
+    if (COUNT_KEYS.has(k) && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_RATE)) report(`${key}.${k}`, `must be a whole number from 0 to ${MAX_RATE}, got ${JSON.stringify(v)}`);
+    else if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > MAX_RATE) report(`${key}.${k}`, `must be a number from ${min} to ${MAX_RATE}, got ${JSON.stringify(v)}`);
     else out[k as keyof TenantLimits] = v;
   }
   return out;

@@ -10,6 +10,10 @@
  * window down (`needsPage` / `beginRead` / `applyPage`), so RAM is bounded by configuration,
  * not by queue depth. Held messages (leased, bounded by the in-flight limit, and delayed)
  * stay in RAM.
+ *
+ * Per tenant the queue counts what it holds (`tenantHolds`: messages of every state, spilled
+ * ones included, and open leases), for the policy's per-tenant bounds; `admitHeld` may refuse
+ * a new message once dedup has passed it (a replay is never refused).
  */
 import { MailboxError } from '../errors.ts';
 import { retryDelay, type BackoffPolicy } from './backoff.ts';
@@ -85,6 +89,13 @@ export interface LeaseRequest {
   owner: SessionId;
 }
 
+/** What one tenant holds in one shard, over all its topics. */
+export interface TenantHolds {
+  /** Messages held: ready (spilled ones too), delayed and leased. */
+  held: number;
+  leased: number;
+}
+
 /** What happened to a message whose attempt ended without an ACK. */
 export type Settlement = { kind: 'requeued'; meta: MessageMeta; outcome: AttemptOutcome } | { kind: 'dead'; entry: DlqEntry };
 
@@ -113,6 +124,10 @@ interface TopicQueue {
    * place of a spilled one in the count).
    */
   goneSinceRead: Set<MsgId> | undefined;
+  /** The tenant's counts, and what of them this topic has added to them (see `countHolds`). */
+  holds: TenantHolds;
+  countedHeld: number;
+  countedLeased: number;
 }
 
 function live(q: TopicQueue): number {
@@ -207,6 +222,12 @@ export class ShardQueue {
   private lastTenant = '';
   private lastTopic = '';
   private lastKey = topicKey('' as TenantId, '' as Topic);
+  private readonly holds = new Map<TenantId, TenantHolds>();
+  /**
+   * Asked after dedup and the shard bound, before a new message is taken: a refusal (the
+   * tenant's `maxQueued`) is thrown as the item's answer. Unset: every tenant may hold more.
+   */
+  admitHeld: ((tenant: TenantId) => MailboxError | undefined) | undefined;
 
   constructor(
     readonly shard: ShardIndex,
@@ -240,6 +261,11 @@ export class ShardQueue {
   /** Open leases, without copying `depths()` (read on every lease for the global bound). */
   get leasedCount(): number {
     return this.counts.leased;
+  }
+
+  /** What `tenant` holds in this shard (a live view: read it, do not keep it). */
+  tenantHolds(tenant: TenantId): Readonly<TenantHolds> | undefined {
+    return this.holds.get(tenant);
   }
 
   get(msgId: MsgId): MessageMeta | undefined {
@@ -324,6 +350,7 @@ export class ShardQueue {
       else this.counts.ready++;
     }
     if (metas.length < read.limit) this.setSpilled(q, Math.min(q.spilled, q.spillsSinceRead));
+    this.countHolds(q);
     this.dropTopicIfEmpty(q);
   }
 
@@ -366,6 +393,7 @@ export class ShardQueue {
       purged.push(meta);
     }
     if (purged.length > 0) this.markLive(q);
+    this.countHolds(q);
     this.dropTopicIfEmpty(q);
     return purged;
   }
@@ -418,6 +446,8 @@ export class ShardQueue {
     if (this.counts.ready + this.counts.delayed >= this.limits.capacity) {
       throw new MailboxError('E_SATURATED', `shard ${this.shard} holds ${this.limits.capacity} messages`, { retryAfterMs: 1000 });
     }
+    const refusal = this.admitHeld?.(input.tenant);
+    if (refusal !== undefined) throw refusal;
     const msgId = this.ids.next(now) as MsgId;
     const entry = this.dedup.add(key, msgId, input.payloadHash, now);
     const delay = input.delayMs ?? 0;
@@ -441,6 +471,7 @@ export class ShardQueue {
       out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), payload: input.payload });
     }
     this.markLive(q);
+    this.countHolds(q);
     out.push({ op: 'putDedup', shard: this.shard, key, entry });
     return { msgId, duplicate: false };
   }
@@ -474,6 +505,7 @@ export class ShardQueue {
       out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'ready' });
       leased.push(meta);
     }
+    this.countHolds(q);
     return leased;
   }
 
@@ -579,6 +611,7 @@ export class ShardQueue {
     this.dead.delete(meta.msgId);
     const q = this.topicFor(meta.tenant, meta.topic);
     this.insert(meta, q);
+    this.countHolds(q);
     // The cursor stays: older messages may still wait in the store, and a page read skips this one (in RAM).
     this.markLive(q);
     this.setDlqDepth(this.counts.dlq - 1);
@@ -626,7 +659,10 @@ export class ShardQueue {
     }
     for (const meta of victims) {
       const q = this.topics.get(topicKey(meta.tenant, meta.topic));
-      if (q) this.dropTopicIfEmpty(q);
+      if (q) {
+        this.countHolds(q);
+        this.dropTopicIfEmpty(q);
+      }
     }
     return victims;
   }
@@ -641,6 +677,7 @@ export class ShardQueue {
   restoreMessage(meta: MessageMeta): void {
     const q = this.topicFor(meta.tenant, meta.topic);
     this.insert(meta, q);
+    this.countHolds(q);
     if (meta.state === 'ready' && (q.cursor === undefined || meta.msgId > q.cursor)) q.cursor = meta.msgId;
   }
 
@@ -651,6 +688,7 @@ export class ShardQueue {
   restoreTopic(tenant: TenantId, topic: Topic, liveCount: number): void {
     const q = this.topicFor(tenant, topic);
     this.setSpilled(q, Math.max(0, liveCount - (q.ready.length + q.leased + q.delayed)));
+    this.countHolds(q);
     // Paging starts from the beginning of the topic's range; RAM copies are skipped by applyPage.
     q.cursor = undefined;
     this.dropTopicIfEmpty(q);
@@ -704,6 +742,7 @@ export class ShardQueue {
       this.departed(q, meta.msgId);
       this.msgs.delete(meta.msgId);
       this.markLive(q);
+      this.countHolds(q);
       this.dropTopicIfEmpty(q);
       this.setDlqDepth(this.counts.dlq + 1);
       this.rememberDead(meta.msgId, meta.tenant);
@@ -722,6 +761,7 @@ export class ShardQueue {
     } else {
       this.makeReady(meta, q);
     }
+    this.countHolds(q);
     out.push({ op: 'putMsg', shard: this.shard, meta: copyMeta(meta), was: 'leased' });
     return { kind: 'requeued', meta, outcome };
   }
@@ -774,7 +814,12 @@ export class ShardQueue {
     let q = this.topics.get(key);
     if (!q) {
       // Small and lazy: a fan-out makes thousands of topics that each see one message.
-      q = { key, tenant, topic, ready: new Fifo<MsgId>(4), leased: 0, delayed: 0, byOwner: undefined, spilled: 0, cursor: undefined, reading: false, spillsSinceRead: 0, goneSinceRead: undefined };
+      let holds = this.holds.get(tenant);
+      if (holds === undefined) this.holds.set(tenant, (holds = { held: 0, leased: 0 }));
+      q = {
+        key, tenant, topic, ready: new Fifo<MsgId>(4), leased: 0, delayed: 0, byOwner: undefined, spilled: 0, cursor: undefined, reading: false,
+        spillsSinceRead: 0, goneSinceRead: undefined, holds, countedHeld: 0, countedLeased: 0,
+      };
       this.topics.set(key, q);
     }
     return q;
@@ -853,11 +898,29 @@ export class ShardQueue {
     this.departed(q, meta.msgId);
     this.msgs.delete(meta.msgId);
     this.markLive(q);
+    this.countHolds(q);
     this.dropTopicIfEmpty(q);
   }
 
   private dropTopicIfEmpty(q: TopicQueue): void {
-    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0 && q.spilled === 0 && !q.reading) this.topics.delete(q.key);
+    if (q.ready.length === 0 && q.leased === 0 && q.delayed === 0 && q.spilled === 0 && !q.reading) {
+      this.countHolds(q); // to zero: a topic made again for this key starts from nothing
+      this.topics.delete(q.key);
+    }
+  }
+
+  /**
+   * Brings the tenant's counts up to date with this topic's. Called at the end of every step
+   * that changes how many messages a topic holds or has leased: one place does the arithmetic,
+   * however the step moved its messages between ready, spilled, delayed and leased.
+   */
+  private countHolds(q: TopicQueue): void {
+    const held = live(q);
+    if (held === q.countedHeld && q.leased === q.countedLeased) return;
+    q.holds.held += held - q.countedHeld;
+    q.holds.leased += q.leased - q.countedLeased;
+    q.countedHeld = held;
+    q.countedLeased = q.leased;
   }
 
   private ownerSet(owner: SessionId): Set<MsgId> {

@@ -37,6 +37,7 @@ import {
 import { plainChild } from './plain-child.ts';
 import { policyFromQuotaConfig, QuotaBook } from './quota.ts';
 import { PolicyHolder } from './policy-holder.ts';
+import { TenantHoldGate } from './tenant-holds.ts';
 import type { Policy } from '../domain/policy.ts';
 import { watchOverload } from './overload-monitor.ts';
 import { SessionHandle } from './session-handle.ts';
@@ -195,6 +196,9 @@ export async function createMailbox(
     return cfg.queue.maxInflight - leased;
   };
 
+  // Per-tenant bounds on queued messages and open leases, counted by the shards themselves.
+  const holds = new TenantHoldGate(quota, () => shards.map((ref) => ref.running?.queue), () => metrics.rejected('quota'));
+
   const shardHooks = (ref: ShardRef): ShardHooks => ({
     up: () => {
       facts.shardsUp.add(ref.index);
@@ -246,8 +250,8 @@ export async function createMailbox(
     restart: 'permanent',
     start: () => sharedStore ? startSharedShardOf(ref, sharedStore) :
       startShard(ref, {
-        newQueue: () =>
-          new ShardQueue(ref.index, {
+        newQueue: () => {
+          const queue = new ShardQueue(ref.index, {
             maxAttempts: cfg.queue.maxAttempts,
             backoff: { baseMs: cfg.queue.backoffBaseMs, maxMs: cfg.queue.backoffMaxMs },
             maxVisibilityMs: cfg.queue.maxVisibilityMs,
@@ -257,7 +261,10 @@ export async function createMailbox(
             ...(store.residency === 'paged'
               ? { paging: { readyWindow: cfg.queue.readyWindow, residentBudget: cfg.queue.residentBudget, dedupResident: cfg.queue.dedupResident } }
               : {}),
-          }, new IdGenerator(rng), rng),
+          }, new IdGenerator(rng), rng);
+          queue.admitHeld = (tenant) => holds.admitMessage(tenant);
+          return queue;
+        },
         store,
         clock,
         // A process start finds no consumer holding any lease; an actor restart keeps them.
@@ -265,6 +272,7 @@ export async function createMailbox(
         serving: () => serving,
         isOwnerAlive: (owner) => sessions.has(owner),
         inflightAvailable,
+        leaseBound: holds,
         hotPayloadBytes: store.kind === 'memory' ? 0 : cfg.queue.hotPayloadBytes,
         retention: {
           readyMs: cfg.retention.readyMs,

@@ -1,8 +1,10 @@
 /**
- * Per-tenant SEND quotas from the governance policy (src/domain/policy.ts): a message bucket
- * and a byte bucket per tenant, made on first use with the limits in force then. A reload
- * replaces the policy at once; a preset that starts or ends changes a tenant's limits, and its
- * buckets are made again with the new ones (starting full, so a change never refuses at once).
+ * Per-tenant quotas from the governance policy (src/domain/policy.ts): for SENDs a message
+ * bucket and a byte bucket per tenant, made on first use with the limits in force then, and
+ * the bounds on what a tenant holds (queued messages, open leases), which the shards enforce
+ * against their counts (tenant-holds.ts). A reload replaces the policy at once; a preset that
+ * starts or ends changes a tenant's rates, and its buckets are made again with the new ones
+ * (starting full, so a change never refuses at once).
  */
 import type { QuotaConfig } from '../config/config.ts';
 import { EMPTY_POLICY, limitsFor, type Policy, type TenantLimits } from '../domain/policy.ts';
@@ -23,12 +25,21 @@ interface Buckets {
 export function policyFromQuotaConfig(config: QuotaConfig): Policy {
   if (config.sendPerSecond <= 0) return EMPTY_POLICY;
   const burst = Math.max(config.burst, config.sendPerSecond);
-  return { ...EMPTY_POLICY, defaults: { sendPerSecond: config.sendPerSecond, sendBytesPerSecond: 0, burstSeconds: burst / config.sendPerSecond } };
+  return { ...EMPTY_POLICY, defaults: { ...EMPTY_POLICY.defaults, sendPerSecond: config.sendPerSecond, burstSeconds: burst / config.sendPerSecond } };
+}
+
+/** A tenant's bounds on what it holds; 0: unlimited. */
+export interface HoldBounds {
+  maxQueued: number;
+  maxOpenLeases: number;
 }
 
 export class QuotaBook {
   private readonly buckets = new Map<string, Buckets>();
   private limited = false;
+  /** Bounds per tenant, looked up once per policy (presets do not change them). */
+  private readonly bounds = new Map<string, HoldBounds | undefined>();
+  private bounded = false;
 
   constructor(private policy: Policy) {
     this.replace(policy);
@@ -42,8 +53,21 @@ export class QuotaBook {
   replace(policy: Policy): void {
     this.policy = policy;
     this.buckets.clear();
-    const any = (l: Partial<TenantLimits>): boolean => (l.sendPerSecond ?? 0) > 0 || (l.sendBytesPerSecond ?? 0) > 0;
-    this.limited = any(policy.defaults) || Object.values(policy.tenants).some(any);
+    this.bounds.clear();
+    const rated = (l: Partial<TenantLimits>): boolean => (l.sendPerSecond ?? 0) > 0 || (l.sendBytesPerSecond ?? 0) > 0;
+    const holds = (l: Partial<TenantLimits>): boolean => (l.maxQueued ?? 0) > 0 || (l.maxOpenLeases ?? 0) > 0;
+    this.limited = rated(policy.defaults) || Object.values(policy.tenants).some(rated);
+    this.bounded = holds(policy.defaults) || Object.values(policy.tenants).some(holds);
+  }
+
+  /** `tenant`'s bounds on queued messages and open leases; undefined when it has neither. */
+  holdBounds(tenant: string): HoldBounds | undefined {
+    if (!this.bounded) return undefined;
+    if (this.bounds.has(tenant)) return this.bounds.get(tenant);
+    const { maxQueued, maxOpenLeases } = limitsFor(this.policy, tenant, 0);
+    const b = maxQueued > 0 || maxOpenLeases > 0 ? { maxQueued, maxOpenLeases } : undefined;
+    this.bounds.set(tenant, b);
+    return b;
   }
 
   /**

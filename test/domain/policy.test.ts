@@ -16,13 +16,16 @@ function ok(text: string): Policy {
 describe('policy document', () => {
   it('reads defaults, tenants and presets; a tenant inherits what it does not set', () => {
     const p = ok(JSON.stringify({
-      defaults: { sendPerSecond: 100, burstSeconds: 2 },
-      tenants: { [T1]: { sendPerSecond: 500, sendBytesPerSecond: 1_048_576 } },
+      defaults: { sendPerSecond: 100, burstSeconds: 2, maxQueued: 10_000 },
+      tenants: { [T1]: { sendPerSecond: 500, sendBytesPerSecond: 1_048_576, maxOpenLeases: 50 } },
       presets: { 'brownout-1': { scale: 0.5, expiresAt: '2026-12-03T13:00:00Z' } },
     }));
-    assert.deepEqual(limitsFor(p, T2, NOW + 3_600_001), { sendPerSecond: 100, sendBytesPerSecond: 0, burstSeconds: 2 });
-    assert.deepEqual(limitsFor(p, T1, NOW + 3_600_001), { sendPerSecond: 500, sendBytesPerSecond: 1_048_576, burstSeconds: 2 });
-    assert.deepEqual(limitsFor(p, T1, NOW), { sendPerSecond: 250, sendBytesPerSecond: 524_288, burstSeconds: 2 }, 'the preset halves every rate while it lasts');
+    assert.deepEqual(limitsFor(p, T2, NOW + 3_600_001), { sendPerSecond: 100, sendBytesPerSecond: 0, burstSeconds: 2, maxQueued: 10_000, maxOpenLeases: 0 });
+    assert.deepEqual(limitsFor(p, T1, NOW + 3_600_001), { sendPerSecond: 500, sendBytesPerSecond: 1_048_576, burstSeconds: 2, maxQueued: 10_000, maxOpenLeases: 50 });
+    assert.deepEqual(
+      limitsFor(p, T1, NOW), { sendPerSecond: 250, sendBytesPerSecond: 524_288, burstSeconds: 2, maxQueued: 10_000, maxOpenLeases: 50 },
+      'the preset halves every rate while it lasts, not the bounds on what is held',
+    );
     assert.deepEqual(activePresets(p, NOW + 600_000), [{ name: 'brownout-1', scale: 0.5, leftMs: 3_000_000 }]);
     assert.deepEqual(activePresets(p, NOW + 3_600_000), [], 'it ends by itself');
   });
@@ -49,6 +52,15 @@ describe('policy document', () => {
       ['tenants.not-a-tenant', 4],
     ].sort());
     assert.match(r.problems.find((p) => p.key === 'presets.brownout-1.expiresAt')!.message, /more than 2 hours/);
+  });
+
+  it('takes the bounds on what a tenant holds as whole numbers', () => {
+    const r = parsePolicy(JSON.stringify({ defaults: { maxQueued: 1.5 }, tenants: { [T1]: { maxOpenLeases: -1 } } }), NOW);
+    assert.ok(!r.ok);
+    assert.deepEqual(r.problems.map((p) => p.key).sort(), ['defaults.maxQueued', `tenants.${T1}.maxOpenLeases`]);
+    assert.match(r.problems[0]!.message, /whole number/);
+    const p = ok(JSON.stringify({ tenants: { [T1]: { maxQueued: 0, maxOpenLeases: 3 } } }));
+    assert.equal(limitsFor(p, T1, NOW).maxOpenLeases, 3);
   });
 
   it('says where a document is not JSON', () => {
@@ -82,7 +94,7 @@ describe('policy document', () => {
         const p = ok(JSON.stringify(doc));
         const now = limitsFor(p, T1, NOW + at);
         assert.ok(now.sendPerSecond <= rate && now.sendBytesPerSecond <= bytes);
-        assert.deepEqual(limitsFor(p, T1, NOW + PRESET_MAX_MS + 1), { sendPerSecond: rate, sendBytesPerSecond: bytes, burstSeconds: 1 });
+        assert.deepEqual(limitsFor(p, T1, NOW + PRESET_MAX_MS + 1), { sendPerSecond: rate, sendBytesPerSecond: bytes, burstSeconds: 1, maxQueued: 0, maxOpenLeases: 0 });
       },
     ));
   });

@@ -139,6 +139,9 @@ function runScenario(seed: number, limits: ShardLimits, cmds: Cmd[], check: Read
       counted.dlq = store.dlq.size;
       assert.deepEqual(depths, counted, 'depths equal the messages in each state');
       assert.deepEqual(store.depths(), depths, 'depths equal what the store holds');
+      // One tenant here: what it holds is every live message of the shard.
+      const holds = q.tenantHolds(TENANT) ?? { held: 0, leased: 0 };
+      assert.deepEqual({ ...holds }, { held: counted.ready + counted.leased + counted.delayed, leased: counted.leased }, 'the tenant counts equal its messages');
     }
     if (check.has('no-loss')) {
       for (const id of accepted) {
