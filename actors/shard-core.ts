@@ -20,6 +20,7 @@ import type { Delivery, MessageMeta, MsgId, SessionId, TenantId } from '../src/d
 import type { Store } from '../src/store/store.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
 import { DedupSweep } from './dedup-sweep.ts';
+import { DeficitRoundRobin, type ServeResult } from '../src/domain/deficit-round-robin.ts';
 import { SendGate, type SendRequest } from './send-gate.ts';
 import type { AckOutcome, Reply, SendOutcome, ShardEvent, ShardRequest, ShardSubscription } from './shard-events.ts';
 
@@ -95,6 +96,15 @@ const RETENTION_READ = 1_000;
 const PAGE_RETRY_MS = 500;
 /** A consumer held back by a lease bound (global or its tenant's) is served again this soon: leases freed in other shards do not wake this one. */
 const LEASE_RETRY_MS = 100;
+/**
+ * Delivery is scheduled by deficit round robin, across tenants and then across one tenant's
+ * topics, in bytes (payload + MESSAGE_COST). A turn delivers at most TURN_BUDGET; what is left
+ * goes on in the next turn, after the events queued meanwhile (other tenants' SENDs and ACKs).
+ */
+const QUANTUM = 64 * 1024;
+const TURN_BUDGET = 2 * 1024 * 1024;
+/** What a message costs the scheduler besides its payload (frame fields, lease): small ones are not free. */
+const MESSAGE_COST = 64;
 /** A RECV that finds its topic's window empty but messages in the store waits this much longer for the page. */
 const PAGE_WAIT_MS = 2_000;
 
@@ -106,6 +116,11 @@ export class ShardCore {
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly subs = new Map<string, ShardSubscription[]>();
   private readonly dirty = new Set<string>();
+  /** Delivery scheduling: tenants take turns, then each tenant's topics (see QUANTUM). */
+  private readonly tenantTurns = new DeficitRoundRobin<TenantId>(QUANTUM);
+  private readonly topicTurns = new Map<TenantId, DeficitRoundRobin<string>>();
+  /** A 'pump' event is queued (the budget ran out last turn). */
+  private pumpQueued = false;
   private readonly hot = new Map<MsgId, Uint8Array>();
   private hotBytes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -382,6 +397,9 @@ export class ShardCore {
         return;
       case 'wake':
         return this.onWake(now);
+      case 'pump':
+        this.pumpQueued = false; // the topics it goes on with are still dirty
+        return;
       default:
         return;
     }
@@ -537,49 +555,101 @@ export class ShardCore {
     }
   }
 
-  /** Hands ready messages of every touched topic to waiters first, then subscriptions. */
+  /**
+   * Hands ready messages of every touched topic to waiters (RECV long-polls) first, then to
+   * subscriptions, scheduled fairly: tenants by deficit round robin, each tenant's topics by
+   * another, within a turn budget. A hot tenant with a deep backlog and wide credit gets its
+   * quantum per round like any other, and what the budget leaves goes on next turn.
+   */
   private pump(): void {
     const now = this.now();
+    /** Per tenant, its touched topics that have subscriptions and ready messages. */
+    const pending = new Map<TenantId, string[]>();
     for (const key of this.dirty) {
-      const waiting = this.waiters.get(key);
-      while (waiting?.length && this.queue.hasReady(key)) {
-        const w = waiting.shift()!;
-        const req = this.boundByInflight(w.req);
-        if (req.maxMessages <= 0) {
-          waiting.unshift(w);
-          this.retryLater(key, LEASE_RETRY_MS);
-          break;
-        }
-        w.waited?.(now - w.parkedAt);
-        this.deliverAfterCommit(this.queue.lease(req, now, this.commits.ops), (d) => w.reply.resolve(d), w.reply);
-      }
-      if (waiting && waiting.length === 0) this.waiters.delete(key);
+      this.serveWaiters(key, now);
       const subs = this.subs.get(key);
-      if ((waiting?.length ?? 0) > 0 || subs) this.pageIfDue(key);
       if (!subs) continue;
-      let progress = true;
-      while (progress && this.queue.hasReady(key)) {
-        progress = false;
-        for (const sub of subs) {
-          const room = Math.min(PUSH_CHUNK, sub.prefetch - this.queue.leasedBy(sub.owner, key));
-          if (room <= 0 || !this.queue.hasReady(key)) continue;
-          const req = this.boundByInflight({ tenant: sub.tenant, topic: sub.topic, visibilityMs: sub.visibilityMs, maxMessages: room, owner: sub.owner });
-          if (req.maxMessages <= 0) {
-            // Held back, not dropped: other topics are still served this turn, this one soon.
-            this.retryLater(key, LEASE_RETRY_MS);
-            break;
-          }
-          const leased = this.queue.lease(req, now, this.commits.ops);
-          if (leased.length === 0) continue;
-          progress = true;
-          this.deliverAfterCommit(leased, (d) => sub.deliver(d));
-        }
-        // Round robin: the next pump starts with the next subscriber.
-        if (subs.length > 1) subs.push(subs.shift()!);
-      }
       this.pageIfDue(key);
+      if (!this.queue.hasReady(key)) continue;
+      const tenant = subs[0]!.tenant;
+      const keys = pending.get(tenant);
+      if (keys) keys.push(key);
+      else pending.set(tenant, [key]);
     }
     this.dirty.clear();
+    if (pending.size === 0) return;
+    const left = this.tenantTurns.run(pending.keys(), TURN_BUDGET, (tenant, allowance) => {
+      let turns = this.topicTurns.get(tenant);
+      if (!turns) this.topicTurns.set(tenant, (turns = new DeficitRoundRobin<string>(QUANTUM)));
+      let spent = 0;
+      const keys = turns.run(pending.get(tenant)!, allowance, (key, a) => {
+        const r = this.serveSubscriptions(key, a, now);
+        spent += r.spent;
+        return r;
+      });
+      pending.set(tenant, keys);
+      if (keys.length === 0) this.topicTurns.delete(tenant);
+      return { spent, more: keys.length > 0 };
+    });
+    if (left.length === 0) return;
+    // The budget ran out: these go on next turn, after what queued up meanwhile.
+    for (const tenant of left) for (const key of pending.get(tenant)!) this.dirty.add(key);
+    if (!this.pumpQueued) {
+      this.pumpQueued = true;
+      setImmediate(() => this.deps.send({ type: 'pump' }));
+    }
+  }
+
+  /** Parked RECVs of one topic, oldest first, while it has ready messages. */
+  private serveWaiters(key: string, now: number): void {
+    const waiting = this.waiters.get(key);
+    if (!waiting) return;
+    while (waiting.length > 0 && this.queue.hasReady(key)) {
+      const w = waiting.shift()!;
+      const req = this.boundByInflight(w.req);
+      if (req.maxMessages <= 0) {
+        waiting.unshift(w);
+        this.retryLater(key, LEASE_RETRY_MS);
+        break;
+      }
+      w.waited?.(now - w.parkedAt);
+      this.deliverAfterCommit(this.queue.lease(req, now, this.commits.ops), (d) => w.reply.resolve(d), w.reply);
+    }
+    if (waiting.length === 0) this.waiters.delete(key);
+    else this.pageIfDue(key);
+  }
+
+  /** One topic's turn: its subscriptions, round robin, up to `allowance` bytes (one message may overdraw). */
+  private serveSubscriptions(key: string, allowance: number, now: number): ServeResult {
+    const subs = this.subs.get(key);
+    let spent = 0;
+    let held = false;
+    let progress = true;
+    while (subs && progress && spent < allowance && !held && this.queue.hasReady(key)) {
+      progress = false;
+      for (const sub of subs) {
+        if (spent >= allowance) break;
+        const room = Math.min(PUSH_CHUNK, sub.prefetch - this.queue.leasedBy(sub.owner, key));
+        if (room <= 0 || !this.queue.hasReady(key)) continue;
+        const req = this.boundByInflight({ tenant: sub.tenant, topic: sub.topic, visibilityMs: sub.visibilityMs, maxMessages: room, maxBytes: allowance - spent, owner: sub.owner });
+        if (req.maxMessages <= 0) {
+          // Held back, not dropped: other topics are still served this turn, this one soon.
+          this.retryLater(key, LEASE_RETRY_MS);
+          held = true;
+          break;
+        }
+        const leased = this.queue.lease(req, now, this.commits.ops);
+        if (leased.length === 0) continue;
+        progress = true;
+        for (const m of leased) spent += m.size + MESSAGE_COST;
+        this.deliverAfterCommit(leased, (d) => sub.deliver(d));
+      }
+      // Round robin: the next turn starts with the next subscriber.
+      if (subs.length > 1) subs.push(subs.shift()!);
+    }
+    this.pageIfDue(key);
+    // Stopped by the allowance with messages left: more next round. Stopped for want of credit: done.
+    return { spent, more: !held && spent >= allowance && this.queue.hasReady(key) };
   }
 
   private retryLater(key: string, ms: number): void {

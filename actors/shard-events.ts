@@ -48,6 +48,8 @@ export type ShardInternal =
   | { type: 'committed'; batch: number }
   | { type: 'commitFailed'; batch: number; error: unknown }
   | { type: 'wake' }
+  /** The last turn's delivery budget ran out with consumers still to serve: the next turn goes on. */
+  | { type: 'pump' }
   /** Storage refused a batch earlier: time to try a tiny write, and its outcome. */
   | { type: 'probe' }
   /** Try the load that failed again (storage was away). */
