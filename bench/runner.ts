@@ -52,6 +52,7 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
       try {
         const start = {
           ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}),
+          ...(opts.serverHeapProf ? { heapProfDir: opts.serverHeapProf } : {}),
           ...(opts.serverEnv ? { extraEnv: opts.serverEnv } : {}),
         };
         server = await (variant === 'redis-shared-3' ? startSharedGroup(start) : startMailbox({ variant, ...start }));

@@ -24,6 +24,7 @@ const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 const BIN = join(ROOT, 'bin', 'mailbox.mjs');
 /** The 'gc' IPC hook, preloaded into a server started with `exposeGc`. */
 const GC_HOOK = join(ROOT, 'bench', 'gc-hook.mjs');
+const HEAP_HOOK = join(ROOT, 'bench', 'heap-sampling-hook.mjs');
 const READY_POLL_MS = 25;
 
 export interface ServerMemory {
@@ -158,6 +159,8 @@ export interface StartOptions {
   variant: StoreVariant;
   /** Pass `--cpu-prof --cpu-prof-dir DIR` to the child. */
   cpuProfDir?: string;
+  /** Preload bench/heap-sampling-hook.mjs: a sampling heap profile of every allocation, written to DIR at exit. */
+  heapProfDir?: string;
   extraEnv?: Record<string, string>;
   /** Run with `--expose-gc` and an IPC channel, so that `memory()` can ask for a full GC. */
   exposeGc?: boolean;
@@ -263,6 +266,11 @@ export async function startMailbox(options: StartOptions): Promise<MailboxServer
   if (!options.cpuProfDir) await import('../scripts/build-if-stale.mjs');
   const nodeArgs = options.cpuProfDir ? ['--import', 'tsx'] : [];
   if (options.exposeGc) nodeArgs.push('--expose-gc', '--import', GC_HOOK);
+  if (options.heapProfDir) {
+    mkdirSync(options.heapProfDir, { recursive: true, mode: 0o700 });
+    nodeArgs.push('--import', HEAP_HOOK);
+    env['BENCH_HEAP_PROF_DIR'] = resolve(options.heapProfDir);
+  }
   if (options.cpuProfDir) {
     mkdirSync(options.cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir));

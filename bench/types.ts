@@ -48,6 +48,8 @@ export interface BenchOptions {
   quick: boolean;
   /** Directory for the server's `--cpu-prof` output. */
   serverCpuProf?: string;
+  /** `--server-heap-prof DIR`: a sampling heap profile of the server's allocations (bench/heap-sampling-hook.mjs). */
+  serverHeapProf?: string;
   /** MAILBOX_* settings for the svc-mailbox server under test (`--server-env`). */
   serverEnv?: Record<string, string>;
   /** Skip the mailbox (peers only). */

@@ -30,6 +30,8 @@ const DETAILS = `options:
   --json FILE           results file (default bench/results/<stamp>.json)
   --quick               small N for a smoke run
   --server-cpu-prof DIR pass --cpu-prof to the server child (one .cpuprofile per server)
+  --server-heap-prof DIR sampling heap profile of everything the server allocates, freed objects
+                        included (one <pid>.heapprofile per server; bench/heap-summary.ts reads it)
   --timeout 120         seconds one run may take (figures: a fill without a confirmed SEND)
   --no-report           do not write bench/report/index.html
   --report FILE         only render the HTML report of FILE
@@ -45,7 +47,7 @@ const DETAILS = `options:
 const STRINGS = [
   'payload', 'count', 'duration', 'runs', 'producers', 'consumers', 'topics', 'prefetch', 'window', 'store', 'durability',
   'workload', 'rate', 'seconds', 'warmup-seconds', 'fanout-topics', 'fanout-reps', 'fanout-payload', 'only-peers', 'json',
-  'server-cpu-prof', 'timeout', 'report', 'server-env', 'figures', 'figures-messages', 'figures-restart-messages',
+  'server-cpu-prof', 'server-heap-prof', 'timeout', 'report', 'server-env', 'figures', 'figures-messages', 'figures-restart-messages',
 ] as const;
 const BOOLEANS = ['peers', 'floor', 'quick', 'micro', 'no-mailbox', 'no-report'] as const;
 
@@ -162,6 +164,8 @@ function optionsFrom(args: BenchArgs): BenchOptions {
   if (json) opts.json = json;
   const prof = args['server-cpu-prof'];
   if (prof) opts.serverCpuProf = prof;
+  const heapProf = args['server-heap-prof'];
+  if (heapProf) opts.serverHeapProf = heapProf;
   const serverEnv = args['server-env'];
   if (serverEnv) opts.serverEnv = parseServerEnv(serverEnv);
   if (figuresOpts) opts.figures = figuresOpts;
