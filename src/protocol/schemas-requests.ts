@@ -81,8 +81,8 @@ function checkSend(v: unknown, path: string): SendRequest {
   reqStr(o, 'idemKey', path, IDEM_KEY);
   reqBytes(o, 'payload', path, MAX_PAYLOAD);
   optAttrs(o, 'attrs', path);
-  if (o.delayMs !== undefined) o.delayMs = int(o.delayMs, `${path}.delayMs`, 0, MAX_DURATION_MS);
-  if (o.payloadHash !== undefined) sha256Hex(o.payloadHash, `${path}.payloadHash`);
+  if (o.delayMs !== undefined) o.delayMs = int(o.delayMs, path, 0, MAX_DURATION_MS, 'delayMs');
+  if (o.payloadHash !== undefined) sha256Hex(o.payloadHash, path, 'payloadHash');
   return o as unknown as SendRequest;
 }
 

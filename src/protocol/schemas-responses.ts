@@ -91,7 +91,7 @@ export function decodeDelivery(v: unknown, path: string): WireDelivery {
     enqueuedAt: reqInt(o, 'enqueuedAt', path, 0, SAFE),
     leaseDeadline: reqInt(o, 'leaseDeadline', path, 0, SAFE),
     payload: reqBytes(o, 'payload', path, MAX_PAYLOAD),
-    payloadHash: sha256Hex(o.payloadHash, `${path}.payloadHash`),
+    payloadHash: sha256Hex(o.payloadHash, path, 'payloadHash'),
   };
   const attrs = optAttrs(o, 'attrs', path);
   if (attrs !== undefined) out.attrs = attrs;
@@ -172,7 +172,7 @@ export function decodeDlqEntry(v: unknown, path: string): WireDlqEntry {
     msgId: reqMsgId(o, 'msgId', path),
     topic: reqStr(o, 'topic', path, TOPIC) as Topic,
     idemKey: reqStr(o, 'idemKey', path, IDEM_KEY),
-    payloadHash: sha256Hex(o.payloadHash, `${path}.payloadHash`),
+    payloadHash: sha256Hex(o.payloadHash, path, 'payloadHash'),
     size: reqInt(o, 'size', path, 0, MAX_PAYLOAD),
     enqueuedAt: reqInt(o, 'enqueuedAt', path, 0, SAFE),
     attempt: reqInt(o, 'attempt', path, 0, 0xffff_ffff),

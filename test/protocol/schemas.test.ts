@@ -132,6 +132,20 @@ describe('OAP/1 request schemas', () => {
     throwsCode(() => decodeRequest(OPS.ACK_BATCH, wire({ items: [{ msgId: MSG_ID }] })), 'E_SCHEMA', /^items\[0\]\.leaseId: required/);
   });
 
+  it('names the field of a batch item in every refusal, though paths are only built for the error', () => {
+    const refuse = (over: Record<string, unknown>, message: RegExp): unknown =>
+      throwsCode(() => decodeRequest(OPS.SEND_BATCH, wire({ items: [send(), send(), send(over)] })), 'E_SCHEMA', message);
+    refuse({ topic: 7 }, /^items\[2\]\.topic: must be a string/);
+    refuse({ topic: '' }, /^items\[2\]\.topic: must not be empty/);
+    refuse({ idemKey: 'a\u0001b' }, /^items\[2\]\.idemKey: must not contain control characters/);
+    refuse({ idemKey: 'k'.repeat(10_000) }, /^items\[2\]\.idemKey: longer than/);
+    refuse({ payload: 'text' }, /^items\[2\]\.payload: must be bin/);
+    refuse({ delayMs: 1.5 }, /^items\[2\]\.delayMs: must be an integer/);
+    refuse({ payloadHash: 'G'.repeat(64) }, /^items\[2\]\.payloadHash: must be 64/);
+    throwsCode(() => decodeRequest(OPS.SEND, wire(send({ topic: 7 }))), 'E_SCHEMA', /^topic: must be a string/);
+    throwsCode(() => decodeRequest(OPS.RECV, wire({ topic: 't', maxMessages: 0 })), 'E_SCHEMA', /^maxMessages: must be in/);
+  });
+
   it('refuses to encode a request its receiver would refuse', () => {
     throwsCode(() => encodeRequestBody(OPS.SEND, { topic: '' as never, idemKey: 'k', payload: Buffer.from('') }), 'E_SCHEMA', /topic/);
   });
