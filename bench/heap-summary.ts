@@ -44,6 +44,7 @@ export function allocationSites(head: HeapNode): { total: number; sites: Allocat
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.on('error', () => process.exit(0)); // piped into head: stop quietly
   const { values, positionals } = parseArgs({ allowPositionals: true, strict: true, options: { top: { type: 'string' }, per: { type: 'string' } } });
   const top = Number(values.top ?? 25);
   const per = values.per === undefined ? undefined : Number(values.per);
