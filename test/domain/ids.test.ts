@@ -27,6 +27,15 @@ describe('ids', () => {
     assert.equal(new Set(ids).size, ids.length);
   });
 
+  it('the random part counts up by one per id within a millisecond, digit by digit', () => {
+    const gen = new IdGenerator({ next: () => 0 }); // every random digit 0
+    const tails = Array.from({ length: 1026 }, () => gen.next(T0).slice(10));
+    assert.equal(tails[0], '0'.repeat(16));
+    assert.equal(tails[1], `${'0'.repeat(15)}1`);
+    assert.equal(tails[33], `${'0'.repeat(14)}11`);
+    assert.equal(tails[1025], `${'0'.repeat(13)}101`);
+  });
+
   it('ids made across milliseconds sort in the order they were made', () => {
     const gen = new IdGenerator(new SeededRng(3));
     const ids: string[] = [];
