@@ -87,6 +87,62 @@ describe('governance policy in a running mailbox', () => {
     assert.equal((await burst(mb, HOT, 6)).ok, 6);
   });
 
+  it('reloads under load lose nothing: every SEND is either accepted and delivered once acknowledged, or refused whole', async () => {
+    write({ tenants: { [HOT]: { sendPerSecond: 100_000, maxQueued: 100_000 } } });
+    const mb = await start();
+    const producer = mb.openSession({ tenant: HOT });
+    const delivered = new Set<string>();
+    const consumer = mb.openSession({
+      tenant: HOT,
+      onDeliver: (_sub, ds) => {
+        for (const d of ds) {
+          delivered.add(d.msgId);
+          void consumer.ack(d.msgId, d.leaseId);
+        }
+      },
+    });
+    await consumer.subscribe({ topic: 'q', prefetch: 500 });
+    const accepted = new Set<string>();
+    let refused = 0;
+    let sending = true;
+    const load = (async () => {
+      for (let round = 0; sending; round++) {
+        const batch = Array.from({ length: 50 }, (_, i) => ({ topic: 'q', idemKey: `r${round}-${i}`, payload: bytes(64) }));
+        try {
+          for (const r of await producer.sendBatch(batch)) {
+            if (r instanceof MailboxError) refused++;
+            else accepted.add(r.msgId);
+          }
+        } catch (err) {
+          assert.ok(err instanceof MailboxError && err.code === 'E_SATURATED', String(err));
+          refused += batch.length; // refused whole by the rate quota
+        }
+        // A refusal is answered without I/O: let the timers (the reloads) run between batches.
+        await new Promise((res) => setImmediate(res));
+      }
+    })();
+    // Alternate good policies (tight and wide) and a bad one, while the batches run.
+    const docs: unknown[] = [
+      { tenants: { [HOT]: { sendPerSecond: 200, maxQueued: 100_000 } } },
+      '{ "tenants": { "bad": {} } }',
+      { tenants: { [HOT]: { sendPerSecond: 100_000, maxQueued: 100_000 } } },
+    ];
+    for (let i = 0; i < 12; i++) {
+      write(docs[i % docs.length]!);
+      const r = await mb.reloadPolicy('test');
+      assert.equal(r.ok, i % docs.length !== 1, `reload ${i}`);
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    sending = false;
+    await load;
+    assert.ok(accepted.size > 0 && refused > 0, `both happened: ${accepted.size} accepted, ${refused} refused`);
+    const end = Date.now() + 10_000;
+    while (delivered.size < accepted.size && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
+    for (const id of accepted) assert.ok(delivered.has(id), `accepted ${id} was never delivered`);
+    await producer.close();
+    await consumer.close();
+  });
+
   it('a preset scales every rate while it lasts and shows its time left', async () => {
     write({ defaults: { sendPerSecond: 10, burstSeconds: 1 }, presets: { 'brownout-1': { scale: 0.2, expiresAt: new Date(Date.now() + 30 * 60_000).toISOString() } } });
     const mb = await start();
