@@ -99,6 +99,20 @@ export class KeyRing {
     this.changed();
   }
 
+  /**
+   * Takes every key and the active KID of `other` in one step (a keys.json another instance
+   * rewrote): no request sees half of each ring. The old secrets are wiped; `other` must not be used after.
+   */
+  adopt(other: KeyRing): void {
+    const previous = [...this.keys.values()];
+    this.keys.clear();
+    for (const [kid, entry] of other.keys) this.keys.set(kid, entry);
+    this.activeKid = other.activeKid;
+    other.keys.clear();
+    for (const entry of previous) if (![...this.keys.values()].includes(entry)) entry.secret.fill(0);
+    this.changed();
+  }
+
   /** Drops keys whose grace has ended; returns how many. */
   prune(now: number): number {
     let dropped = 0;

@@ -111,6 +111,7 @@ export interface MetricHandles {
   residentMessages: Gauge<'shard'>;
   storeInfo: Gauge<'store' | 'mode' | 'instance' | 'redis' | 'prefix'>;
   policyReloadFailuresTotal: Counter;
+  keyringReloadFailuresTotal: Counter;
   redisUp: Gauge;
   redisPingSeconds: Gauge;
   recvWaitSeconds: Histogram<string>;
@@ -234,6 +235,7 @@ export class Metrics {
         },
       }),
       policyReloadFailuresTotal: new Counter({ name: 'policy_reload_failures_total', help: 'Policy reloads refused (bad or unreadable policy file): the cached policy stayed in force.', registers }),
+      keyringReloadFailuresTotal: new Counter({ name: 'keyring_reload_failures_total', help: 'Reloads of keys.json refused (unreadable or invalid): the key ring in force stayed.', registers }),
       storeInfo: new Gauge({
         name: 'store_info',
         help: 'Always 1: which store this process runs on, and for the redis store its mode, instance id, Redis and key prefix (join on instance when several instances share one Redis).',
@@ -324,6 +326,11 @@ export class Metrics {
   /** A policy reload was refused (`policy_reload_failures_total`). */
   policyReloadFailed(): void {
     this.handles.policyReloadFailuresTotal.inc();
+  }
+
+  /** A reload of keys.json was refused (`keyring_reload_failures_total`). */
+  keyringReloadFailed(): void {
+    this.handles.keyringReloadFailuresTotal.inc();
   }
 
   /** Registers the function that describes the store at scrape time (`store_info`, `redis_up`, `redis_ping_seconds`). */

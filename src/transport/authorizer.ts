@@ -4,7 +4,7 @@
  */
 import { MailboxError } from '../errors.ts';
 import type { TenantId } from '../domain/types.ts';
-import { VerificationCache, type Capability, type DenyList, type KeyRing, type Op } from '../auth/index.ts';
+import { VerificationCache, verify as verifyToken, type Capability, type DenyList, type KeyRing, type Op } from '../auth/index.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MailboxEvents } from '../bus/events.ts';
 
@@ -15,6 +15,11 @@ export interface AuthorizerOptions {
   bus?: EventBus<MailboxEvents>;
   /** Wall-clock ms for expiry, grace and revocation; default Date.now (tests inject one). */
   clock?: () => number;
+  /**
+   * Why the key ring is not in force (keys.json unreadable or invalid), if it is not: a token
+   * not verified in the last TTL is then refused with E_UNAVAILABLE (fail closed; cached ones still pass).
+   */
+  ringFailure?: () => { path: string; reason: string } | undefined;
 }
 
 export class Authorizer {
@@ -23,13 +28,18 @@ export class Authorizer {
   private readonly now: () => number;
 
   constructor(readonly ring: KeyRing, ttlMs: number, options: AuthorizerOptions = {}) {
-    const { denyList, bus, clock } = options;
+    const { denyList, bus, clock, ringFailure } = options;
     this.denyList = denyList;
     this.now = clock ?? Date.now;
     this.cache = new VerificationCache(ring, {
       ttlMs,
       ...(clock ? { clock } : {}),
       ...(denyList ? { denyList } : {}),
+      ...(ringFailure ? { verify: (r: KeyRing, token: string, now: number): Capability => {
+        const failure = ringFailure();
+        if (failure) throw new MailboxError('E_UNAVAILABLE', `key ring ${failure.path} cannot be read: ${failure.reason}`);
+        return verifyToken(r, token, now);
+      } } : {}),
       ...(bus ? { purgeOn: (purge: () => void) => bus.subscribe('caps.rotate', purge) } : {}),
     });
   }

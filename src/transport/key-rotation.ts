@@ -76,6 +76,31 @@ export class KeyRotation {
     this.data = options.source.kind === 'config' ? undefined : options.source.data;
   }
 
+  /** Whether the keys live in keys.json (not amnesia, not auth.keys). */
+  get fileBacked(): boolean {
+    return this.options.source.kind === 'file';
+  }
+
+  /** The key file as last read or written by this process (undefined for auth.keys). */
+  get fileData(): KeyFileData | undefined {
+    return this.data;
+  }
+
+  /**
+   * Runs `fn` between rotations, never during one: a reload of keys.json must not read the
+   * file this process is writing and then race the rotation that wrote it.
+   */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Takes a keys.json another process wrote; call inside `exclusive` (the caller adopts the ring). */
+  adoptData(data: KeyFileData): void {
+    this.data = data;
+  }
+
   /** Makes a new key active; the others verify for `graceMs` more. */
   rotate(graceMs: number): Promise<RotationResult> {
     const run = this.queue.then(() => this.rotateNow(graceMs));

@@ -26,6 +26,7 @@ import { createAdminServer, type AdminServer } from './admin-http.ts';
 import { ChaosControl } from '../chaos-control/control.ts';
 import { Authorizer } from './authorizer.ts';
 import { bootstrapKeys } from './bootstrap-keys.ts';
+import { KeyFileWatch } from './key-file-watch.ts';
 import { AuditBudget } from './audit.ts';
 import { Connection } from './connection.ts';
 import { isLoopbackHost, warnIfAdminExposed, warnIfListenerExposed } from './exposure.ts';
@@ -145,7 +146,14 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await mailbox.stop().catch(() => {});
     throw err;
   });
-  const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs, { denyList: keys.revocations.list, bus: mailbox.bus });
+  // keys.json may be rewritten by another instance: follow it, and fail closed while it is unreadable.
+  const keysFile = join(config.dataDir, 'keys.json');
+  const keyWatch = keys.rotation.fileBacked
+    ? new KeyFileWatch({ path: keysFile, ring: keys.ring, rotation: keys.rotation, periodMs: Math.max(50, Math.min(config.auth.capCacheTtlMs || 5_000, 5_000)), logger, bus: mailbox.bus, onFailure: () => mailbox.metrics.keyringReloadFailed() })
+    : undefined;
+  await keyWatch?.start();
+  const authorizer = new Authorizer(keys.ring, config.auth.capCacheTtlMs, { denyList: keys.revocations.list, bus: mailbox.bus,
+    ...(keyWatch ? { ringFailure: () => { const f = keyWatch.failure; return f ? { path: keysFile, reason: f.reason } : undefined; } } : {}) });
   const connections = new Set<Connection>();
   const auditBudget = new AuditBudget(logger);
   let wss: WebSocketServer | undefined;
@@ -286,6 +294,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await closeIngress();
     await closeAdmin(reason);
     auditBudget.flush();
+    keyWatch?.stop();
     authorizer.cache.dispose();
   };
   /**
