@@ -65,6 +65,8 @@ export class KeyFileWatch {
         if (name === null || name === basename(this.options.path)) void this.check();
       });
       this.watcher.on('error', () => this.watcher?.close());
+      // Never what keeps a process alive (a start that fails after this point need not stop it).
+      this.watcher.unref();
     } catch {
       // The periodic check still runs.
     }
