@@ -10,7 +10,11 @@ import { cleanEnv, jsonLines } from '../integration/helpers/process.ts';
 export { cleanEnv };
 
 export const ROOT = join(import.meta.dirname, '../..');
-const MAIN = join(ROOT, 'src/cli/main.ts');
+/**
+ * What a user runs: the build when it is fresh (it is after `npm ci`), else the sources
+ * through tsx (bin/mailbox.mjs decides). A spawn of the build starts ~0.25 s sooner.
+ */
+const MAIN = join(ROOT, 'bin/mailbox.mjs');
 
 export interface Run {
   code: number;
@@ -20,7 +24,7 @@ export interface Run {
 
 /** Runs `mailbox …` as a child process from the repository root, with `env` added to a clean environment. */
 export function mailbox(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
-  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], env, timeoutMs);
+  return run(process.execPath, [MAIN, ...args], env, timeoutMs);
 }
 
 /** Runs any command from the repository root; resolves with its exit code and output. */
@@ -33,7 +37,7 @@ export interface LiveCommand {
 }
 
 export function spawnMailbox(args: readonly string[], env: Record<string, string> = {}): LiveCommand {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -52,7 +52,7 @@ describe('mailbox policy', () => {
     await writeFile(file, JSON.stringify({ tenants: { [TENANT]: { sendPerSecond: 10 } } }));
     await chmod(file, 0o600);
     const data = join(dir, 'data');
-    server = await startServerProcess(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data-dir', data], { MAILBOX_POLICY_FILE: file });
+    server = await startServerProcess(process.execPath, ['bin/mailbox.mjs', 'serve', '--data-dir', data], { MAILBOX_POLICY_FILE: file });
     const env = { MAILBOX_DATA_DIR: data };
     const url = server.adminUrl;
     const shown = await mailbox(['policy', 'show', '--admin', url], env);

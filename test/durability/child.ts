@@ -1,6 +1,6 @@
 /**
  * A svc-mailbox server as a child process, the way an operator runs it
- * (`node --import tsx src/cli/main.ts serve`), that the durability tests kill with SIGKILL
+ * (`node bin/mailbox.mjs serve`: the build when fresh, else the sources through tsx), that the durability tests kill with SIGKILL
  * and start again on the same data directory and ports. Signing keys come in through
  * MAILBOX_AUTH__KEYS, so the test mints its own token and the server writes no token file.
  */
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { KeyRing, mint } from '../../src/auth/index.ts';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+export const MAIN = join(ROOT, 'bin', 'mailbox.mjs');
 /** tsx by URL, so a child whose cwd is outside the repo still finds it. */
 export const TSX = import.meta.resolve('tsx');
 
@@ -33,9 +33,9 @@ export interface ChildServerOptions {
   /** The child's whole environment is this plus LOG_LEVEL=warn and the test keys (nothing inherited but PATH). */
   env?: Record<string, string>;
   cwd?: string;
-  /** Node flags before the script (default `--import <tsx>`). */
+  /** Node flags before the script (default none: bin/mailbox.mjs loads tsx itself when the build is stale). */
   nodeArgs?: string[];
-  /** The script to run (default src/cli/main.ts) with `serve` and the flags. */
+  /** The script to run (default bin/mailbox.mjs) with `serve` and the flags. */
   script?: string;
   /** Ms to wait for /readyz 200 (default 60 s). */
   readyTimeoutMs?: number;
@@ -89,7 +89,7 @@ export class ChildServer {
       MAILBOX_AUTH__KEYS: TEST_KEYS_ENV,
       ...o.env,
     };
-    const args = [...(o.nodeArgs ?? ['--import', TSX]), o.script ?? MAIN, 'serve', '--listen', `127.0.0.1:${this.port}`, '--metrics-addr', `127.0.0.1:${this.adminPort}`, ...o.args];
+    const args = [...(o.nodeArgs ?? []), o.script ?? MAIN, 'serve', '--listen', `127.0.0.1:${this.port}`, '--metrics-addr', `127.0.0.1:${this.adminPort}`, ...o.args];
     const t0 = performance.now();
     const child = spawn(process.execPath, args, { cwd: o.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;

@@ -21,7 +21,7 @@ describe('governance on a running server', () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
   async function serve(data: string): Promise<ServerProcess> {
-    const server = await startServerProcess(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data-dir', data], {});
+    const server = await startServerProcess(process.execPath, ['bin/mailbox.mjs', 'serve', '--data-dir', data], {});
     servers.push(server);
     return server;
   }

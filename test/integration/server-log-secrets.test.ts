@@ -25,7 +25,7 @@ it('a server at LOG_LEVEL=trace writes no token or key bytes while it mints, ver
   dirs.push(data);
   const policy = join(data, 'policy.json');
   await writeFile(policy, JSON.stringify({ defaults: { sendPerSecond: 1000 } }), { mode: 0o600 });
-  server = await startServerProcess(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data-dir', data], { LOG_LEVEL: 'trace', MAILBOX_POLICY_FILE: policy });
+  server = await startServerProcess(process.execPath, ['bin/mailbox.mjs', 'serve', '--data-dir', data], { LOG_LEVEL: 'trace', MAILBOX_POLICY_FILE: policy });
   const keysFile = (): Promise<{ activeKid: string; keys: Record<string, string> }> => readFile(join(data, 'keys.json'), 'utf8').then((t) => JSON.parse(t) as never);
   const first = await keysFile();
   const ring = new KeyRing(first.activeKid, first.keys[first.activeKid]!);
