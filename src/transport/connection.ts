@@ -41,6 +41,13 @@ export const REVOKED_CLOSE = 4401;
 
 /** The body of a reply that carries nothing (ACK). */
 const EMPTY = {};
+/**
+ * A SEND refused for a rate quota: the connection is not read again for the refusal's
+ * retryAfterMs, at most this long. A client that honours retryAfterMs loses nothing; one that
+ * floods regardless waits in TCP, not in this server's CPU (each refusal costs a decode, an
+ * authorization and an answer; measured in bench/README, Fairness).
+ */
+const MAX_QUOTA_HOLD_MS = 1_000;
 /** Payload bytes per DELIVER event, so events stay single frames and small ones never wait behind big ones. */
 const EVENT_PAYLOAD_BYTES = 48 * 1024;
 const REJECT_REASON: Partial<Record<string, RejectReason>> = {
@@ -82,6 +89,10 @@ export class Connection {
   private readonly audit: ConnectionAudit;
   /** Closes a socket that neither completed HELLO nor presented a valid token in time; cleared once it did. */
   private helloTimer: NodeJS.Timeout | undefined;
+  /** Set while reading is paused after a quota refusal. */
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** Messages the socket had already delivered when reading paused: handled in order when it resumes. */
+  private held: Array<[Buffer, boolean]> = [];
 
   constructor(
     private readonly ws: WebSocket,
@@ -103,6 +114,14 @@ export class Connection {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.holdTimer !== undefined) {
+      this.held.push([data, isBinary]);
+      return;
+    }
+    this.handleMessage(data, isBinary);
+  }
+
+  private handleMessage(data: Buffer, isBinary: boolean): void {
     if (!isBinary) return this.ws.close(1003, 'OAP/1 frames are binary');
     let message: AssembledMessage | undefined;
     try {
@@ -134,6 +153,7 @@ export class Connection {
       decoded = decodeAnyRequest(req.op, decodeBody(message.body));
       if (this.submit(decoded, req)) return;
     } catch (err) {
+      if ((req.op === OPS.SEND || req.op === OPS.SEND_BATCH) && err instanceof MailboxError && err.code === 'E_SATURATED') this.holdOff(err.retryAfterMs);
       return this.finish(req, undefined, err);
     }
     this.execute(decoded, req).then((body) => this.finish(req, body), (err: unknown) => this.finish(req, undefined, err));
@@ -458,10 +478,24 @@ export class Connection {
     this.audit.flush(now);
   }
 
+  /** Reads nothing more from this client for `ms` (a quota refusal's retryAfterMs, bounded). */
+  private holdOff(ms: number | undefined): void {
+    if (this.holdTimer !== undefined || this.closed) return;
+    this.ws.pause();
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      // What arrived before the pause goes first; a refusal among it holds off again.
+      while (this.held.length > 0 && this.holdTimer === undefined && !this.closed) this.handleMessage(...this.held.shift()!);
+      if (this.holdTimer === undefined && !this.closed) this.ws.resume();
+    }, Math.min(Math.max(1, Math.ceil(ms ?? MAX_QUOTA_HOLD_MS)), MAX_QUOTA_HOLD_MS));
+  }
+
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.expiryTimer);
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
+    this.held = [];
     this.authenticated();
     this.audit.flush();
     this.reassembler.clear();
