@@ -24,15 +24,24 @@ function tag(workload: string): string {
   return `${workload.toLowerCase()}${process.pid.toString(36)}${Date.now().toString(36)}${(runSeq++).toString(36)}`;
 }
 
-/** One SDK client of the bench: its own socket, no reconnect, a wide in-flight window; to `url`, else the server's. */
-export function connect(server: MailboxServer, name: string, onError?: (e: Error) => void, url = server.url): Promise<MailboxClient> {
+/** Who a run's clients are: a tenant and a token that acts for it (workload fair's calm tenant). */
+export interface Identity {
+  tenant: string;
+  token: string;
+}
+
+/**
+ * One SDK client of the bench: its own socket, no reconnect, a wide in-flight window; to `url`,
+ * else the server's; as `as`, else with the server's token for the default tenant.
+ */
+export function connect(server: MailboxServer, name: string, onError?: (e: Error) => void, url = server.url, as?: Identity): Promise<MailboxClient> {
   return MailboxClient.connect(url, {
-    token: server.token, reconnect: false, clientName: name, maxInflight: 100_000, ...(onError ? { onError } : {}),
+    token: as?.token ?? server.token, reconnect: false, clientName: name, maxInflight: 100_000, ...(as ? { tenant: as.tenant } : {}), ...(onError ? { onError } : {}),
   });
 }
 
 export async function mailboxLoad(
-  server: MailboxServer, workload: 'A' | 'B', run: number, opts: BenchOptions, progress: (done: number, total: number) => void,
+  server: MailboxServer, workload: 'A' | 'B', run: number, opts: BenchOptions, progress: (done: number, total: number) => void, as?: Identity,
 ): Promise<RunResult> {
   const runTag = tag(workload);
   const topics = Array.from({ length: Math.max(1, opts.topics) }, (_, i) => `bench.${runTag}.${i}`);
@@ -44,8 +53,8 @@ export async function mailboxLoad(
   const errors: string[] = [];
   const onError = (e: Error): void => void (errors.length < 20 && errors.push(e.message));
 
-  const producers = await Promise.all(Array.from({ length: opts.producers }, (_, i) => connect(server, `bench-producer-${i}`, onError, placed(server, 'producers', i))));
-  const consumers = await Promise.all(Array.from({ length: opts.consumers }, (_, i) => connect(server, `bench-consumer-${i}`, onError, placed(server, 'consumers', i))));
+  const producers = await Promise.all(Array.from({ length: opts.producers }, (_, i) => connect(server, `bench-producer-${i}`, onError, placed(server, 'producers', i), as)));
+  const consumers = await Promise.all(Array.from({ length: opts.consumers }, (_, i) => connect(server, `bench-consumer-${i}`, onError, placed(server, 'consumers', i), as)));
 
   // ---- consumers ----
   let acksIssued = 0;

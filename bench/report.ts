@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spread, type Spread } from './lib.ts';
-import { durableFiguresTable, fanoutTable, floorTable, gcTable, groups, p99, ratioRows, systemTable, throughput, type Group } from './summary.ts';
+import { durableFiguresTable, fairTable, fanoutTable, floorTable, gcTable, groups, p99, ratioRows, systemTable, throughput, type Group } from './summary.ts';
 import type { BenchReport } from './types.ts';
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), 'report', 'index.html');
@@ -130,6 +130,7 @@ B: ${o.rate} msg/s for ${o.seconds} s. Fan-out: ${o.fanoutTopics.toLocaleString(
 <h2>Throughput (workload A)</h2>${barChart('End-to-end throughput', 'msgs/s', tBars, (x) => Math.round(x).toLocaleString('en-US'))}
 <h2>Latency (workload B)</h2>${latencyChart(gs)}${barChart('p99 latency', 'ms', p99Bars, (x) => `${x.toFixed(2)} ms`)}
 ${fanBars.length ? `<h2>Fan-out</h2>${barChart('Fan-out round, p95', 'ms', fanBars, (x) => `${x.toFixed(1)} ms`)}${mdTable(fanoutTable(report))}` : ''}
+${fairTable(report).length ? `<h2>Fairness</h2><p>Workload B of a calm tenant, without and with a hot tenant trying ${o.fairFactor ?? 10}× its SEND quota on the same server (bench/fair.ts).</p>${mdTable(fairTable(report))}` : ''}
 ${floorTable(report).length ? `<h2>Against the floor</h2><p>The least possible Node.js broker (<code>bench/floor</code>) in the same run: what svc-mailbox's design costs per message.</p>${mdTable(floorTable(report))}` : ''}
 <h2>All systems</h2>${mdTable(systemTable(report))}
 ${gcLines.length ? `<h2>Garbage collection</h2><p>GC pauses of the svc-mailbox server and of the bench client during each run's timed part (median of runs): a pause holds every message that arrives during it.</p>${mdTable(gcLines)}` : ''}

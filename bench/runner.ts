@@ -10,6 +10,7 @@ import { cpus, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durableFigures } from './durable-figures.ts';
+import { fairPair, startFairServer } from './fair.ts';
 import { FLOOR_VARIANTS, floorRun } from './floor/run.ts';
 import { mailboxFanout, mailboxLoad } from './mailbox.ts';
 import { peerGroups } from './peers/index.ts';
@@ -32,6 +33,11 @@ function failed(system: string, variant: string, workload: RunResult['workload']
 function outcome(r: RunResult): string {
   if (r.error) return `FAILED: ${r.error.split('\n')[0]}`;
   if (r.workload === 'A') return `${r.msgsPerSec?.toLocaleString('en-US')} msgs/s${r.producerConfirmedPerSec === undefined ? '' : ` (confirmed ${r.producerConfirmedPerSec.toLocaleString('en-US')})`}, CPU client ${r.cpu?.clientCpuS} s / server ${r.cpu?.serverCpuS ?? '?'} s, missing ${r.missing}, dup ${r.duplicates}${r.redis ? `, Redis ${r.redis.commandsPerMsg} commands / ${r.redis.roundTripsPerMsg} round trips per message${r.redis.serverCpuS === undefined ? '' : ` (redis-server CPU ${r.redis.serverCpuS} s)`}` : ''}`;
+  if (r.workload === 'fair') {
+    const f = r.fair;
+    const hot = f?.with.hot;
+    return `calm p99 without ${f?.without.latencyMs?.p99} / with ${f?.with.latencyMs?.p99} ms (×${f?.p99Ratio ?? '?'}), hot admitted ${hot?.admittedPerSec}/s refused ${hot?.refusedPerSec}/s${r.error ? `, FAILED: ${r.error.split('\n')[0]}` : ''}`;
+  }
   if (r.workload === 'B') return `p50 ${r.latencyMs?.p50} / p95 ${r.latencyMs?.p95} / p99 ${r.latencyMs?.p99} ms (max ${r.latencyMs?.max}), missing ${r.missing}`;
   return `fan-out ${r.n} topics: p50 ${r.fanoutMs?.p50} / p95 ${r.fanoutMs?.p95} ms (max ${r.fanoutMs?.max}), ${r.pubErrors} errors`;
 }
@@ -44,20 +50,21 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
     progress.end(outcome(r));
   };
   const loads = opts.workloads.filter((w): w is 'A' | 'B' => w === 'A' || w === 'B');
+  const start = {
+    ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}),
+    ...(opts.serverHeapProf ? { heapProfDir: opts.serverHeapProf } : {}),
+    ...(opts.serverEnv ? { extraEnv: opts.serverEnv } : {}),
+  };
 
   if (!opts.skipMailbox) {
     for (const variant of opts.stores) {
+      if (!opts.workloads.some((w) => w !== 'fair')) break;
       progress.note(`starting svc-mailbox (${variant})`);
       let server;
       try {
-        const start = {
-          ...(opts.serverCpuProf ? { cpuProfDir: opts.serverCpuProf } : {}),
-          ...(opts.serverHeapProf ? { heapProfDir: opts.serverHeapProf } : {}),
-          ...(opts.serverEnv ? { extraEnv: opts.serverEnv } : {}),
-        };
         server = await (variant === 'redis-shared-3' ? startSharedGroup(start) : startMailbox({ variant, ...start }));
       } catch (err) {
-        for (const w of opts.workloads) record(failed('svc-mailbox', variant, w, 1, err));
+        for (const w of opts.workloads.filter((x) => x !== 'fair')) record(failed('svc-mailbox', variant, w, 1, err));
         continue;
       }
       try {
@@ -75,6 +82,32 @@ export async function runBench(opts: BenchOptions): Promise<boolean> {
         }
       } finally {
         await server.stop();
+      }
+    }
+  }
+
+  // Workload fair: a server of its own per store (a policy file, a token per tenant), its pairs in a row.
+  if (!opts.skipMailbox && opts.workloads.includes('fair')) {
+    for (const variant of opts.stores) {
+      if (variant === 'redis-shared-3') {
+        progress.note('SKIP fair on redis-shared-3: workload fair runs on one server');
+        continue;
+      }
+      progress.note(`starting svc-mailbox (${variant}) with a policy for workload fair`);
+      let fs;
+      try {
+        fs = await startFairServer(variant, opts, start);
+      } catch (err) {
+        record(failed('svc-mailbox', variant, 'fair', 1, err));
+        continue;
+      }
+      try {
+        for (let run = 1; run <= opts.runs; run++) {
+          progress.begin(`svc-mailbox ${variant} fair #${run}`);
+          record(await fairPair(fs, run, opts, progress.update).catch((err: unknown) => failed('svc-mailbox', variant, 'fair', run, err)));
+        }
+      } finally {
+        await fs.stop();
       }
     }
   }

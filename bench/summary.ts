@@ -41,13 +41,14 @@ export interface Group {
   A: RunResult[];
   B: RunResult[];
   fanout: RunResult[];
+  fair: RunResult[];
 }
 
 export function groups(results: readonly RunResult[]): Group[] {
   const map = new Map<string, Group>();
   for (const r of results) {
     const k = `${r.system}|${r.variant}`;
-    if (!map.has(k)) map.set(k, { system: r.system, variant: r.variant, A: [], B: [], fanout: [] });
+    if (!map.has(k)) map.set(k, { system: r.system, variant: r.variant, A: [], B: [], fanout: [], fair: [] });
     map.get(k)![r.workload].push(r);
   }
   return [...map.values()];
@@ -174,6 +175,7 @@ export function ratioRows(report: BenchReport): RatioRow[] {
   if (level?.A.length) rows.push(throughputRow('A msgs/s: level+sync vs fsync peers', level, durable, 1.5));
   if (amnesia?.B.length) rows.push(latencyRow('B p99 ms: amnesia', amnesia, fast, 1));
   if (level?.B.length) rows.push(latencyRow('B p99 ms: level+sync (durable)', level, durable, 2));
+  for (const g of gs.filter((x) => x.system === 'svc-mailbox' && x.fair.length)) rows.push(fairRow(g));
   for (const g of gs.filter((x) => x.system === 'svc-mailbox' && x.fanout.length)) {
     const s = spread(ok(g.fanout).map((r) => r.fanoutMs?.p95));
     const topics = g.fanout[0]?.n ?? 0;
@@ -188,6 +190,58 @@ export function ratioRows(report: BenchReport): RatioRow[] {
   }
   return rows;
 }
+
+/** Issue 16: the hot tenant may raise the calm tenant's p99 by at most this factor. */
+export const FAIR_TARGET = 1.25;
+
+/** The median of the pairs' calm p99 with/without the hot tenant (each pair measured on one server, back to back). */
+export const fairRatio = (g: Group): Spread | undefined => spread(ok(g.fair).map((r) => r.fair?.p99Ratio));
+
+function fairRow(g: Group): RatioRow {
+  const s = fairRatio(g);
+  const rs = ok(g.fair);
+  const p = (k: 'with' | 'without'): string => fmtSpread(spread(rs.map((r) => r.fair?.[k].latencyMs?.p99)), fmtMs);
+  return {
+    row: `fair: calm tenant's B p99 with / without a tenant at ${rs[0]?.fair?.with.hot ? `${rs[0].fair.with.hot.triedPerSecond / rs[0].fair.with.hot.quotaPerSecond}×` : '10×'} its quota, ${g.variant}`,
+    mailbox: `${p('with')} / ${p('without')} ms`,
+    bestPeer: '–',
+    ratio: s ? `${fmtSpread(s, (x) => x.toFixed(2))}× (median of pairs)` : '–',
+    target: `≤ ${FAIR_TARGET}×`,
+    met: s === undefined ? undefined : s.median <= FAIR_TARGET,
+  };
+}
+
+/**
+ * Workload fair, one row per store: the calm tenant's p50/p99 without and with the hot tenant
+ * (medians of the pairs, min–max), the ratio, what the hot tenant got in and what was refused,
+ * and the server's CPU during each half.
+ */
+export function fairTable(report: BenchReport): string[] {
+  const rows: string[] = [];
+  for (const g of groups(report.results).filter((x) => x.fair.length)) {
+    const rs = ok(g.fair);
+    const med = (pick: (r: RunResult) => number | undefined, fmt: (x: number) => string): string => fmtSpread(spread(rs.map(pick)), fmt);
+    const lat = (k: 'with' | 'without', q: 'p50' | 'p99'): string => med((r) => r.fair?.[k].latencyMs?.[q], fmtMs);
+    const cores = (k: 'with' | 'without') => (r: RunResult): number | undefined => {
+      const h = r.fair?.[k];
+      return h?.cpu?.serverCpuS !== undefined && h.seconds ? h.cpu.serverCpuS / h.seconds : undefined;
+    };
+    const hot = (pick: (h: FairHalfHot) => number | undefined) => (r: RunResult): number | undefined => {
+      const h = r.fair?.with.hot;
+      return h ? pick(h) : undefined;
+    };
+    const ratio = fairRatio(g);
+    const bad = g.fair.flatMap(problems);
+    rows.push(`| ${g.variant} | ${g.fair.length} | ${lat('without', 'p50')} / ${lat('with', 'p50')} | ${lat('without', 'p99')} | ${lat('with', 'p99')} | ${fmtSpread(ratio, (x) => `${x.toFixed(2)}×`)} | ${ratio === undefined ? 'not measured' : ratio.median <= FAIR_TARGET ? 'met' : 'NOT met'} | ${med(hot((h) => h.triedPerSecond), fmtInt)} | ${med(hot((h) => h.admittedPerSec), fmtInt)} | ${med(hot((h) => h.refusedPerSec), fmtInt)} | ${med(cores('without'), (x) => x.toFixed(2))} / ${med(cores('with'), (x) => x.toFixed(2))} | ${med(hot((h) => h.cpuS), fmtCpu)} | ${bad.length ? bad.join('; ') : 'all ids, server empty'} |`);
+  }
+  return rows.length === 0 ? [] : [
+    `| store | pairs | calm p50 ms without / with | calm p99 ms without | calm p99 ms with | p99 with/without (median of pairs) | target ≤ ${FAIR_TARGET}× | hot tried/s | hot admitted/s | hot refused/s | server cores busy without / with | hot client CPU s | checks |`,
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+  ];
+}
+
+type FairHalfHot = NonNullable<NonNullable<RunResult['fair']>['with']['hot']>;
 
 export function ratioTable(report: BenchReport): string[] {
   const lines = ['| row | svc-mailbox | best peer | ratio | target | met |', '|---|---|---|---|---|---|'];
@@ -303,6 +357,8 @@ export function printSummary(report: BenchReport): void {
   ];
   const fan = fanoutTable(report);
   if (fan.length) out.push('', '## Fan-out (one sendBatch to distinct topics → every confirmation)', '', ...fan);
+  const fair = fairTable(report);
+  if (fair.length) out.push('', '## Fairness (workload fair: the calm tenant\'s workload B without and with a hot tenant, same server, median of pairs, min–max)', '', ...fair);
   const gc = gcTable(report);
   if (gc.length) out.push('', '## Garbage collection during the timed part (median of runs, min–max)', '', ...gc);
   out.push('', '## Ratios (matching durability classes)', '', ...ratioTable(report));

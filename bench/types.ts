@@ -2,7 +2,8 @@
 import type { GcTotals } from './gc.ts';
 import type { CpuSplit, Percentiles } from './lib.ts';
 
-export type Workload = 'A' | 'B' | 'fanout';
+/** `fair`: workload B of a calm tenant with and without a hot tenant at 10× its quota (bench/fair.ts). */
+export type Workload = 'A' | 'B' | 'fanout' | 'fair';
 /**
  * `redis`: the redis store in owned mode (one instance per prefix); `redis-shared`: shared mode
  * (`redis.shared`), one instance; `redis-shared-3`: shared mode, three server processes on one prefix.
@@ -44,6 +45,9 @@ export interface BenchOptions {
   fanoutTopics: number;
   fanoutReps: number;
   fanoutPayload: number;
+  /** Fair: the hot tenant's SEND quota (messages/s, burst 1 s) and how many times that it tries. */
+  fairQuota: number;
+  fairFactor: number;
   json?: string;
   quick: boolean;
   /** Directory for the server's `--cpu-prof` output. */
@@ -97,6 +101,8 @@ export interface RunResult {
   msgsPerSec?: number;
   producerConfirmedPerSec?: number;
   latencyMs?: Percentiles;
+  /** Fair: one pair of calm-tenant runs, without and with the hot tenant. */
+  fair?: FairPair;
   /** Fan-out: wall ms per round (send N topics → all confirmed). */
   fanoutMs?: Percentiles;
   sendSeconds?: number;
@@ -111,6 +117,53 @@ export interface RunResult {
   info?: Record<string, unknown>;
   /** The run failed; numbers above are partial or absent. */
   error?: string;
+}
+
+/** What the hot tenant did during one half (the calm tenant's timed part). */
+export interface HotLoad {
+  /** Its SEND quota and the rate its producer tried (messages/s). */
+  quotaPerSecond: number;
+  triedPerSecond: number;
+  /** SENDs issued, confirmed, refused with E_SATURATED, and skipped because its in-flight cap was full, per second of producing. */
+  offeredPerSec: number;
+  admittedPerSec: number;
+  refusedPerSec: number;
+  skippedPerSec: number;
+  refused: number;
+  admitted: number;
+  /** Refusals other than E_SATURATED (should be 0). */
+  otherErrors: number;
+  firstError?: string;
+  /** Admitted messages its consumer received (all of them, once the child drained). */
+  received: number;
+  producingSeconds: number;
+  /** CPU seconds of the hot child process during the calm tenant's timed part. */
+  cpuS?: number;
+}
+
+/** One half of a fair pair: workload B of the calm tenant. */
+export interface FairHalf {
+  latencyMs?: Percentiles;
+  seconds?: number;
+  /** Server CPU (and the calm client's) during the calm tenant's timed part. */
+  cpu?: CpuSplit;
+  gc?: { server?: GcTotals; client: GcTotals };
+  missing?: number;
+  duplicates?: number;
+  error?: string;
+  /** Only in the half with the hot tenant. */
+  hot?: HotLoad;
+}
+
+export interface FairPair {
+  calmTenant: string;
+  hotTenant: string;
+  /** Which half ran first (alternated pair by pair, so drift does not favour one side). */
+  order: 'without-first' | 'with-first';
+  without: FairHalf;
+  with: FairHalf;
+  /** Calm p99 with the hot tenant / without it. */
+  p99Ratio?: number;
 }
 
 export interface BenchReport {

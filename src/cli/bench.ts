@@ -19,8 +19,11 @@ const DETAILS = `options:
                         its shared mode (redis.shared), one instance; redis-shared-3: three
                         instances on one prefix, producers on the 1st, consumers on the 2nd and 3rd
   --durability sync     durability of "level" (sync | relaxed)
-  --workload both       A | B | fanout | both (A,B) | all (A,B,fanout)
-  --rate 2000 --seconds 10                                workload B pacing
+  --workload all        A | B | fanout | fair | both (A,B) | all (A,B,fanout), or a list (all,fair)
+  --rate 2000 --seconds 10 --warmup-seconds 2             workload B pacing
+  --fair-quota 1000 --fair-factor 10                      fair: the hot tenant's SEND quota (msgs/s,
+                        burst 1 s) and how many times it tries; the calm tenant runs workload B
+                        with and without it on one server, one pair per run (fair is not in all)
   --fanout-topics 10000 --fanout-reps 20 --fanout-payload 64
   --peers               also run NATS JetStream, Redis Streams, RabbitMQ
   --only-peers LIST     nats,redis,redis-always,rabbitmq-classic,rabbitmq-quorum (implies --peers)
@@ -46,7 +49,7 @@ const DETAILS = `options:
 
 const STRINGS = [
   'payload', 'count', 'duration', 'runs', 'producers', 'consumers', 'topics', 'prefetch', 'window', 'store', 'durability',
-  'workload', 'rate', 'seconds', 'warmup-seconds', 'fanout-topics', 'fanout-reps', 'fanout-payload', 'only-peers', 'json',
+  'workload', 'rate', 'seconds', 'warmup-seconds', 'fanout-topics', 'fanout-reps', 'fanout-payload', 'fair-quota', 'fair-factor', 'only-peers', 'json',
   'server-cpu-prof', 'server-heap-prof', 'timeout', 'report', 'server-env', 'figures', 'figures-messages', 'figures-restart-messages',
 ] as const;
 const BOOLEANS = ['peers', 'floor', 'quick', 'micro', 'no-mailbox', 'no-report'] as const;
@@ -99,10 +102,11 @@ function stores(args: BenchArgs, dflt: string): StoreVariant[] {
 
 function workloads(args: BenchArgs, dflt: string): Workload[] {
   const w = (args['workload'] ?? dflt).toLowerCase();
-  const map: Record<string, Workload[]> = { a: ['A'], b: ['B'], fanout: ['fanout'], both: ['A', 'B'], all: ['A', 'B', 'fanout'] };
+  // fair is not in all: its pairs take ~30 s each and it needs a server of its own.
+  const map: Record<string, Workload[]> = { a: ['A'], b: ['B'], fanout: ['fanout'], fair: ['fair'], both: ['A', 'B'], all: ['A', 'B', 'fanout'] };
   const out = w.split(',').flatMap((part) => {
     const v = map[part.trim()];
-    if (!v) fail(`--workload: ${JSON.stringify(part)} is not A, B, fanout, both or all`);
+    if (!v) fail(`--workload: ${JSON.stringify(part)} is not A, B, fanout, fair, both or all`);
     return v;
   });
   return [...new Set(out)];
@@ -152,6 +156,8 @@ function optionsFrom(args: BenchArgs): BenchOptions {
     fanoutTopics: num(args, 'fanout-topics', quick ? 1_000 : 10_000),
     fanoutReps: num(args, 'fanout-reps', quick ? 3 : 20),
     fanoutPayload: num(args, 'fanout-payload', 64),
+    fairQuota: num(args, 'fair-quota', 1000),
+    fairFactor: num(args, 'fair-factor', 10),
     quick,
     skipMailbox: args['no-mailbox'] === true,
     report: args['no-report'] !== true,
