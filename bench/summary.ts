@@ -349,12 +349,9 @@ export function cpuPerMessage(g: Group | undefined): string {
 }
 
 export function printSummary(report: BenchReport): void {
-  const out = [
-    '',
-    `## Systems (median of runs, min–max; ${report.host.cpus} CPUs shared by client and server)`,
-    '',
-    ...systemTable(report),
-  ];
+  const systems = systemTable(report);
+  // A run of workload fair (or fan-out) alone has no A/B rows: no empty table.
+  const out = systems.length > 2 ? ['', `## Systems (median of runs, min–max; ${report.host.cpus} CPUs shared by client and server)`, '', ...systems] : [];
   const fan = fanoutTable(report);
   if (fan.length) out.push('', '## Fan-out (one sendBatch to distinct topics → every confirmation)', '', ...fan);
   const fair = fairTable(report);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { renderReport } from '../../bench/report.ts';
 import { runBench } from './run-bench.ts';
 
 test('mailbox bench --workload fair measures the calm tenant without and with a hot tenant refused by its quota', { timeout: 40_000 }, async (t) => {
@@ -26,4 +27,6 @@ test('mailbox bench --workload fair measures the calm tenant without and with a 
   assert.match(stdout, /## Fairness/);
   assert.match(stdout, /\| amnesia \| 1 \| [\d.]+ \/ [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+× \| (met|NOT met) \| 10,000 \| /);
   assert.match(stdout, /\| fair: calm tenant's B p99 with \/ without a tenant at 10× its quota, amnesia \|/);
+  // The HTML report shows the workload too.
+  assert.match(renderReport(report), /<h2>Fairness<\/h2>/);
 });
