@@ -1,7 +1,8 @@
 /**
  * Orchestration of `mailbox bench`: one svc-mailbox server per store variant (its runs share
  * the process, as each peer's runs share one server), A and B interleaved run by run, the
- * fan-out last; then each peer the same way; then, with `--figures durable`, the durable
+ * fan-out last; then workload fair on a server of its own per store variant (bench/fair.ts);
+ * then each peer the same way; then, with `--figures durable`, the durable
  * store's RAM and restart figures. Only one system is under load at a time.
  * Writes the results JSON, prints the tables and renders the HTML report.
  */
@@ -36,7 +37,7 @@ function outcome(r: RunResult): string {
   if (r.workload === 'fair') {
     const f = r.fair;
     const hot = f?.with.hot;
-    return `calm p99 without ${f?.without.latencyMs?.p99} / with ${f?.with.latencyMs?.p99} ms (×${f?.p99Ratio ?? '?'}), hot admitted ${hot?.admittedPerSec}/s refused ${hot?.refusedPerSec}/s${r.error ? `, FAILED: ${r.error.split('\n')[0]}` : ''}`;
+    return `calm p99 without ${f?.without.latencyMs?.p99} / with ${f?.with.latencyMs?.p99} ms (×${f?.p99Ratio ?? '?'}), hot admitted ${hot?.admittedPerSec}/s refused ${hot?.refusedPerSec}/s`;
   }
   if (r.workload === 'B') return `p50 ${r.latencyMs?.p50} / p95 ${r.latencyMs?.p95} / p99 ${r.latencyMs?.p99} ms (max ${r.latencyMs?.max}), missing ${r.missing}`;
   return `fan-out ${r.n} topics: p50 ${r.fanoutMs?.p50} / p95 ${r.fanoutMs?.p95} ms (max ${r.fanoutMs?.max}), ${r.pubErrors} errors`;
