@@ -38,6 +38,8 @@ export interface HotStats {
   firstError?: string;
   received: number;
   producingSeconds: number;
+  /** From the first send to the last answer: the quota may admit SENDs a held-off connection sent earlier until then. */
+  answeredSeconds: number;
 }
 
 export type HotMessage = { type: 'running' } | { type: 'done'; stats: HotStats } | { type: 'failed'; error: string };
@@ -61,7 +63,7 @@ async function run(cfg: HotStart, stopped: Promise<void>): Promise<HotStats> {
   });
   await sub.ready;
 
-  const s: HotStats = { offered: 0, admitted: 0, refused: 0, skipped: 0, otherErrors: 0, received: 0, producingSeconds: 0 };
+  const s: HotStats = { offered: 0, admitted: 0, refused: 0, skipped: 0, otherErrors: 0, received: 0, producingSeconds: 0, answeredSeconds: 0 };
   let inflight = 0;
   let stopping = false;
   void stopped.then(() => (stopping = true));
@@ -94,7 +96,9 @@ async function run(cfg: HotStart, stopped: Promise<void>): Promise<HotStats> {
 
   // Drain: every answer back, every admitted message received and acked, then the sockets closed.
   const drained = async (): Promise<void> => {
-    while (inflight > 0 || received < s.admitted || acksSettled < acksIssued) await sleep(10);
+    while (inflight > 0) await sleep(10);
+    s.answeredSeconds = (now() - t0) / 1000;
+    while (received < s.admitted || acksSettled < acksIssued) await sleep(10);
   };
   await deadline(drained(), cfg.drainTimeoutMs, `hot tenant draining (${received}/${s.admitted} received)`).catch((err: Error) => {
     s.firstError ??= err.message;

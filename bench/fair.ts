@@ -128,6 +128,7 @@ function hotLoad(s: HotStats, opts: BenchOptions, cpuS: number | undefined): Hot
     ...(s.firstError ? { firstError: s.firstError } : {}),
     received: s.received,
     producingSeconds: round(s.producingSeconds, 3),
+    answeredSeconds: round(s.answeredSeconds, 3),
     ...(cpuS === undefined ? {} : { cpuS }),
   };
 }

@@ -137,6 +137,8 @@ export interface HotLoad {
   /** Admitted messages its consumer received (all of them, once the child drained). */
   received: number;
   producingSeconds: number;
+  /** From its first send to its last answer (admitted SENDs of a held-off connection come in until then). */
+  answeredSeconds: number;
   /** CPU seconds of the hot child process during the calm tenant's timed part. */
   cpuS?: number;
 }

@@ -34,11 +34,19 @@ export async function tightenTree(root: string): Promise<void> {
   const st = await lstat(root).catch(() => undefined);
   if (!st || st.isSymbolicLink()) return;
   if (st.isDirectory()) {
-    if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(root, PRIVATE_DIR_MODE);
-    for (const name of await readdir(root)) await tightenTree(join(root, name));
+    if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(root, PRIVATE_DIR_MODE).catch(unlessGone);
+    for (const name of await readdir(root).catch((err: unknown) => (unlessGone(err), []))) await tightenTree(join(root, name));
   } else if (st.isFile() && (st.mode & 0o777) !== PRIVATE_FILE_MODE) {
-    await chmod(root, PRIVATE_FILE_MODE);
+    await chmod(root, PRIVATE_FILE_MODE).catch(unlessGone);
   }
+}
+
+/**
+ * A file that vanished between the listing and the chmod is no file to tighten: LevelDB's
+ * compaction deletes table files while an open store is walked (seen in CI: ENOENT on a .ldb).
+ */
+function unlessGone(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }
 
 function refuse(name: string, why: string): never {
