@@ -136,8 +136,8 @@ export class ShardCore {
   private readonly gate: SendGate;
   private readonly sweep: DedupSweep;
   /** Topics to serve again at the next wake: a page read failed, or a lease bound held a consumer back. */
-  private readonly pagesToRetry = new Set<string>();
-  private pageRetryTimer: NodeJS.Timeout | undefined;
+  private readonly keysToRetry = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
   /** Where the next retention pass resumes in the list of topics with a stored backlog. */
   private retentionOffset = 0;
   private readonly anchorWall: number;
@@ -319,7 +319,7 @@ export class ShardCore {
     if (this.timer) clearTimeout(this.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
-    if (this.pageRetryTimer) clearTimeout(this.pageRetryTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.sweep.stop();
     const error = new MailboxError('E_UNAVAILABLE', `shard ${this.queue.shard} restarting: ${reason}`, { retryAfterMs: 100 });
@@ -533,8 +533,8 @@ export class ShardCore {
   }
 
   private onWake(now: number): void {
-    for (const key of this.pagesToRetry) this.dirty.add(key);
-    this.pagesToRetry.clear();
+    for (const key of this.keysToRetry) this.dirty.add(key);
+    this.keysToRetry.clear();
     const { settled, promoted } = this.queue.tick(now, this.commits.ops);
     for (const s of settled) this.afterSettle(s);
     for (const key of promoted) this.dirty.add(key);
@@ -653,10 +653,10 @@ export class ShardCore {
   }
 
   private retryLater(key: string, ms: number): void {
-    this.pagesToRetry.add(key);
-    if (this.pageRetryTimer || this.status === 'dead') return;
-    this.pageRetryTimer = setTimeout(() => {
-      this.pageRetryTimer = undefined;
+    this.keysToRetry.add(key);
+    if (this.retryTimer || this.status === 'dead') return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
       this.deps.send({ type: 'wake' });
     }, ms);
     // Kept referenced: a consumer waits for these messages (dispose clears it).

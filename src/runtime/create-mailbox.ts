@@ -197,7 +197,7 @@ export async function createMailbox(
   };
 
   // Per-tenant bounds on queued messages and open leases, counted by the shards themselves.
-  const holds = new TenantHoldGate(quota, () => shards.map((ref) => ref.running?.queue), () => metrics.rejected('quota'));
+  const holds = new TenantHoldGate(quota, shards, () => metrics.rejected('quota'));
 
   const shardHooks = (ref: ShardRef): ShardHooks => ({
     up: () => {

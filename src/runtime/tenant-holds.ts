@@ -20,8 +20,8 @@ export interface HoldCounts {
 export class TenantHoldGate {
   constructor(
     private readonly quota: QuotaBook,
-    /** The queues of the shards running now (a shard between restarts holds nothing in RAM). */
-    private readonly queues: () => Iterable<HoldCounts | undefined>,
+    /** The shards; one between restarts (no running queue) holds nothing in RAM. */
+    private readonly shards: ReadonlyArray<{ readonly running?: { readonly queue: HoldCounts } | undefined }>,
     /** A refusal, for `rejected_total{reason="quota"}`. */
     private readonly refused: () => void,
   ) {}
@@ -49,7 +49,7 @@ export class TenantHoldGate {
 
   private sum(tenant: TenantId, what: keyof TenantHolds): number {
     let n = 0;
-    for (const q of this.queues()) n += q?.tenantHolds?.(tenant)?.[what] ?? 0;
+    for (const ref of this.shards) n += ref.running?.queue.tenantHolds?.(tenant)?.[what] ?? 0;
     return n;
   }
 }
